@@ -1,0 +1,134 @@
+// Dataset: labelled images in memory, normalised into float batches on demand.
+
+/// Labelled images held in memory, as bytes (IDX data) or floats (caller data).
+///
+/// Batches are produced by `gather`, which converts, normalises — x ↦ (x·scale − mean) / std —
+/// and optionally augments each image into a float buffer of shape (N, C, H, W).
+public final class Dataset {
+    enum Pixels {
+        case bytes([UInt8])
+        case floats([Float])
+    }
+
+    /// Per-sample shape (C, H, W).
+    public let sampleShape: [Int]
+    /// One label per sample, in 0..<classCount.
+    public let labels: [Int32]
+    /// Number of classes (labels are in 0..<classCount).
+    public let classCount: Int
+    /// Class names, `classCount` of them (or empty when unknown).
+    public let classNames: [String]
+    /// Normalisation applied by `gather`: (x·scale − mean) / std.
+    public let scale: Float, mean: Float, std: Float
+    let pixels: Pixels
+
+    /// Number of samples.
+    public var count: Int { labels.count }
+    /// Number of values per sample (C·H·W).
+    public var sampleSize: Int { sampleShape.reduce(1, *) }
+
+    init(sampleShape: [Int], pixels: Pixels, labels: [Int32], classCount: Int, classNames: [String],
+         scale: Float, mean: Float, std: Float) {
+        self.sampleShape = sampleShape
+        self.pixels = pixels
+        self.labels = labels
+        self.classCount = classCount
+        self.classNames = classNames
+        self.scale = scale
+        self.mean = mean
+        self.std = std
+    }
+
+    /// A dataset from float images (N, C, H, W) and labels, copied in; used as is (no
+    /// normalisation).
+    /// - Throws: `shapeMismatch` when the sizes disagree; `invalidArgument` for a label outside
+    ///   0..<classCount, a non-finite pixel, or a bad shape.
+    public convenience init(images: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
+                            sampleShape: [Int], classCount: Int = 10, classNames: [String] = []) throws {
+        try require(sampleShape.count == 3 && sampleShape.allSatisfy { $0 > 0 },
+                    "sample shape must be (C, H, W) with positive sizes, got \(sampleShape)")
+        try require(classCount >= 2 && classCount <= 1 << 20, "class count must be at least 2, got \(classCount)")
+        try require(classNames.isEmpty || classNames.count == classCount,
+                    "\(classNames.count) class names for \(classCount) classes")
+        let size = try Tensor.elementCount(sampleShape)
+        let (total, overflow) = size.multipliedReportingOverflow(by: labels.count)
+        guard !overflow, images.count == total else {
+            throw SmallNetError.shapeMismatch("\(labels.count) labels of shape \(sampleShape) need \(total) floats, got \(images.count)")
+        }
+        try require(labels.count > 0, "a dataset needs at least one sample")
+        for (i, y) in labels.enumerated() where y < 0 || Int(y) >= classCount {
+            throw SmallNetError.invalidArgument("label \(y) at index \(i) is outside 0..<\(classCount)")
+        }
+        for (i, v) in images.enumerated() where !v.isFinite {
+            throw SmallNetError.invalidArgument("pixel \(i) is not finite (\(v))")
+        }
+        self.init(sampleShape: sampleShape, pixels: .floats(Array(images)), labels: Array(labels),
+                  classCount: classCount, classNames: classNames, scale: 1, mean: 0, std: 1)
+    }
+
+    /// The samples at `indices`, in that order, as a new dataset.
+    public func subset(_ indices: [Int]) throws -> Dataset {
+        for i in indices where i < 0 || i >= count {
+            throw SmallNetError.invalidArgument("sample index \(i) is outside 0..<\(count)")
+        }
+        let size = sampleSize
+        let newPixels: Pixels
+        switch pixels {
+        case .bytes(let b):
+            var out = [UInt8](); out.reserveCapacity(indices.count * size)
+            for i in indices { out.append(contentsOf: b[(i * size)..<((i + 1) * size)]) }
+            newPixels = .bytes(out)
+        case .floats(let f):
+            var out = [Float](); out.reserveCapacity(indices.count * size)
+            for i in indices { out.append(contentsOf: f[(i * size)..<((i + 1) * size)]) }
+            newPixels = .floats(out)
+        }
+        return Dataset(sampleShape: sampleShape, pixels: newPixels, labels: indices.map { labels[$0] },
+                       classCount: classCount, classNames: classNames, scale: scale, mean: mean, std: std)
+    }
+
+    /// Splits off `holdout` samples, chosen by a seeded shuffle, as a second dataset.
+    /// - Returns: (the rest, the held-out part).
+    /// - Throws: `invalidArgument` unless 0 < holdout < count.
+    public func split(holdout: Int, seed: UInt64) throws -> (Dataset, Dataset) {
+        try require(holdout > 0 && holdout < count, "split size must be in 1..<\(count), got \(holdout)")
+        var order = Array(0..<count)
+        var generator = RandomGenerator(seed: seed)
+        order.shuffle(using: &generator)
+        return (try subset(Array(order[holdout...]).sorted()), try subset(Array(order[..<holdout]).sorted()))
+    }
+
+    /// The first `n` samples (all when n ≥ count).
+    public func prefix(_ n: Int) throws -> Dataset {
+        try subset(Array(0..<Swift.max(0, Swift.min(n, count))))
+    }
+
+    /// Writes the normalised samples `indices` into `batch` (resized to (N, C, H, W)) and their
+    /// labels into `labelsOut`, applying `augmentation` when given.
+    func gather(_ indices: ArraySlice<Int>, into batch: Tensor, labels labelsOut: inout [Int32],
+                augmentation: Augmentation? = nil, generator: inout RandomGenerator) {
+        batch.resize([indices.count] + sampleShape)
+        labelsOut.removeAll(keepingCapacity: true)
+        let size = sampleSize
+        let invStd = 1 / std, a = scale * invStd, b = -mean * invStd
+        for (row, i) in indices.enumerated() {
+            let dst = batch.data + row * size
+            switch pixels {
+            case .bytes(let bytes):
+                bytes.withUnsafeBufferPointer { src in
+                    let s = src.baseAddress! + i * size
+                    for j in 0..<size { dst[j] = Float(s[j]) * a + b }
+                }
+            case .floats(let floats):
+                floats.withUnsafeBufferPointer { src in
+                    let s = src.baseAddress! + i * size
+                    for j in 0..<size { dst[j] = s[j] * a + b }
+                }
+            }
+            if let augmentation {
+                augmentation.apply(dst, shape: sampleShape, background: b, generator: &generator)
+            }
+            labelsOut.append(labels[i])
+        }
+    }
+}

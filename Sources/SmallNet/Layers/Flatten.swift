@@ -1,0 +1,31 @@
+// Flatten: (N, C, H, W) → (N, C·H·W).
+
+/// Collapses every dimension after the batch into one, as `nn.Flatten()` does.
+///
+/// Shape: input (N, d1, d2, …); output (N, d1·d2·…). The data is unchanged.
+public final class Flatten: Layer {
+    private let output = Tensor(uncheckedShape: [0], count: 0)
+    private let dInput = Tensor(uncheckedShape: [0], count: 0)
+    private var inputShape: [Int] = []
+
+    public init() {}
+
+    public var kind: String { "flatten" }
+    public var summary: String { "Flatten" }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { [inputShape.reduce(1, *)] }
+
+    public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        let n = batchSize(input)
+        inputShape = input.shape
+        output.resize([n, n == 0 ? 0 : input.count / n])
+        output.copy(from: input)
+        return output
+    }
+
+    public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
+        guard needInputGradient else { return nil }
+        dInput.resize(inputShape)
+        dInput.copy(from: dOut)
+        return dInput
+    }
+}

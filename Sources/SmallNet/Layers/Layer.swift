@@ -1,0 +1,64 @@
+// The Layer protocol, named parameters, and the context a forward pass runs in.
+
+/// A trainable tensor with its gradient, under a PyTorch-style name ("weight", "bias").
+public final class Parameter {
+    /// Local name inside its layer; `Sequential` prefixes the layer index ("0.weight").
+    public let name: String
+    public let value: Tensor
+    /// Gradient of the loss with respect to `value`; backward passes accumulate into it.
+    public let grad: Tensor
+
+    init(name: String, shape: [Int]) {
+        self.name = name
+        var n = 1
+        for d in shape { n *= d }
+        value = Tensor(uncheckedShape: shape, count: n)
+        grad = Tensor(uncheckedShape: shape, count: n)
+    }
+}
+
+/// Where and how a forward pass runs: train or eval mode, the generator for dropout and
+/// augmentation, and the threads for the kernels.
+public final class ExecutionContext {
+    public var training: Bool
+    public var generator: RandomGenerator
+    public let pool: ThreadPool?
+
+    public init(training: Bool, generator: RandomGenerator = RandomGenerator(seed: 0), pool: ThreadPool? = nil) {
+        self.training = training
+        self.generator = generator
+        self.pool = pool
+    }
+}
+
+/// A layer pairs `forward` and `backward`, and lists its parameters.
+///
+/// Shapes here are per sample (without the batch dimension). `forward` returns a buffer the
+/// layer owns and reuses: it is valid until the layer's next `forward`. `backward` must follow
+/// the `forward` of the same batch; it accumulates into the parameters' gradients and returns
+/// the gradient with respect to the input (nil when `needInputGradient` is false).
+public protocol Layer: AnyObject {
+    /// The kind, as the C API and checkpoints name it: "linear", "relu", ….
+    var kind: String { get }
+    /// A one-line description with the layer's settings, e.g. "Linear(784 → 128)".
+    var summary: String { get }
+    /// Trainable parameters, in PyTorch order and with PyTorch names.
+    var parameters: [Parameter] { get }
+    /// Non-trainable state saved in checkpoints (BatchNorm running statistics).
+    var buffers: [(name: String, tensor: Tensor)] { get }
+    /// The per-sample output shape for a per-sample input shape.
+    /// - Throws: `shapeMismatch` when the layer cannot take that input.
+    func outputShape(for inputShape: [Int]) throws -> [Int]
+    /// Computes the output for a batch `input` of shape (N, inputShape…).
+    func forward(_ input: Tensor, context: ExecutionContext) -> Tensor
+    /// Back-propagates `dOut` (same shape as the last output).
+    func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor?
+}
+
+extension Layer {
+    public var parameters: [Parameter] { [] }
+    public var buffers: [(name: String, tensor: Tensor)] { [] }
+}
+
+/// Batch size of a tensor laid out as (N, …).
+@inline(__always) func batchSize(_ t: Tensor) -> Int { t.shape.first ?? 0 }

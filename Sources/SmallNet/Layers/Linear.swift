@@ -1,0 +1,80 @@
+// Linear (fully connected) layer: y = x·Wᵀ + b.
+
+/// Applies y = x·Wᵀ + b.
+///
+/// Shape: input (N, inFeatures) — any (N, …) whose per-sample size is `inFeatures`;
+/// output (N, outFeatures). Parameters: `weight` (outFeatures, inFeatures), `bias` (outFeatures),
+/// as in PyTorch's `nn.Linear`. Init: Kaiming normal, std = √(2 / inFeatures), bias 0
+/// (or PyTorch's default, U(±1/√inFeatures) for both).
+public final class Linear: Layer {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+
+    private let output = Tensor(uncheckedShape: [0], count: 0)
+    private let dInput = Tensor(uncheckedShape: [0], count: 0)
+    private var input: Tensor?
+
+    /// - Throws: `invalidArgument` if a size is not positive.
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
+                initialization: WeightInit = .kaimingNormal, generator: inout RandomGenerator) throws {
+        try require(inFeatures > 0 && outFeatures > 0,
+                    "Linear sizes must be positive, got \(inFeatures) → \(outFeatures)")
+        try require(inFeatures <= 1 << 24 && outFeatures <= 1 << 24, "Linear sizes are too large")
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        weight = Parameter(name: "weight", shape: [outFeatures, inFeatures])
+        self.bias = bias ? Parameter(name: "bias", shape: [outFeatures]) : nil
+        resetParameters(initialization, generator: &generator)
+    }
+
+    public func resetParameters(_ scheme: WeightInit, generator: inout RandomGenerator) {
+        scheme.initialize(weight: weight.value, bias: bias?.value, fanIn: inFeatures, generator: &generator)
+    }
+
+    public var kind: String { "linear" }
+    public var summary: String { "Linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : ""))" }
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape.reduce(1, *) == inFeatures else {
+            throw SmallNetError.shapeMismatch("\(summary) expects \(inFeatures) input features, got shape \(inputShape)")
+        }
+        return [outFeatures]
+    }
+
+    public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        let n = batchSize(input)
+        self.input = input
+        output.resize([n, outFeatures])
+        let y = output.data
+        if let b = bias?.value.data {
+            for i in 0..<n { (y + i * outFeatures).update(from: b, count: outFeatures) }
+        }
+        gemmTransposedB(m: n, n: outFeatures, k: inFeatures, a: input.data, lda: inFeatures,
+                        b: weight.value.data, ldb: inFeatures, c: y, ldc: outFeatures,
+                        accumulate: bias != nil, pool: context.pool)
+        return output
+    }
+
+    public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
+        guard let input else { return nil }
+        let n = batchSize(dOut)
+        // dW (OUT, IN) += dOutᵀ (OUT, N) · x (N, IN)
+        gemmTransposedA(m: outFeatures, n: inFeatures, k: n, a: dOut.data, lda: outFeatures,
+                        b: input.data, ldb: inFeatures, c: weight.grad.data, ldc: inFeatures,
+                        accumulate: true, pool: context.pool)
+        // db (OUT) += Σ_n dOut[n, :]
+        if let db = bias?.grad.data {
+            for i in 0..<n { addInPlace(db, dOut.data + i * outFeatures, count: outFeatures) }
+        }
+        guard needInputGradient else { return nil }
+        // dx (N, IN) = dOut (N, OUT) · W (OUT, IN)
+        dInput.resize(input.shape)
+        gemm(m: n, n: inFeatures, k: outFeatures, a: dOut.data, lda: outFeatures,
+             b: weight.value.data, ldb: inFeatures, c: dInput.data, ldc: inFeatures,
+             accumulate: false, pool: context.pool)
+        return dInput
+    }
+}

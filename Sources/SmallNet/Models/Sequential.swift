@@ -1,0 +1,105 @@
+// Sequential: layers applied in order, with a train/eval switch and PyTorch-style parameter names.
+
+/// A chain of layers with a fixed per-sample input shape.
+///
+/// Parameter names are "<index>.<name>" ("0.weight", "2.bias"), as in a PyTorch
+/// `nn.Sequential` state dict, so weights can be moved to and from PyTorch by name.
+public final class Sequential {
+    /// Per-sample input shape, e.g. [1, 28, 28].
+    public let inputShape: [Int]
+    public private(set) var layers: [Layer] = []
+    /// Per-sample output shape of each layer.
+    public private(set) var layerOutputShapes: [[Int]] = []
+    /// Training mode (batch statistics, dropout) or eval mode.
+    public var isTraining = true
+
+    private var lastBatch: Int?
+
+    /// - Throws: `invalidArgument` for an empty or non-positive input shape, or the first
+    ///   error of `append`.
+    public init(inputShape: [Int], layers: [Layer] = []) throws {
+        try require(!inputShape.isEmpty && inputShape.allSatisfy { $0 > 0 } && inputShape.count <= 4,
+                    "input shape must have 1 to 4 positive dimensions, got \(inputShape)")
+        _ = try Tensor.elementCount(inputShape)
+        self.inputShape = inputShape
+        for layer in layers { try append(layer) }
+    }
+
+    /// Per-sample output shape of the whole model.
+    public var outputShape: [Int] { layerOutputShapes.last ?? inputShape }
+
+    /// Appends a layer after checking that it accepts the current output shape.
+    /// - Throws: `shapeMismatch` when it does not.
+    public func append(_ layer: Layer) throws {
+        let shape = try layer.outputShape(for: outputShape)
+        layers.append(layer)
+        layerOutputShapes.append(shape)
+        lastBatch = nil
+    }
+
+    /// Trainable parameters with their full names, in order.
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        layers.enumerated().flatMap { i, layer in layer.parameters.map { ("\(i).\($0.name)", $0) } }
+    }
+
+    public var parameters: [Parameter] { layers.flatMap { $0.parameters } }
+
+    /// Non-trainable state (BatchNorm running statistics) with full names.
+    public var namedBuffers: [(name: String, tensor: Tensor)] {
+        layers.enumerated().flatMap { i, layer in layer.buffers.map { ("\(i).\($0.name)", $0.tensor) } }
+    }
+
+    /// Number of trainable scalars (PyTorch's `sum(p.numel() for p in model.parameters())`).
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// One line per layer: kind, description, per-sample output shape, parameter count.
+    public var layerSummaries: [(kind: String, summary: String, outputShape: [Int], parameters: Int)] {
+        zip(layers, layerOutputShapes).map { layer, shape in
+            (layer.kind, layer.summary, shape, layer.parameters.reduce(0) { $0 + $1.value.count })
+        }
+    }
+
+    /// Runs the batch through every layer. The result is owned by the model and valid until
+    /// the next `forward`.
+    /// - Throws: `shapeMismatch` when `input` is not (N, inputShape…) with N ≥ 1;
+    ///   `invalidArgument` for a training batch of one through BatchNorm.
+    public func forward(_ input: Tensor, context: ExecutionContext) throws -> Tensor {
+        guard input.shape.count == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape,
+              input.shape[0] >= 1 else {
+            throw SmallNetError.shapeMismatch("model expects input (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(input.shape)")
+        }
+        if isTraining && input.shape[0] < 2 && layers.contains(where: { $0 is BatchNorm1d }) {
+            throw SmallNetError.invalidArgument("BatchNorm needs at least 2 samples per batch in training mode")
+        }
+        context.training = isTraining
+        var x = input
+        for layer in layers { x = layer.forward(x, context: context) }
+        lastBatch = input.shape[0]
+        return x
+    }
+
+    /// Back-propagates the gradient of the loss with respect to the last forward's output,
+    /// accumulating into every parameter's gradient. The input gradient is not computed.
+    /// - Throws: `badState` without a preceding forward; `shapeMismatch` for a wrong `dOut`.
+    public func backward(_ dOut: Tensor, context: ExecutionContext) throws {
+        guard let n = lastBatch else {
+            throw SmallNetError.badState("backward needs a forward pass on the same batch first")
+        }
+        guard dOut.shape == [n] + outputShape else {
+            throw SmallNetError.shapeMismatch("backward expects a gradient of shape \([n] + outputShape), got \(dOut.shape)")
+        }
+        context.training = isTraining
+        var d = dOut
+        for index in layers.indices.reversed() {
+            // The first layer with parameters needs no input gradient, nor does anything before it.
+            let needInput = layers[..<index].contains { !$0.parameters.isEmpty }
+            guard let next = layers[index].backward(d, needInputGradient: needInput, context: context) else { break }
+            d = next
+        }
+    }
+
+    /// Sets every parameter gradient to zero.
+    public func zeroGrad() {
+        for p in parameters { p.grad.fill(0) }
+    }
+}

@@ -1,0 +1,73 @@
+// Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay.
+
+/// PyTorch's `torch.optim.Adam` (`decoupled` false) and `torch.optim.AdamW` (`decoupled` true).
+/// For each parameter p with gradient g, at step t:
+///
+///     p ← p·(1 − lr·λ)                         (AdamW: decoupled weight decay λ)
+///     g ← g + λ·p                              (Adam: L2 weight decay λ)
+///     m ← β₁·m + (1 − β₁)·g
+///     v ← β₂·v + (1 − β₂)·g²
+///     p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+///
+/// Defaults: lr 0.001, β₁ 0.9, β₂ 0.999, eps 1e-8, weight decay 0 (Adam) or 0.01 (AdamW).
+public final class Adam: Optimizer {
+    public let parameters: [Parameter]
+    public var learningRate: Float
+    public let beta1: Float
+    public let beta2: Float
+    public let eps: Float
+    public let weightDecay: Float
+    /// True for AdamW's decoupled weight decay.
+    public let decoupled: Bool
+    /// Steps taken so far (t).
+    public private(set) var stepCount = 0
+    private var m: [Tensor] = []
+    private var v: [Tensor] = []
+
+    /// - Throws: `invalidArgument` naming the first invalid value.
+    public init(parameters: [Parameter], learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999,
+                eps: Float = 1e-8, weightDecay: Float? = nil, decoupled: Bool = false) throws {
+        let decay = weightDecay ?? (decoupled ? 0.01 : 0)
+        try checkHyperParameter("learning rate", learningRate, min: 0)
+        try checkHyperParameter("beta1", beta1, min: 0, max: 1, maxInclusive: false)
+        try checkHyperParameter("beta2", beta2, min: 0, max: 1, maxInclusive: false)
+        try checkHyperParameter("eps", eps, min: 0)
+        try checkHyperParameter("weight decay", decay, min: 0)
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = decay
+        self.decoupled = decoupled
+    }
+
+    /// AdamW: Adam with decoupled weight decay (default 0.01).
+    public static func adamW(parameters: [Parameter], learningRate: Float = 0.001, beta1: Float = 0.9,
+                             beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0.01) throws -> Adam {
+        try Adam(parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, eps: eps,
+                 weightDecay: weightDecay, decoupled: true)
+    }
+
+    public var name: String { decoupled ? "adamw" : "adam" }
+
+    public func step() {
+        if m.isEmpty { m = zeroState(like: parameters); v = zeroState(like: parameters) }
+        stepCount += 1
+        let t = Double(stepCount)
+        let lr = learningRate, b1 = beta1, b2 = beta2, wd = weightDecay
+        let stepSize = Float(Double(lr) / (1 - _pow(Double(b1), t)))
+        let correction2Sqrt = Float((1 - _pow(Double(b2), t)).squareRoot())
+        let decay = decoupled ? 1 - lr * wd : 1
+        for (index, parameter) in parameters.enumerated() {
+            let p = parameter.value.data, g = parameter.grad.data, mi = m[index].data, vi = v[index].data
+            for i in 0..<parameter.value.count {
+                var d = g[i]
+                if decoupled { p[i] *= decay } else if wd != 0 { d += wd * p[i] }
+                mi[i] += (1 - b1) * (d - mi[i])
+                vi[i] = b2 * vi[i] + (1 - b2) * d * d
+                p[i] -= stepSize * mi[i] / (vi[i].squareRoot() / correction2Sqrt + eps)
+            }
+        }
+    }
+}

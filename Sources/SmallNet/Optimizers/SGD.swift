@@ -1,0 +1,57 @@
+// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
+
+/// PyTorch's `torch.optim.SGD`. For each parameter p with gradient g:
+///
+///     g ← g + λ·p                              (weight decay λ)
+///     b ← g on the first step, else μ·b + (1 − τ)·g   (momentum μ, dampening τ; μ > 0)
+///     g ← g + μ·b if nesterov, else b
+///     p ← p − lr·g
+///
+/// Defaults: lr 0.001, momentum 0, dampening 0, weight decay 0, nesterov false.
+public final class SGD: Optimizer {
+    public let parameters: [Parameter]
+    public var learningRate: Float
+    public let momentum: Float
+    public let dampening: Float
+    public let weightDecay: Float
+    public let nesterov: Bool
+    private var buffers: [Tensor] = []
+
+    /// - Throws: `invalidArgument` naming the first invalid value.
+    public init(parameters: [Parameter], learningRate: Float = 0.001, momentum: Float = 0, dampening: Float = 0,
+                weightDecay: Float = 0, nesterov: Bool = false) throws {
+        try checkHyperParameter("learning rate", learningRate, min: 0)
+        try checkHyperParameter("momentum", momentum, min: 0)
+        try checkHyperParameter("dampening", dampening, min: 0, max: 1)
+        try checkHyperParameter("weight decay", weightDecay, min: 0)
+        try require(!nesterov || (momentum > 0 && dampening == 0),
+                    "invalid nesterov: it requires momentum > 0 and dampening = 0")
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+    }
+
+    public var name: String { "sgd" }
+
+    public func step() {
+        let firstStep = buffers.isEmpty
+        if firstStep && momentum != 0 { buffers = zeroState(like: parameters) }
+        let lr = learningRate, mu = momentum, wd = weightDecay, keep = 1 - dampening
+        for (index, parameter) in parameters.enumerated() {
+            let p = parameter.value.data, g = parameter.grad.data
+            let b = momentum != 0 ? buffers[index].data : nil
+            for i in 0..<parameter.value.count {
+                var d = g[i]
+                if wd != 0 { d += wd * p[i] }
+                if let b {
+                    b[i] = firstStep ? d : mu * b[i] + keep * d
+                    d = nesterov ? d + mu * b[i] : b[i]
+                }
+                p[i] -= lr * d
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+// Tensor: contiguous float32 storage with a shape (row-major; NCHW for images).
+
+/// A dense float32 tensor in row-major order.
+///
+/// A `Tensor` is a reference type: layers keep their output buffers and reuse them from batch
+/// to batch, so a tensor returned by `forward` stays valid only until the next `forward`.
+/// Storage is 64-byte aligned, which suits AVX-512 loads.
+public final class Tensor {
+    /// The extent of each dimension, outermost first.
+    public private(set) var shape: [Int]
+    /// Number of elements (product of `shape`).
+    public private(set) var count: Int
+    /// Capacity of the allocation, in elements (≥ `count`).
+    private var capacity: Int
+    /// The elements; valid for `count` floats.
+    public private(set) var data: UnsafeMutablePointer<Float>
+
+    /// A zero-filled tensor of the given shape.
+    /// - Throws: `invalidArgument` if a dimension is negative or the size overflows.
+    public convenience init(shape: [Int]) throws {
+        self.init(uncheckedShape: shape, count: try Tensor.elementCount(shape))
+    }
+
+    /// A tensor holding a copy of `values`, with the given shape.
+    /// - Throws: `shapeMismatch` if `values.count` is not the product of `shape`.
+    public convenience init(shape: [Int], values: [Float]) throws {
+        let n = try Tensor.elementCount(shape)
+        guard n == values.count else {
+            throw SmallNetError.shapeMismatch("shape \(shape) holds \(n) values, got \(values.count)")
+        }
+        self.init(uncheckedShape: shape, count: n)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: n) }
+    }
+
+    init(uncheckedShape shape: [Int], count: Int) {
+        self.shape = shape
+        self.count = count
+        self.capacity = Swift.max(count, 1)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+        self.data = raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
+    }
+
+    deinit { UnsafeMutableRawPointer(data).deallocate() }
+
+    /// Number of elements of `shape`, checking for negative dimensions and overflow.
+    static func elementCount(_ shape: [Int]) throws -> Int {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { throw SmallNetError.invalidArgument("negative dimension in shape \(shape)") }
+            let (r, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, r <= (1 << 40) else { throw SmallNetError.invalidArgument("shape \(shape) is too large") }
+            n = r
+        }
+        return n
+    }
+
+    /// Changes the shape, growing the allocation only when needed. Contents become unspecified
+    /// (zero when the storage grew). Used for per-batch buffers.
+    func resize(_ newShape: [Int]) {
+        var n = 1
+        for d in newShape { n *= d }
+        if n > capacity {
+            UnsafeMutableRawPointer(data).deallocate()
+            capacity = n
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+            data = raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
+        }
+        shape = newShape
+        count = n
+    }
+
+    /// Reinterprets the same elements with another shape of equal size.
+    func reshape(_ newShape: [Int]) {
+        shape = newShape
+    }
+
+    /// Sets every element to `value`.
+    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+
+    /// The elements as an array (a copy).
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// Copies `count` elements from `other`, which must have the same number of elements.
+    func copy(from other: Tensor) {
+        data.update(from: other.data, count: count)
+    }
+
+    /// Element access by flat index (bounds-checked; for tests and small jobs, not kernels).
+    public subscript(i: Int) -> Float {
+        get { precondition(i >= 0 && i < count, "index out of range"); return data[i] }
+        set { precondition(i >= 0 && i < count, "index out of range"); data[i] = newValue }
+    }
+}

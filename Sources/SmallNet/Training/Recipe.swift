@@ -1,0 +1,134 @@
+// Recipes: everything one training run needs, with the defaults the CLI, C and Python share.
+
+/// The optimizers smallnet offers.
+public enum OptimizerKind: String, CaseIterable, Sendable {
+    case sgd, rmsprop, adam, adamw
+
+    /// Builds the optimizer; unset values take PyTorch's defaults, except SGD's momentum (0.9 here).
+    /// - Throws: `invalidArgument` naming an invalid hyper-parameter.
+    public func make(parameters: [Parameter], learningRate: Float, momentum: Float? = nil,
+                     weightDecay: Float? = nil) throws -> Optimizer {
+        switch self {
+        case .sgd:
+            return try SGD(parameters: parameters, learningRate: learningRate, momentum: momentum ?? 0.9,
+                           weightDecay: weightDecay ?? 0)
+        case .rmsprop:
+            return try RMSProp(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay ?? 0,
+                               momentum: momentum ?? 0)
+        case .adam:
+            return try Adam(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay ?? 0)
+        case .adamw:
+            return try Adam.adamW(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay ?? 0.01)
+        }
+    }
+}
+
+/// The model families.
+public enum Architecture: String, CaseIterable, Sendable {
+    case fcn
+}
+
+/// One training run: the model, the optimizer and the loop settings.
+///
+/// `Recipe.defaults(for:)` holds the tuned defaults, so that a user who gives only an
+/// architecture and a budget gets the best accuracy smallnet reaches in reasonable time.
+public struct Recipe: Sendable {
+    public var architecture: Architecture = .fcn
+    /// Trainable-parameter budget; the builder lands within ±2 %.
+    public var parameterBudget = 100_000
+    /// Explicit hidden widths (FCN); overrides the budget when set.
+    public var hidden: [Int]? = nil
+    /// Proportions of the FCN's hidden widths when sized from a budget.
+    public var fcnShape: [Double] = [1, 0.5]
+    public var batchNorm = true
+    public var dropout: Float = 0.2
+    public var initialization: WeightInit = .kaimingNormal
+    public var optimizer: OptimizerKind = .adamw
+    public var learningRate: Float? = nil
+    public var momentum: Float? = nil
+    public var weightDecay: Float? = nil
+    public var training = TrainingConfig()
+    /// Samples held out of the training set for validation (0: evaluate on the test set).
+    public var validationSize = 0
+
+    public init() {}
+
+    /// The tuned defaults for an architecture.
+    public static func defaults(for architecture: Architecture) -> Recipe {
+        var r = Recipe()
+        r.architecture = architecture
+        switch architecture {
+        case .fcn:
+            r.training.epochs = 30
+            r.training.batchSize = 64
+            r.training.schedule = .cosine(warmupEpochs: 1, minimum: 0)
+            r.training.labelSmoothing = 0.1
+            r.training.augmentation = try? Augmentation(cropPadding: 1, horizontalFlip: true)
+        }
+        return r
+    }
+
+    /// The learning rate used when none is given.
+    public var effectiveLearningRate: Float {
+        if let learningRate { return learningRate }
+        switch optimizer {
+        case .sgd: return 0.05
+        case .rmsprop: return 0.001
+        case .adam, .adamw: return 0.002
+        }
+    }
+
+    /// Builds the model for a (C, H, W) input and `classes` outputs; the seed fixes the init.
+    public func buildModel(inputShape: [Int] = [1, 28, 28], classes: Int = 10) throws -> Sequential {
+        var generator = RandomGenerator(seed: training.seed)
+        switch architecture {
+        case .fcn:
+            let widths = try hidden ?? FCN.hiddenWidths(budget: parameterBudget, inputSize: inputShape.reduce(1, *),
+                                                        classes: classes, shape: fcnShape, batchNorm: batchNorm)
+            return try FCN.build(inputShape: inputShape, classes: classes, hidden: widths, dropout: dropout,
+                                 batchNorm: batchNorm, initialization: initialization, generator: &generator)
+        }
+    }
+
+    /// Builds the optimizer over `model`'s parameters.
+    public func buildOptimizer(for model: Sequential) throws -> Optimizer {
+        try optimizer.make(parameters: model.parameters, learningRate: effectiveLearningRate, momentum: momentum,
+                           weightDecay: weightDecay)
+    }
+
+    /// The settings as JSON (for results files and checkpoint metadata).
+    public var json: JSON {
+        var members: [(String, JSON)] = [
+            ("arch", .string(architecture.rawValue)),
+            ("param_budget", .number(parameterBudget)),
+            ("batch_norm", .bool(batchNorm)),
+            ("dropout", .number(dropout)),
+            ("init", .string(initialization.rawValue)),
+            ("optimizer", .string(optimizer.rawValue)),
+            ("lr", .number(effectiveLearningRate)),
+            ("epochs", .number(training.epochs)),
+            ("batch_size", .number(training.batchSize)),
+            ("seed", .number(Double(training.seed))),
+            ("label_smoothing", .number(training.labelSmoothing)),
+            ("threads", .number(training.threads)),
+        ]
+        if let hidden { members.append(("hidden", .array(hidden.map { .number($0) }))) }
+        if let momentum { members.append(("momentum", .number(momentum))) }
+        if let weightDecay { members.append(("weight_decay", .number(weightDecay))) }
+        switch training.schedule {
+        case .constant: members.append(("schedule", .string("constant")))
+        case .step(let size, let gamma):
+            members.append(("schedule", .string("step")))
+            members.append(("step_size", .number(size)))
+            members.append(("gamma", .number(gamma)))
+        case .cosine(let warmup, let minimum):
+            members.append(("schedule", .string("cosine")))
+            members.append(("warmup_epochs", .number(warmup)))
+            members.append(("min_lr", .number(minimum)))
+        }
+        let aug = training.augmentation
+        members.append(("crop_padding", .number(aug?.cropPadding ?? 0)))
+        members.append(("horizontal_flip", .bool(aug?.horizontalFlip ?? false)))
+        return .object(members)
+    }
+}

@@ -1,0 +1,230 @@
+// The training loop: fit with progress and history, evaluate, predict.
+
+/// Settings of one training run.
+public struct TrainingConfig: Sendable {
+    public var epochs = 15
+    public var batchSize = 64
+    /// Seeds shuffling, dropout and augmentation (initialisation takes its own generator).
+    public var seed: UInt64 = 0
+    public var schedule: LearningRateSchedule = .constant
+    public var labelSmoothing: Float = 0
+    public var augmentation: Augmentation? = nil
+    /// Threads for the kernels (1 = only the calling thread).
+    public var threads = 1
+
+    public init() {}
+
+    /// - Throws: `invalidArgument` naming the first invalid setting.
+    public func validate() throws {
+        try require(epochs >= 0 && epochs <= 100_000, "epochs must be in 0...100000, got \(epochs)")
+        try require(batchSize >= 1 && batchSize <= 1 << 16, "batch size must be in 1...65536, got \(batchSize)")
+        try require(labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing must be in [0, 1), got \(labelSmoothing)")
+        try require(threads >= 1 && threads <= 64, "threads must be in 1...64, got \(threads)")
+        try schedule.validate()
+    }
+}
+
+/// What the progress callback sees after each training step.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int          // 1-based
+    public var epochs: Int
+    public var step: Int           // 1-based, within the epoch
+    public var stepsPerEpoch: Int
+    public var loss: Float         // this batch's loss
+    public var imagesPerSecond: Double  // so far in this epoch
+    public var learningRate: Float
+}
+
+/// One epoch of the history.
+public struct EpochRecord: Sendable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Float
+    public var trainAccuracy: Float
+    /// On the evaluation set (validation or test), when one was given.
+    public var evalLoss: Float?
+    public var evalAccuracy: Float?
+    public var learningRate: Float
+    public var seconds: Double
+}
+
+/// Loss, accuracy and confusion matrix on a dataset.
+public struct Evaluation: Sendable {
+    public var loss: Float
+    public var accuracy: Float
+    /// confusion[true][predicted] counts, classCount × classCount.
+    public var confusion: [[Int]]
+    /// Accuracy of each true class (0 for a class with no samples).
+    public var perClassAccuracy: [Float] {
+        confusion.enumerated().map { i, row in
+            let total = row.reduce(0, +)
+            return total == 0 ? 0 : Float(row[i]) / Float(total)
+        }
+    }
+}
+
+/// Trains models, evaluates them and predicts with them.
+public enum Trainer {
+    /// Trains `model` on `train` with `optimizer`, evaluating on `evaluation` after each epoch.
+    ///
+    /// Each epoch shuffles the samples (seeded), walks them in mini-batches (a final batch of
+    /// one sample is dropped when the model has BatchNorm), and after every step calls
+    /// `progress`, which returns false to stop training after that step; `onEpoch` receives
+    /// each epoch's record as soon as it is complete.
+    /// - Returns: one record per completed epoch (a stopped epoch is recorded as far as it got).
+    /// - Throws: `invalidArgument` for a bad config or a dataset that does not fit the model;
+    ///   `diverged` when the loss becomes NaN or infinite.
+    @discardableResult
+    public static func fit(model: Sequential, optimizer: Optimizer, train: Dataset, evaluation: Dataset? = nil,
+                           config: TrainingConfig,
+                           progress: ((TrainingProgress) -> Bool)? = nil,
+                           onEpoch: ((EpochRecord) -> Void)? = nil) throws -> [EpochRecord] {
+        try config.validate()
+        try checkCompatible(model, train)
+        if let evaluation { try checkCompatible(model, evaluation) }
+        let pool = config.threads > 1 ? ThreadPool(threads: config.threads) : nil
+        var generator = RandomGenerator(seed: config.seed)
+        let context = ExecutionContext(training: true, generator: generator.fork(), pool: pool)
+        let hasBatchNorm = model.layers.contains { $0 is BatchNorm1d }
+        let batchSize = Swift.min(config.batchSize, train.count)
+        var stepsPerEpoch = (train.count + batchSize - 1) / batchSize
+        if hasBatchNorm && train.count % batchSize == 1 { stepsPerEpoch -= 1 }
+        try require(stepsPerEpoch > 0, "the training set is too small for a batch")
+        let totalSteps = stepsPerEpoch * config.epochs
+        let baseRate = optimizer.learningRate
+
+        let batch = Tensor(uncheckedShape: [0], count: 0)
+        let dLogits = Tensor(uncheckedShape: [0], count: 0)
+        var labels: [Int32] = []
+        var order = Array(0..<train.count)
+        var history: [EpochRecord] = []
+        var globalStep = 0
+        var stopped = false
+        let wasTraining = model.isTraining
+        defer { model.isTraining = wasTraining; optimizer.learningRate = baseRate }
+
+        for epoch in 1...Swift.max(config.epochs, 1) where config.epochs > 0 && !stopped {
+            let start = monotonicSeconds()
+            order.shuffle(using: &generator)
+            model.isTraining = true
+            var lossSum: Double = 0, correct = 0, seen = 0
+            var rate = baseRate
+            for step in 0..<stepsPerEpoch {
+                let lo = step * batchSize, hi = Swift.min(lo + batchSize, train.count)
+                train.gather(order[lo..<hi], into: batch, labels: &labels,
+                             augmentation: config.augmentation, generator: &generator)
+                rate = config.schedule.learningRate(base: baseRate, step: globalStep, totalSteps: totalSteps,
+                                                    stepsPerEpoch: stepsPerEpoch)
+                optimizer.learningRate = rate
+                let logits = try model.forward(batch, context: context)
+                dLogits.resize(logits.shape)
+                let (loss, hits) = try labels.withUnsafeBufferPointer {
+                    try softmaxCrossEntropy(logits: logits, labels: $0, labelSmoothing: config.labelSmoothing, dLogits: dLogits)
+                }
+                guard loss.isFinite else {
+                    throw SmallNetError.diverged("training diverged: the loss became \(loss) at epoch \(epoch), step \(step + 1) (try a smaller learning rate)")
+                }
+                optimizer.zeroGrad()
+                try model.backward(dLogits, context: context)
+                optimizer.step()
+                globalStep += 1
+                lossSum += Double(loss) * Double(hi - lo)
+                correct += hits
+                seen += hi - lo
+                if let progress {
+                    let elapsed = monotonicSeconds() - start
+                    let info = TrainingProgress(epoch: epoch, epochs: config.epochs, step: step + 1,
+                                                stepsPerEpoch: stepsPerEpoch, loss: loss,
+                                                imagesPerSecond: Double(seen) / Swift.max(elapsed, 1e-9),
+                                                learningRate: rate)
+                    if !progress(info) { stopped = true; break }
+                }
+            }
+            let seconds = monotonicSeconds() - start
+            var record = EpochRecord(epoch: epoch, trainLoss: Float(lossSum / Double(Swift.max(seen, 1))),
+                                     trainAccuracy: Float(correct) / Float(Swift.max(seen, 1)),
+                                     evalLoss: nil, evalAccuracy: nil, learningRate: rate, seconds: seconds)
+            if let evaluation {
+                let result = try evaluate(model: model, data: evaluation, pool: pool)
+                record.evalLoss = result.loss
+                record.evalAccuracy = result.accuracy
+            }
+            history.append(record)
+            onEpoch?(record)
+        }
+        return history
+    }
+
+    /// Loss, accuracy and confusion matrix of `model` (in eval mode) on `data`.
+    /// - Throws: `invalidArgument` when the data does not fit the model.
+    public static func evaluate(model: Sequential, data: Dataset, batchSize: Int = 500,
+                                pool: ThreadPool? = nil) throws -> Evaluation {
+        try checkCompatible(model, data)
+        let classes = data.classCount
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        var lossSum: Double = 0
+        var correct = 0
+        try forEachEvalBatch(model: model, data: data, batchSize: batchSize, pool: pool) { logits, labels, _ in
+            let (loss, hits) = try labels.withUnsafeBufferPointer {
+                try softmaxCrossEntropy(logits: logits, labels: $0)
+            }
+            lossSum += Double(loss) * Double(labels.count)
+            correct += hits
+            for (i, y) in labels.enumerated() {
+                confusion[Int(y)][argmax(logits.data + i * classes, count: classes)] += 1
+            }
+        }
+        return Evaluation(loss: Float(lossSum / Double(data.count)), accuracy: Float(correct) / Float(data.count),
+                          confusion: confusion)
+    }
+
+    /// Class probabilities (N, classes) of `model` (in eval mode) for every sample of `data`.
+    public static func predict(model: Sequential, data: Dataset, batchSize: Int = 500,
+                               pool: ThreadPool? = nil) throws -> [Float] {
+        try checkCompatible(model, data)
+        let classes = data.classCount
+        var out = [Float](repeating: 0, count: data.count * classes)
+        try out.withUnsafeMutableBufferPointer { buffer in
+            try forEachEvalBatch(model: model, data: data, batchSize: batchSize, pool: pool) { logits, _, first in
+                softmax(logits, into: buffer.baseAddress! + first * classes)
+            }
+        }
+        return out
+    }
+
+    private static func forEachEvalBatch(model: Sequential, data: Dataset, batchSize: Int, pool: ThreadPool?,
+                                         _ body: (Tensor, [Int32], Int) throws -> Void) throws {
+        try require(batchSize >= 1, "batch size must be positive, got \(batchSize)")
+        let wasTraining = model.isTraining
+        model.isTraining = false
+        defer { model.isTraining = wasTraining }
+        let context = ExecutionContext(training: false, pool: pool)
+        let batch = Tensor(uncheckedShape: [0], count: 0)
+        var labels: [Int32] = []
+        var unused = RandomGenerator(seed: 0)
+        var first = 0
+        let order = Array(0..<data.count)
+        while first < data.count {
+            let last = Swift.min(first + batchSize, data.count)
+            data.gather(order[first..<last], into: batch, labels: &labels, generator: &unused)
+            let logits = try model.forward(batch, context: context)
+            try body(logits, labels, first)
+            first = last
+        }
+    }
+
+    static func checkCompatible(_ model: Sequential, _ data: Dataset) throws {
+        guard data.sampleShape == model.inputShape else {
+            throw SmallNetError.shapeMismatch("the data's samples are \(data.sampleShape) but the model takes \(model.inputShape)")
+        }
+        guard model.outputShape == [data.classCount] else {
+            throw SmallNetError.shapeMismatch("the model outputs \(model.outputShape) values but the data has \(data.classCount) classes")
+        }
+    }
+}
+
+/// Index of the largest of `count` values.
+func argmax(_ p: UnsafePointer<Float>, count: Int) -> Int {
+    var best = 0
+    for j in 1..<count where p[j] > p[best] { best = j }
+    return best
+}

@@ -1,0 +1,26 @@
+// The smallnet command-line tool: train, info, bench.
+import ArgumentParser
+import SmallNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct SmallNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smallnet",
+        abstract: "Train and evaluate small FCN image classifiers on FashionMNIST, on the CPU.",
+        version: SmallNetVersion.string,
+        subcommands: [Train.self, Info.self, Bench.self])
+}
+
+/// Prints `message` on stderr as one line and exits with status 1.
+func fail(_ message: String) -> Never {
+    fputs("smallnet: error: \(message)\n", stderr)
+    exit(1)
+}
+
+/// Runs `body`, turning an engine error into one clear line on stderr and exit status 1.
+func reportingErrors<T>(_ body: () throws -> T) -> T {
+    do { return try body() } catch let error as SmallNetError { fail(error.message) } catch { fail("\(error)") }
+}
