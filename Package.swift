@@ -17,7 +17,7 @@ let package = Package(
         .executableTarget(
             name: "smallnet",
             dependencies: ["SmallNet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "SmallNetTests", dependencies: ["SmallNet"]),
+        .testTarget(name: "SmallNetTests", dependencies: ["SmallNet", "CZlib"]),
     ],
     swiftLanguageModes: [.v5]
 )

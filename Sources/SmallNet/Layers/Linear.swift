@@ -14,6 +14,7 @@ public final class Linear: Layer {
 
     private let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
+    private let scratch = Tensor(uncheckedShape: [0], count: 0)
     private var input: Tensor?
 
     /// - Throws: `invalidArgument` if a size is not positive.
@@ -48,13 +49,26 @@ public final class Linear: Layer {
         let n = batchSize(input)
         self.input = input
         output.resize([n, outFeatures])
-        let y = output.data
-        if let b = bias?.value.data {
-            for i in 0..<n { (y + i * outFeatures).update(from: b, count: outFeatures) }
+        let y = output.data, w = weight.value.data
+        // Both ways transpose one operand first; take the one that moves fewer floats.
+        if n * (inFeatures + outFeatures) < outFeatures * inFeatures {
+            // yᵀ (OUT, N) = W (OUT, IN) · xᵀ (IN, N), then y = (yᵀ)ᵀ + b
+            scratch.resize([outFeatures, n])
+            gemmTransposedB(m: outFeatures, n: n, k: inFeatures, a: w, lda: inFeatures, b: input.data, ldb: inFeatures,
+                            c: scratch.data, ldc: n, accumulate: false, pool: context.pool)
+            transpose(rows: outFeatures, cols: n, src: scratch.data, lds: n, dst: y, ldd: outFeatures)
+            if let b = bias?.value.data {
+                for i in 0..<n { addInPlace(y + i * outFeatures, b, count: outFeatures) }
+            }
+        } else {
+            // y (N, OUT) = b + x (N, IN) · Wᵀ (IN, OUT)
+            if let b = bias?.value.data {
+                for i in 0..<n { (y + i * outFeatures).update(from: b, count: outFeatures) }
+            }
+            gemmTransposedB(m: n, n: outFeatures, k: inFeatures, a: input.data, lda: inFeatures,
+                            b: w, ldb: inFeatures, c: y, ldc: outFeatures,
+                            accumulate: bias != nil, pool: context.pool)
         }
-        gemmTransposedB(m: n, n: outFeatures, k: inFeatures, a: input.data, lda: inFeatures,
-                        b: weight.value.data, ldb: inFeatures, c: y, ldc: outFeatures,
-                        accumulate: bias != nil, pool: context.pool)
         return output
     }
 

@@ -13,6 +13,7 @@
 public final class Adam: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
+    public var pool: ThreadPool? = nil
     public let beta1: Float
     public let beta2: Float
     public let eps: Float
@@ -55,18 +56,24 @@ public final class Adam: Optimizer {
         if m.isEmpty { m = zeroState(like: parameters); v = zeroState(like: parameters) }
         stepCount += 1
         let t = Double(stepCount)
-        let lr = learningRate, b1 = beta1, b2 = beta2, wd = weightDecay
-        let stepSize = Float(Double(lr) / (1 - _pow(Double(b1), t)))
-        let correction2Sqrt = Float((1 - _pow(Double(b2), t)).squareRoot())
-        let decay = decoupled ? 1 - lr * wd : 1
-        for (index, parameter) in parameters.enumerated() {
-            let p = parameter.value.data, g = parameter.grad.data, mi = m[index].data, vi = v[index].data
-            for i in 0..<parameter.value.count {
-                var d = g[i]
-                if decoupled { p[i] *= decay } else if wd != 0 { d += wd * p[i] }
-                mi[i] += (1 - b1) * (d - mi[i])
-                vi[i] = b2 * vi[i] + (1 - b2) * d * d
-                p[i] -= stepSize * mi[i] / (vi[i].squareRoot() / correction2Sqrt + eps)
+        let stepSize = Vec16(repeating: Float(Double(learningRate) / (1 - _pow(Double(beta1), t))))
+        let correction2Sqrt = Vec16(repeating: Float((1 - _pow(Double(beta2), t)).squareRoot()))
+        let decay = Vec16(repeating: 1 - learningRate * weightDecay), wd = Vec16(repeating: weightDecay)
+        let oneMinusB1 = Vec16(repeating: 1 - beta1), b2 = Vec16(repeating: beta2)
+        let oneMinusB2 = Vec16(repeating: 1 - beta2), e = Vec16(repeating: eps)
+        forEachShare(of: parameters, pool: pool) { index, range in
+            let parameter = parameters[index]
+            let p = parameter.value.data, g = parameter.grad.data, mp = m[index].data, vp = v[index].data
+            for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
+                var pi = load16(p + i)
+                var d = load16(g + i)
+                if decoupled { pi *= decay } else if weightDecay != 0 { d += wd * pi }
+                var mi = load16(mp + i)
+                mi += oneMinusB1 * (d - mi)
+                let vi = b2 * load16(vp + i) + oneMinusB2 * d * d
+                store16(mi, mp + i)
+                store16(vi, vp + i)
+                store16(pi - stepSize * mi / (vi.squareRoot() / correction2Sqrt + e), p + i)
             }
         }
     }

@@ -4,7 +4,8 @@
 ///
 /// State (momentum buffers, moments) is aligned with `parameters` and allocated on the first
 /// `step`. Weight decay, where an optimizer has it, applies to every parameter, as PyTorch's
-/// default parameter group does.
+/// default parameter group does. Updates run 16 lanes at a time over the tensors' zero padding,
+/// which stays zero (a zero gradient never moves a zero parameter).
 public protocol Optimizer: AnyObject {
     /// The optimizer's name as the CLI and the C API spell it ("sgd", "adam", …).
     var name: String { get }
@@ -12,6 +13,9 @@ public protocol Optimizer: AnyObject {
     var parameters: [Parameter] { get }
     /// The current learning rate; schedules set it before each step.
     var learningRate: Float { get set }
+    /// Threads for `step` (nil: the calling thread only). The update is element-wise, so the
+    /// result does not depend on it.
+    var pool: ThreadPool? { get set }
     /// Applies one update using the current gradients.
     func step()
 }
@@ -35,4 +39,23 @@ func checkHyperParameter(_ name: String, _ value: Float, min: Float, max: Float 
 /// Zero-filled per-parameter state tensors, one per parameter.
 func zeroState(like parameters: [Parameter]) -> [Tensor] {
     parameters.map { Tensor(uncheckedShape: $0.value.shape, count: $0.value.count) }
+}
+
+/// Calls `body(parameterIndex, range)` over every parameter's padded elements, split into one
+/// contiguous share per thread of `pool` (ranges are whole 16-lane vectors). With a stable
+/// split each core keeps its share of the optimizer state in its own cache between steps.
+func forEachShare(of parameters: [Parameter], pool: ThreadPool?, _ body: (Int, Range<Int>) -> Void) {
+    let sizes = parameters.map { $0.value.paddedCount }
+    let total = sizes.reduce(0, +)
+    let threads = total >= 1 << 15 ? (pool?.threadCount ?? 1) : 1
+    func share(_ t: Int) {
+        let lo = (total * t / threads) & ~15, hi = t == threads - 1 ? total : (total * (t + 1) / threads) & ~15
+        var start = 0
+        for (index, size) in sizes.enumerated() {
+            let a = Swift.max(lo, start), b = Swift.min(hi, start + size)
+            if a < b { body(index, (a - start)..<(b - start)) }
+            start += size
+        }
+    }
+    if threads == 1 { share(0) } else { pool!.run(parts: threads, share) }
 }

@@ -12,6 +12,7 @@
 public final class RMSProp: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
+    public var pool: ThreadPool? = nil
     public let alpha: Float
     public let eps: Float
     public let weightDecay: Float
@@ -46,28 +47,35 @@ public final class RMSProp: Optimizer {
             if centered { gradientAverages = zeroState(like: parameters) }
             if momentum > 0 { buffers = zeroState(like: parameters) }
         }
-        let lr = learningRate, a = alpha, wd = weightDecay, mu = momentum
-        for (index, parameter) in parameters.enumerated() {
+        let lr = Vec16(repeating: learningRate), a = Vec16(repeating: alpha), oneMinusA = Vec16(repeating: 1 - alpha)
+        let wd = Vec16(repeating: weightDecay), mu = Vec16(repeating: momentum), e = Vec16(repeating: eps)
+        forEachShare(of: parameters, pool: pool) { index, range in
+            let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.grad.data, s = squareAverages[index].data
             let gAvg = centered ? gradientAverages[index].data : nil
             let b = momentum > 0 ? buffers[index].data : nil
-            for i in 0..<parameter.value.count {
-                var d = g[i]
-                if wd != 0 { d += wd * p[i] }
-                s[i] = a * s[i] + (1 - a) * d * d
-                var avg: Float
+            for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
+                let pi = load16(p + i)
+                var d = load16(g + i)
+                if weightDecay != 0 { d += wd * pi }
+                let si = a * load16(s + i) + oneMinusA * d * d
+                store16(si, s + i)
+                var avg: Vec16
                 if let gAvg {
-                    gAvg[i] += (1 - a) * (d - gAvg[i])
-                    avg = (s[i] - gAvg[i] * gAvg[i]).squareRoot()
+                    var gi = load16(gAvg + i)
+                    gi += oneMinusA * (d - gi)
+                    store16(gi, gAvg + i)
+                    avg = (si - gi * gi).squareRoot()
                 } else {
-                    avg = s[i].squareRoot()
+                    avg = si.squareRoot()
                 }
-                avg += eps
+                avg += e
                 if let b {
-                    b[i] = mu * b[i] + d / avg
-                    p[i] -= lr * b[i]
+                    let bi = mu * load16(b + i) + d / avg
+                    store16(bi, b + i)
+                    store16(pi - lr * bi, p + i)
                 } else {
-                    p[i] -= lr * d / avg
+                    store16(pi - lr * d / avg, p + i)
                 }
             }
         }

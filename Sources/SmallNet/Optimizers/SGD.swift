@@ -11,6 +11,7 @@
 public final class SGD: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
+    public var pool: ThreadPool? = nil
     public let momentum: Float
     public let dampening: Float
     public let weightDecay: Float
@@ -39,18 +40,22 @@ public final class SGD: Optimizer {
     public func step() {
         let firstStep = buffers.isEmpty
         if firstStep && momentum != 0 { buffers = zeroState(like: parameters) }
-        let lr = learningRate, mu = momentum, wd = weightDecay, keep = 1 - dampening
-        for (index, parameter) in parameters.enumerated() {
+        let lr = Vec16(repeating: learningRate), mu = Vec16(repeating: momentum)
+        let wd = Vec16(repeating: weightDecay), keep = Vec16(repeating: 1 - dampening)
+        forEachShare(of: parameters, pool: pool) { index, range in
+            let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.grad.data
             let b = momentum != 0 ? buffers[index].data : nil
-            for i in 0..<parameter.value.count {
-                var d = g[i]
-                if wd != 0 { d += wd * p[i] }
+            for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
+                let pi = load16(p + i)
+                var d = load16(g + i)
+                if weightDecay != 0 { d += wd * pi }
                 if let b {
-                    b[i] = firstStep ? d : mu * b[i] + keep * d
-                    d = nesterov ? d + mu * b[i] : b[i]
+                    let bi = firstStep ? d : mu * load16(b + i) + keep * d
+                    store16(bi, b + i)
+                    d = nesterov ? d + mu * bi : bi
                 }
-                p[i] -= lr * d
+                store16(pi - lr * d, p + i)
             }
         }
     }

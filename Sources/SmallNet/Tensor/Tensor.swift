@@ -4,7 +4,8 @@
 ///
 /// A `Tensor` is a reference type: layers keep their output buffers and reuse them from batch
 /// to batch, so a tensor returned by `forward` stays valid only until the next `forward`.
-/// Storage is 64-byte aligned, which suits AVX-512 loads.
+/// Storage is 64-byte aligned and padded with zeros to a multiple of 16 floats, so element-wise
+/// kernels may run whole 16-lane vectors over `paddedCount` elements.
 public final class Tensor {
     /// The extent of each dimension, outermost first.
     public private(set) var shape: [Int]
@@ -35,7 +36,7 @@ public final class Tensor {
     init(uncheckedShape shape: [Int], count: Int) {
         self.shape = shape
         self.count = count
-        self.capacity = Swift.max(count, 1)
+        self.capacity = Tensor.padded(count)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
         self.data = raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
     }
@@ -61,13 +62,18 @@ public final class Tensor {
         for d in newShape { n *= d }
         if n > capacity {
             UnsafeMutableRawPointer(data).deallocate()
-            capacity = n
+            capacity = Tensor.padded(n)
             let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
             data = raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
         }
         shape = newShape
         count = n
     }
+
+    /// `count` rounded up to whole 16-float vectors (at least one).
+    var paddedCount: Int { Tensor.padded(count) }
+
+    static func padded(_ n: Int) -> Int { Swift.max(16, (n + 15) & ~15) }
 
     /// Reinterprets the same elements with another shape of equal size.
     func reshape(_ newShape: [Int]) {

@@ -41,7 +41,8 @@ public struct Recipe: Sendable {
     /// Proportions of the FCN's hidden widths when sized from a budget.
     public var fcnShape: [Double] = [1, 0.5]
     public var batchNorm = true
-    public var dropout: Float = 0.2
+    /// Dropout after each hidden ReLU; nil: the recipe's choice for the budget.
+    public var dropout: Float? = nil
     public var initialization: WeightInit = .kaimingNormal
     public var optimizer: OptimizerKind = .adamw
     public var learningRate: Float? = nil
@@ -63,9 +64,17 @@ public struct Recipe: Sendable {
             r.training.batchSize = 64
             r.training.schedule = .cosine(warmupEpochs: 1, minimum: 0)
             r.training.labelSmoothing = 0.1
-            r.training.augmentation = try? Augmentation(cropPadding: 1, horizontalFlip: true)
+            // Shifts and flips cost small FCNs more capacity than they give back: none.
+            r.training.augmentation = nil
         }
         return r
+    }
+
+    /// The dropout used when none is given: none for FCNs under 75K parameters (they
+    /// underfit already), 0.1 above.
+    public var effectiveDropout: Float {
+        if let dropout { return dropout }
+        return hidden == nil && parameterBudget < 75_000 ? 0 : 0.1
     }
 
     /// The learning rate used when none is given.
@@ -85,7 +94,7 @@ public struct Recipe: Sendable {
         case .fcn:
             let widths = try hidden ?? FCN.hiddenWidths(budget: parameterBudget, inputSize: inputShape.reduce(1, *),
                                                         classes: classes, shape: fcnShape, batchNorm: batchNorm)
-            return try FCN.build(inputShape: inputShape, classes: classes, hidden: widths, dropout: dropout,
+            return try FCN.build(inputShape: inputShape, classes: classes, hidden: widths, dropout: effectiveDropout,
                                  batchNorm: batchNorm, initialization: initialization, generator: &generator)
         }
     }
@@ -102,7 +111,7 @@ public struct Recipe: Sendable {
             ("arch", .string(architecture.rawValue)),
             ("param_budget", .number(parameterBudget)),
             ("batch_norm", .bool(batchNorm)),
-            ("dropout", .number(dropout)),
+            ("dropout", .number(effectiveDropout)),
             ("init", .string(initialization.rawValue)),
             ("optimizer", .string(optimizer.rawValue)),
             ("lr", .number(effectiveLearningRate)),

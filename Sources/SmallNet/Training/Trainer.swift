@@ -99,8 +99,9 @@ public enum Trainer {
         var history: [EpochRecord] = []
         var globalStep = 0
         var stopped = false
-        let wasTraining = model.isTraining
-        defer { model.isTraining = wasTraining; optimizer.learningRate = baseRate }
+        let wasTraining = model.isTraining, optimizerPool = optimizer.pool
+        optimizer.pool = pool
+        defer { model.isTraining = wasTraining; optimizer.learningRate = baseRate; optimizer.pool = optimizerPool }
 
         for epoch in 1...Swift.max(config.epochs, 1) where config.epochs > 0 && !stopped {
             let start = monotonicSeconds()

@@ -1,0 +1,62 @@
+// GEMM and thread pool: results against a naive triple loop, over edge shapes and thread counts.
+import XCTest
+@testable import SmallNet
+
+final class GEMMTests: XCTestCase {
+    func naive(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float]) -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { var s: Double = 0; for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }; c[i * n + j] = Float(s) } }
+        return c
+    }
+
+    func assertClose(_ x: [Float], _ y: [Float], _ what: String) {
+        XCTAssertEqual(x.count, y.count)
+        let worst = zip(x, y).map { abs($0 - $1) / Swift.max(1, abs($1)) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-4, what)
+    }
+
+    func testAllVariantsOnEdgeShapes() {
+        let pool = ThreadPool(threads: 2)
+        for (m, n, k) in [(1, 1, 1), (8, 32, 5), (9, 33, 257), (64, 10, 128), (13, 70, 300), (130, 7, 3), (3, 200, 600)] {
+            let a = randomTensor([m, k], seed: UInt64(m * 7 + k)).values
+            let b = randomTensor([k, n], seed: UInt64(n * 3 + k)).values
+            let expected = naive(m, n, k, a, b)
+            for threads in [nil, pool] as [ThreadPool?] {
+                var c = [Float](repeating: 7, count: m * n)
+                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false, pool: threads)
+                assertClose(c, expected, "C = A·B \(m)×\(n)×\(k)")
+                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: true, pool: threads)
+                assertClose(c, expected.map { 2 * $0 }, "C += A·B \(m)×\(n)×\(k)")
+                // Aᵀ stored (K, M), Bᵀ stored (N, K).
+                var at = [Float](repeating: 0, count: m * k), bt = [Float](repeating: 0, count: n * k)
+                for i in 0..<m { for p in 0..<k { at[p * m + i] = a[i * k + p] } }
+                for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
+                var c2 = [Float](repeating: 0, count: m * n)
+                gemmTransposedA(m: m, n: n, k: k, a: at, lda: m, b: b, ldb: n, c: &c2, ldc: n, accumulate: false, pool: threads)
+                assertClose(c2, expected, "C = Aᵀ·B \(m)×\(n)×\(k)")
+                gemmTransposedB(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, c: &c2, ldc: n, accumulate: false, pool: threads)
+                assertClose(c2, expected, "C = A·Bᵀ \(m)×\(n)×\(k)")
+            }
+        }
+    }
+
+    func testResultsDoNotDependOnThreadCount() {
+        let (m, n, k) = (64, 150, 784)
+        let a = randomTensor([m, k], seed: 1).values, b = randomTensor([k, n], seed: 2).values
+        var c1 = [Float](repeating: 0, count: m * n), c2 = c1
+        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c1, ldc: n, accumulate: false, pool: nil)
+        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c2, ldc: n, accumulate: false, pool: ThreadPool(threads: 2))
+        XCTAssertEqual(c1, c2)
+    }
+
+    func testThreadPoolRunsEveryPartOnce() {
+        let pool = ThreadPool(threads: 3)
+        for parts in [1, 2, 3, 7] {
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: parts)
+            counts.initialize(repeating: 0, count: parts)
+            for _ in 0..<100 { pool.run(parts: parts) { counts[$0] += 1 } }
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: parts)), [Int](repeating: 100, count: parts))
+            counts.deallocate()
+        }
+    }
+}

@@ -1,0 +1,118 @@
+// Layers: finite-difference gradient checks and small hand-computed cases.
+import XCTest
+@testable import SmallNet
+
+final class LayerTests: XCTestCase {
+    func testLinearGradients() throws {
+        var g = RandomGenerator(seed: 3)
+        try checkGradients(Linear(37, 19, generator: &g), inputShape: [5, 37])
+        try checkGradients(Linear(7, 40, generator: &g), inputShape: [9, 7])   // partial GEMM tiles
+        try checkGradients(Linear(300, 33, bias: false, generator: &g), inputShape: [3, 300]) // K > one block
+    }
+
+    func testLinearHandComputed() throws {
+        var g = RandomGenerator(seed: 0)
+        let layer = try Linear(2, 2, generator: &g)
+        layer.weight.value.data.update(from: [1, 2, 3, 4], count: 4)
+        layer.bias!.value.data.update(from: [0.5, -1], count: 2)
+        let x = try Tensor(shape: [1, 2], values: [1, -1])
+        let y = layer.forward(x, context: ExecutionContext(training: false))
+        XCTAssertEqual(y.values, [1 - 2 + 0.5, 3 - 4 - 1])
+    }
+
+    func testReLUGradientsAndValues() throws {
+        try checkGradients(ReLU(), inputShape: [4, 33], awayFromZero: true)
+        let y = ReLU().forward(try Tensor(shape: [1, 3], values: [-1, 0, 2]), context: ExecutionContext(training: true))
+        XCTAssertEqual(y.values, [0, 0, 2])
+    }
+
+    func testDropoutGradientsAndScaling() throws {
+        try checkGradients(Dropout(p: 0.3), inputShape: [6, 20])
+        let layer = try Dropout(p: 0.5)
+        let x = try Tensor(shape: [1, 1000], values: [Float](repeating: 1, count: 1000))
+        let y = layer.forward(x, context: ExecutionContext(training: true, generator: RandomGenerator(seed: 5)))
+        let kept = y.values.filter { $0 != 0 }
+        XCTAssertTrue(kept.allSatisfy { $0 == 2 }, "kept values are scaled by 1/(1-p)")
+        XCTAssertEqual(Double(kept.count), 500, accuracy: 60)
+        let eval = layer.forward(x, context: ExecutionContext(training: false))
+        XCTAssertEqual(eval.values, x.values, "eval mode is the identity")
+        XCTAssertThrowsError(try Dropout(p: 1))
+        XCTAssertThrowsError(try Dropout(p: -0.1))
+    }
+
+    func testBatchNorm1dGradientsTrainingAndEval() throws {
+        let bn = try BatchNorm1d(13)
+        var g = RandomGenerator(seed: 8)
+        for i in 0..<13 { bn.weight.value.data[i] = 1 + 0.3 * g.nextNormal(); bn.bias.value.data[i] = 0.2 * g.nextNormal() }
+        try checkGradients(bn, inputShape: [8, 13], training: true)
+        try checkGradients(bn, inputShape: [8, 13], training: false)
+    }
+
+    func testBatchNorm1dStatistics() throws {
+        let bn = try BatchNorm1d(1)
+        let x = try Tensor(shape: [4, 1], values: [1, 2, 3, 4])
+        let y = bn.forward(x, context: ExecutionContext(training: true))
+        // mean 2.5, biased var 1.25
+        let expected = [1, 2, 3, 4].map { Float(($0 - 2.5) / (1.25 + 1e-5).squareRoot()) }
+        for (a, b) in zip(y.values, expected) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        XCTAssertEqual(bn.runningMean[0], 0.25, accuracy: 1e-6)           // 0.9·0 + 0.1·2.5
+        XCTAssertEqual(bn.runningVar[0], 0.9 + 0.1 * (5.0 / 3.0), accuracy: 1e-6) // unbiased var 5/3
+        XCTAssertEqual(bn.batchesTracked[0], 1)
+    }
+
+    func testFlattenKeepsDataAndRestoresShape() throws {
+        let f = Flatten()
+        let x = randomTensor([2, 3, 4, 5], seed: 1)
+        let y = f.forward(x, context: ExecutionContext(training: true))
+        XCTAssertEqual(y.shape, [2, 60])
+        XCTAssertEqual(y.values, x.values)
+        let dx = f.backward(y, needInputGradient: true, context: ExecutionContext(training: true))!
+        XCTAssertEqual(dx.shape, [2, 3, 4, 5])
+    }
+
+    func testSequentialNamesShapesAndErrors() throws {
+        var g = RandomGenerator(seed: 1)
+        let model = try FCN.build(inputShape: [1, 4, 4], classes: 3, hidden: [5], dropout: 0.1, batchNorm: true, generator: &g)
+        XCTAssertEqual(model.namedParameters.map(\.name), ["1.weight", "1.bias", "2.weight", "2.bias", "5.weight", "5.bias"])
+        XCTAssertEqual(model.namedBuffers.map(\.name), ["2.running_mean", "2.running_var", "2.num_batches_tracked"])
+        XCTAssertEqual(model.parameterCount, 16 * 5 + 5 + 10 + 5 * 3 + 3)
+        XCTAssertEqual(model.outputShape, [3])
+        let context = ExecutionContext(training: true)
+        XCTAssertThrowsError(try model.forward(randomTensor([2, 1, 4, 5], seed: 1), context: context)) { error in
+            guard case SmallNetError.shapeMismatch = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try model.backward(randomTensor([2, 3], seed: 1), context: context)) { error in
+            XCTAssertEqual(error as? SmallNetError, .badState("backward needs a forward pass on the same batch first"))
+        }
+        XCTAssertThrowsError(try model.forward(randomTensor([1, 1, 4, 4], seed: 1), context: context),
+                             "BatchNorm refuses a training batch of one")
+        XCTAssertThrowsError(try model.append(Linear(7, 2, generator: &g)), "7 inputs do not follow 3 outputs")
+    }
+
+    func testSequentialBackwardMatchesFiniteDifferences() throws {
+        var g = RandomGenerator(seed: 4)
+        let model = try FCN.build(inputShape: [1, 3, 3], classes: 4, hidden: [6, 5], batchNorm: true, generator: &g)
+        let x = randomTensor([5, 1, 3, 3], seed: 2)
+        let labels: [Int32] = [0, 1, 2, 3, 1]
+        let context = ExecutionContext(training: true)
+        func loss() throws -> Double {
+            let logits = try model.forward(x, context: context)
+            return Double(try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0).loss })
+        }
+        model.zeroGrad()
+        let logits = try model.forward(x, context: context)
+        let d = try Tensor(shape: logits.shape)
+        _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
+        try model.backward(d, context: context)
+        for (name, p) in model.namedParameters {
+            for i in Swift.stride(from: 0, to: p.value.count, by: 3) {
+                let saved = p.value.data[i]
+                p.value.data[i] = saved + 1e-2; let up = try loss()
+                p.value.data[i] = saved - 1e-2; let down = try loss()
+                p.value.data[i] = saved
+                let numeric = (up - down) / 2e-2
+                XCTAssertEqual(Double(p.grad.data[i]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(name)[\(i)]")
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+// Helpers shared by the tests: random tensors and finite-difference gradient checks.
+import XCTest
+@testable import SmallNet
+
+/// A tensor of the given shape with N(0, 1) · scale entries.
+func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+    var g = RandomGenerator(seed: seed)
+    let t = try! Tensor(shape: shape)
+    for i in 0..<t.count { t.data[i] = g.nextNormal() * scale }
+    return t
+}
+
+/// Checks `layer.backward` against central finite differences of L = Σ w·forward(x), for the
+/// input and for every parameter (all entries of small tensors, a sample of large ones).
+func checkGradients(_ layer: Layer, inputShape: [Int], training: Bool = true, seed: UInt64 = 1,
+                    step: Float = 1e-2, tolerance: Double = 2e-2, awayFromZero: Bool = false,
+                    file: StaticString = #filePath, line: UInt = #line) throws {
+    let x = randomTensor(inputShape, seed: seed)
+    if awayFromZero {  // keep inputs off a kink at 0 by more than the finite-difference step
+        for i in 0..<x.count where abs(x.data[i]) < 0.1 { x.data[i] += x.data[i] < 0 ? -0.1 : 0.1 }
+    }
+    func context() -> ExecutionContext { ExecutionContext(training: training, generator: RandomGenerator(seed: 99)) }
+    let probe = layer.forward(x, context: context())
+    let w = randomTensor(probe.shape, seed: seed + 1)
+    func loss() -> Double {
+        let y = layer.forward(x, context: context())
+        var s = 0.0
+        for i in 0..<y.count { s += Double(y.data[i]) * Double(w.data[i]) }
+        return s
+    }
+    // Analytic gradients.
+    for p in layer.parameters { p.grad.fill(0) }
+    _ = layer.forward(x, context: context())
+    let dOut = try Tensor(shape: w.shape, values: w.values)
+    let dxTensor = layer.backward(dOut, needInputGradient: true, context: context())
+    let dx = dxTensor?.values ?? []
+    XCTAssertEqual(dx.count, x.count, "input gradient size", file: file, line: line)
+
+    func compare(_ values: Tensor, _ analytic: [Float], _ what: String) {
+        let stride = Swift.max(1, values.count / 200)
+        var worst = 0.0
+        for i in Swift.stride(from: 0, to: values.count, by: stride) {
+            let saved = values.data[i]
+            values.data[i] = saved + step
+            let up = loss()
+            values.data[i] = saved - step
+            let down = loss()
+            values.data[i] = saved
+            let numeric = (up - down) / (2 * Double(step))
+            let a = Double(analytic[i])
+            let error = abs(a - numeric) / Swift.max(1e-1, abs(a) + abs(numeric))
+            worst = Swift.max(worst, error)
+        }
+        XCTAssertLessThan(worst, tolerance, "\(layer.summary): \(what) gradient differs from finite differences",
+                          file: file, line: line)
+    }
+    compare(x, dx, "input")
+    for p in layer.parameters {
+        compare(p.value, p.grad.values, p.name)
+    }
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Side-by-side throughput of smallnet and PyTorch on the same models, in one run.
+
+Runs `smallnet bench --json`, rebuilds every benchmarked model in PyTorch from the layer list
+it reports (same layers, widths, optimizer and loss), times PyTorch the same way (a full
+training step: forward, loss, backward, optimizer step; and eval-mode inference), and prints
+both figures with their ratio.
+
+PyTorch is an optional dependency of this script only:
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install torch numpy
+    .venv-bench/bin/python bench/pytorch_reference.py
+
+Usage: pytorch_reference.py [--smallnet PATH] [--threads N] [--seconds S] [--budgets ...]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def parse_args():
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_binary = os.path.join(here, "..", ".build", "release", "smallnet")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--smallnet", default=default_binary, help="path of the smallnet binary")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--seconds", type=float, default=1.5, help="seconds per figure")
+    p.add_argument("--budgets", default="50000,100000,200000")
+    p.add_argument("--batch-sizes", default="64,256")
+    return p.parse_args()
+
+
+def build_torch_model(torch, layers):
+    """The PyTorch nn.Sequential for smallnet's layer summaries, e.g. 'Linear(784 → 117)'."""
+    nn = torch.nn
+    modules = []
+    for text in layers:
+        if text == "Flatten":
+            modules.append(nn.Flatten())
+        elif text == "ReLU":
+            modules.append(nn.ReLU())
+        elif m := re.fullmatch(r"Linear\((\d+) → (\d+)(, no bias)?\)", text):
+            modules.append(nn.Linear(int(m[1]), int(m[2]), bias=m[3] is None))
+        elif m := re.fullmatch(r"BatchNorm1d\((\d+)\)", text):
+            modules.append(nn.BatchNorm1d(int(m[1])))
+        elif m := re.fullmatch(r"Dropout\(p=([0-9.]+)\)", text):
+            modules.append(nn.Dropout(float(m[1])))
+        else:
+            raise ValueError(f"no PyTorch equivalent for layer {text!r}")
+    return nn.Sequential(*modules)
+
+
+def make_optimizer(torch, model, config):
+    name, lr = config["optimizer"], config["lr"]
+    decay = config.get("weight_decay")
+    if name == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01 if decay is None else decay)
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay or 0)
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=config.get("momentum", 0.9), weight_decay=decay or 0)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(model.parameters(), lr=lr, momentum=config.get("momentum", 0), weight_decay=decay or 0)
+    raise ValueError(name)
+
+
+def torch_throughput(torch, row, seconds):
+    """(train images/s, inference images/s) of the PyTorch twin of a smallnet bench row."""
+    batch, config = row["batch_size"], row["config"]
+    model = build_torch_model(torch, row["layers"])
+    n_params = sum(p.numel() for p in model.parameters())
+    assert n_params == row["params"], f"PyTorch twin has {n_params} parameters, smallnet {row['params']}"
+    optimizer = make_optimizer(torch, model, config)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config["label_smoothing"])
+    samples = max(4096, 16 * batch)
+    x = torch.rand(samples, 1, 28, 28)
+    y = torch.randint(0, 10, (samples,))
+
+    def train_epoch():
+        for i in range(0, samples, batch):
+            xb, yb = x[i:i + batch], y[i:i + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+
+    model.train()
+    train_epoch()  # warm-up
+    done, start = 0, time.perf_counter()
+    while True:
+        train_epoch()
+        done += samples
+        if time.perf_counter() - start >= seconds:
+            break
+    train = done / (time.perf_counter() - start)
+
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, samples, batch):
+            model(x[i:i + batch])
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for i in range(0, samples, batch):
+                torch.softmax(model(x[i:i + batch]), dim=1)
+            done += samples
+    infer = done / (time.perf_counter() - start)
+    return train, infer
+
+
+def main():
+    args = parse_args()
+    try:
+        import torch
+    except ImportError:
+        sys.exit("pytorch_reference.py needs PyTorch: python3 -m venv .venv-bench && "
+                 ".venv-bench/bin/pip install torch numpy")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "bench.json")
+        subprocess.run([args.smallnet, "bench", "--threads", str(args.threads), "--seconds", str(args.seconds),
+                        "--budgets", args.budgets, "--batch-sizes", args.batch_sizes, "--json", out],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            rows = json.load(f)["results"]
+    print(f"smallnet vs PyTorch {torch.__version__}, {args.threads} threads, images/s (ratio = smallnet / PyTorch)")
+    header = f"{'model':<10} {'params':>7} {'batch':>5} | {'train smallnet':>14} {'PyTorch':>9} {'ratio':>6} | {'infer smallnet':>14} {'PyTorch':>9} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        t_train, t_infer = torch_throughput(torch, row, args.seconds)
+        s_train, s_infer = row["train_images_per_second"], row["infer_images_per_second"]
+        name = f"{row['arch']}-{row['budget'] // 1000}k"
+        print(f"{name:<10} {row['params']:>7} {row['batch_size']:>5} | {s_train:>14,.0f} {t_train:>9,.0f} {s_train / t_train:>5.2f}x"
+              f" | {s_infer:>14,.0f} {t_infer:>9,.0f} {s_infer / t_infer:>5.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

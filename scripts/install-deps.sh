@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what smallnet needs on Debian when it is missing: zlib headers, the FashionMNIST
+# data package, and pkg-config. Safe to run again; does nothing when all is there.
+set -euo pipefail
+
+missing=()
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+[ -d /usr/share/datasets/fashion-mnist ] || [ -n "${SMALLNET_DATA:-}" ] || missing+=(dataset-fashion-mnist)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v cc >/dev/null || missing+=(gcc)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        echo "note: add /opt/swift/usr/bin to PATH (the Makefile does this itself)"
+    else
+        echo "error: Swift 6 is required (https://www.swift.org/install/linux/)" >&2
+        exit 1
+    fi
+fi
