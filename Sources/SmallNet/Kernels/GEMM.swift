@@ -31,7 +31,7 @@ func gemm(
     let panels = (n + gemmNR - 1) / gemmNR
     let tiles = (m + gemmMR - 1) / gemmMR
     let threads = pool.map { m * n * k >= 1 << 17 ? $0.threadCount : 1 } ?? 1
-    if threads <= 1 {
+    guard let pool, threads > 1 else {
         gemmBlock(rows: 0..<tiles, panels: 0..<panels, m: m, n: n, k: k,
                   a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         return
@@ -39,7 +39,7 @@ func gemm(
     let splitPanels = panels >= threads || panels >= tiles
     let units = splitPanels ? panels : tiles
     let parts = Swift.min(threads, units)
-    pool!.run(parts: parts) { t in
+    pool.run(parts: parts) { t in
         let lo = units * t / parts, hi = units * (t + 1) / parts
         gemmBlock(rows: splitPanels ? 0..<tiles : lo..<hi, panels: splitPanels ? lo..<hi : 0..<panels,
                   m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)

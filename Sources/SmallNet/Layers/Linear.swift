@@ -17,12 +17,12 @@ public final class Linear: Layer {
     private let scratch = Tensor(uncheckedShape: [0], count: 0)
     private var input: Tensor?
 
-    /// - Throws: `invalidArgument` if a size is not positive.
+    /// - Throws: `invalidArgument` if a size is not positive, `outOfMemory` if the weight is too large.
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
                 initialization: WeightInit = .kaimingNormal, generator: inout RandomGenerator) throws {
         try require(inFeatures > 0 && outFeatures > 0,
                     "Linear sizes must be positive, got \(inFeatures) → \(outFeatures)")
-        try require(inFeatures <= 1 << 24 && outFeatures <= 1 << 24, "Linear sizes are too large")
+        _ = try Tensor.elementCount([outFeatures, inFeatures])
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         weight = Parameter(name: "weight", shape: [outFeatures, inFeatures])

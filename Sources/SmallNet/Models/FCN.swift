@@ -49,7 +49,10 @@ public enum FCN {
     public static func hiddenWidths(budget: Int, inputSize: Int = 784, classes: Int = 10,
                                     shape: [Double] = [1, 0.5], batchNorm: Bool = false) throws -> [Int] {
         try require(!shape.isEmpty && shape.allSatisfy { $0 > 0 && $0.isFinite }, "FCN shape ratios must be positive, got \(shape)")
-        try require(budget > 0 && budget <= 1 << 31, "parameter budget must be positive, got \(budget)")
+        try require(budget > 0, "parameter budget must be positive, got \(budget)")
+        guard budget <= 100_000_000 else {
+            throw SmallNetError.outOfMemory("parameter budget \(budget) is above smallnet's limit of 100,000,000")
+        }
         func widths(_ first: Int) -> [Int] { shape.map { Swift.max(1, Int(($0 * Double(first)).rounded())) } }
         func count(_ hidden: [Int]) -> Int {
             parameterCount(inputSize: inputSize, classes: classes, hidden: hidden, batchNorm: batchNorm)

@@ -57,5 +57,5 @@ func forEachShare(of parameters: [Parameter], pool: ThreadPool?, _ body: (Int, R
             start += size
         }
     }
-    if threads == 1 { share(0) } else { pool!.run(parts: threads, share) }
+    if let pool, threads > 1 { pool.run(parts: threads, share) } else { share(0) }
 }

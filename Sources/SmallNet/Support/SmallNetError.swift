@@ -12,13 +12,15 @@ public enum SmallNetError: Error, Equatable, CustomStringConvertible {
     case badState(String)
     /// A named thing (parameter, file, directory) does not exist.
     case notFound(String)
+    /// A request would need more memory than smallnet allows itself (or than is available).
+    case outOfMemory(String)
     /// Training diverged (the loss became NaN or infinite).
     case diverged(String)
 
     public var message: String {
         switch self {
         case .invalidArgument(let m), .shapeMismatch(let m), .io(let m),
-             .badState(let m), .notFound(let m), .diverged(let m):
+             .badState(let m), .notFound(let m), .outOfMemory(let m), .diverged(let m):
             return m
         }
     }

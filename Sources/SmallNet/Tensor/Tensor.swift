@@ -30,7 +30,7 @@ public final class Tensor {
             throw SmallNetError.shapeMismatch("shape \(shape) holds \(n) values, got \(values.count)")
         }
         self.init(uncheckedShape: shape, count: n)
-        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: n) }
+        for i in 0..<n { data[i] = values[i] }
     }
 
     init(uncheckedShape shape: [Int], count: Int) {
@@ -43,13 +43,19 @@ public final class Tensor {
 
     deinit { UnsafeMutableRawPointer(data).deallocate() }
 
+    /// The most elements one tensor may hold (4 GiB of floats).
+    public static let maxElements = 1 << 30
+
     /// Number of elements of `shape`, checking for negative dimensions and overflow.
+    /// - Throws: `invalidArgument` for a negative dimension, `outOfMemory` above `maxElements`.
     static func elementCount(_ shape: [Int]) throws -> Int {
         var n = 1
         for d in shape {
             guard d >= 0 else { throw SmallNetError.invalidArgument("negative dimension in shape \(shape)") }
             let (r, overflow) = n.multipliedReportingOverflow(by: d)
-            guard !overflow, r <= (1 << 40) else { throw SmallNetError.invalidArgument("shape \(shape) is too large") }
+            guard !overflow, r <= maxElements else {
+                throw SmallNetError.outOfMemory("shape \(shape) exceeds \(maxElements) elements")
+            }
             n = r
         }
         return n
@@ -91,8 +97,8 @@ public final class Tensor {
         data.update(from: other.data, count: count)
     }
 
-    /// Element access by flat index (bounds-checked; for tests and small jobs, not kernels).
-    public subscript(i: Int) -> Float {
+    /// Element access by flat index (bounds-checked; for tests, not kernels).
+    subscript(i: Int) -> Float {
         get { precondition(i >= 0 && i < count, "index out of range"); return data[i] }
         set { precondition(i >= 0 && i < count, "index out of range"); data[i] = newValue }
     }

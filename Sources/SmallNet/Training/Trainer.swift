@@ -79,6 +79,7 @@ public enum Trainer {
                            progress: ((TrainingProgress) -> Bool)? = nil,
                            onEpoch: ((EpochRecord) -> Void)? = nil) throws -> [EpochRecord] {
         try config.validate()
+        try require(train.count > 0, "the training set is empty")
         try checkCompatible(model, train)
         if let evaluation { try checkCompatible(model, evaluation) }
         let pool = config.threads > 1 ? ThreadPool(threads: config.threads) : nil
@@ -214,6 +215,7 @@ public enum Trainer {
     }
 
     static func checkCompatible(_ model: Sequential, _ data: Dataset) throws {
+        try require(data.count > 0, "the dataset is empty")
         guard data.sampleShape == model.inputShape else {
             throw SmallNetError.shapeMismatch("the data's samples are \(data.sampleShape) but the model takes \(model.inputShape)")
         }
