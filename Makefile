@@ -10,15 +10,30 @@ SWIFT_FLAGS := -c release $(ARCH_FLAGS) -Xcc -fno-math-errno
 TEST_FLAGS := $(SWIFT_FLAGS) -Xswiftc -enable-testing --scratch-path .build-test
 BIN := .build/release/smallnet
 
-.PHONY: all build deps run bench bench-pytorch test test-swift clean
+# The shared library: Swift runtime linked in statically, only sn_* exported, with a soname.
+VERSION := 0.1.0
+SOVERSION := 0
+LIB_DIR := build/lib
+LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswiftc -static-stdlib \
+	-Xlinker --version-script=$(CURDIR)/scripts/libsmallnet.map -Xlinker -soname=libsmallnet.so.$(SOVERSION)
+PREFIX ?= /usr/local
 
-all: build
+.PHONY: all build lib deps python-deps run bench bench-pytorch test test-swift test-c test-python install clean
+
+all: build lib
 
 deps:
 	@scripts/install-deps.sh
 
 build: deps
 	swift build $(SWIFT_FLAGS)
+
+lib: deps
+	swift build $(LIB_FLAGS)
+	@mkdir -p $(LIB_DIR)
+	cp .build-lib/release/libSmallNetC.so $(LIB_DIR)/libsmallnet.so.$(VERSION)
+	ln -sf libsmallnet.so.$(VERSION) $(LIB_DIR)/libsmallnet.so.$(SOVERSION)
+	ln -sf libsmallnet.so.$(SOVERSION) $(LIB_DIR)/libsmallnet.so
 
 # The main job: the 100K-parameter FCN on the real FashionMNIST, with the tuned defaults.
 run: build
@@ -32,10 +47,28 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps test-swift
+test: deps build lib test-swift test-c test-python
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)
 
+test-c: lib
+	tests/c/run.sh
+
+python-deps:
+	@python3 -c 'import numpy, pytest, tqdm, safetensors' 2>/dev/null || \
+		python3 -m pip install -q numpy pytest tqdm safetensors
+
+test-python: lib python-deps
+	cd python && SMALLNET_LIBRARY=$(CURDIR)/$(LIB_DIR)/libsmallnet.so python3 -m pytest -q tests
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(LIB_DIR)/libsmallnet.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libsmallnet.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsmallnet.so.$(SOVERSION)
+	ln -sf libsmallnet.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libsmallnet.so
+	install -m 644 include/smallnet.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' smallnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/smallnet.pc
+
 clean:
-	rm -rf .build .build-test
+	rm -rf .build .build-test .build-lib build

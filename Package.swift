@@ -6,6 +6,8 @@ let package = Package(
     name: "smallnet",
     products: [
         .library(name: "SmallNet", targets: ["SmallNet"]),
+        // The C ABI; the Makefile links it statically against the Swift runtime as libsmallnet.so.
+        .library(name: "SmallNetC", type: .dynamic, targets: ["SmallNetC"]),
         .executable(name: "smallnet", targets: ["smallnet"]),
     ],
     dependencies: [
@@ -14,6 +16,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "SmallNet", dependencies: ["CZlib"]),
+        // include/smallnet.h as a module, so the shim's signatures use the header's own types.
+        .systemLibrary(name: "CSmallNetABI", path: "Sources/CSmallNetABI"),
+        .target(name: "SmallNetC", dependencies: ["SmallNet", "CSmallNetABI"]),
         .executableTarget(
             name: "smallnet",
             dependencies: ["SmallNet", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

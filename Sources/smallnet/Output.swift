@@ -27,11 +27,12 @@ final class ProgressPrinter {
     }
 
     /// Prints one finished epoch as a plain line (clearing the progress line first).
-    func epoch(_ r: EpochRecord) {
+    func epoch(_ r: EpochRecord) -> Bool {
         if terminal { print("\r" + String(repeating: " ", count: 78) + "\r", terminator: "") }
         let eval = r.evalAccuracy.map { " \(evaluationName) acc \(percent($0)) %, \(evaluationName) loss \(fixed(r.evalLoss ?? 0, 4))," } ?? ""
         print("  epoch \(pad(String(r.epoch), 3)) train loss \(fixed(r.trainLoss, 4)), train acc \(percent(r.trainAccuracy)) %,\(eval) lr \(fixed(r.learningRate, 5)), \(fixed(r.seconds, 1)) s")
         fflush(stdout)
+        return true
     }
 }
 

@@ -103,6 +103,47 @@ public final class Dataset {
         try subset(Array(0..<Swift.max(0, Swift.min(n, count))))
     }
 
+    /// Copies samples `start..<start+count`, normalised as a model sees them, into `images`
+    /// (count·C·H·W floats) and their labels into `labels`; either may be nil.
+    /// - Throws: `invalidArgument` for a range outside the dataset.
+    public func copySamples(start: Int, count n: Int, images: UnsafeMutablePointer<Float>?,
+                            labels labelsOut: UnsafeMutablePointer<Int32>?) throws {
+        try require(start >= 0 && n >= 0 && start <= count && n <= count - start,
+                    "samples \(start)..<\(start + n) are outside 0..<\(count)")
+        let batch = Tensor(uncheckedShape: [0], count: 0)
+        var unused = RandomGenerator(seed: 0)
+        var gathered: [Int32] = []
+        gather(Array(start..<(start + n))[...], into: batch, labels: &gathered, generator: &unused)
+        images?.update(from: batch.data, count: batch.count)
+        if let labelsOut { for (i, y) in gathered.enumerated() { labelsOut[i] = y } }
+    }
+
+    /// A dataset from an IDX image array (N, H, W) and label array (N) of bytes; pixels are
+    /// normalised to (x/255 − mean)/std.
+    /// - Throws: `io` (naming `imagesName` / `labelsName`) when the arrays do not fit together or a
+    ///   label is not below `classCount`; `invalidArgument` for bad settings.
+    public static func fromIDX(images: IDXArray, labels: IDXArray, imagesName: String, labelsName: String,
+                               classCount: Int, classNames: [String] = [], mean: Float = 0, std: Float = 1) throws -> Dataset {
+        try require(classCount >= 2 && classCount <= 256, "class count must be in 2...256, got \(classCount)")
+        try require(std > 0 && std.isFinite && mean.isFinite, "normalisation needs a finite mean and std > 0, got \(mean), \(std)")
+        guard images.dimensions.count == 3 else {
+            throw SmallNetError.io("\(imagesName): expected 3 dimensions (N, H, W), got \(images.dimensions)")
+        }
+        guard labels.dimensions.count == 1 else {
+            throw SmallNetError.io("\(labelsName): expected 1 dimension (N), got \(labels.dimensions)")
+        }
+        let n = images.dimensions[0], h = images.dimensions[1], w = images.dimensions[2]
+        guard labels.dimensions[0] == n else {
+            throw SmallNetError.io("\(labelsName): \(labels.dimensions[0]) labels for \(n) images in \(imagesName)")
+        }
+        guard n > 0, h > 0, w > 0 else { throw SmallNetError.io("\(imagesName): empty image set \(images.dimensions)") }
+        for (i, y) in labels.bytes.enumerated() where Int(y) >= classCount {
+            throw SmallNetError.io("\(labelsName): label \(y) at index \(i) is outside 0..<\(classCount)")
+        }
+        return Dataset(sampleShape: [1, h, w], pixels: .bytes(images.bytes), labels: labels.bytes.map { Int32($0) },
+                       classCount: classCount, classNames: classNames, scale: 1 / 255, mean: mean, std: std)
+    }
+
     /// Writes the normalised samples `indices` into `batch` (resized to (N, C, H, W)) and their
     /// labels into `labelsOut`, applying `augmentation` when given.
     func gather(_ indices: ArraySlice<Int>, into batch: Tensor, labels labelsOut: inout [Int32],

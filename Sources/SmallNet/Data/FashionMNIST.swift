@@ -54,23 +54,9 @@ public enum FashionMNIST {
         let prefix = train ? "train" : "t10k"
         let images = try readVerified(directory: directory, name: "\(prefix)-images-idx3-ubyte", verify: verify)
         let labels = try readVerified(directory: directory, name: "\(prefix)-labels-idx1-ubyte", verify: verify)
-        guard images.array.dimensions.count == 3 else {
-            throw SmallNetError.io("\(images.path): expected 3 dimensions (N, H, W), got \(images.array.dimensions)")
-        }
-        guard labels.array.dimensions.count == 1 else {
-            throw SmallNetError.io("\(labels.path): expected 1 dimension (N), got \(labels.array.dimensions)")
-        }
-        let n = images.array.dimensions[0], h = images.array.dimensions[1], w = images.array.dimensions[2]
-        guard labels.array.dimensions[0] == n else {
-            throw SmallNetError.io("\(labels.path): \(labels.array.dimensions[0]) labels for \(n) images in \(images.path)")
-        }
-        guard n > 0, h > 0, w > 0 else { throw SmallNetError.io("\(images.path): empty image set \(images.array.dimensions)") }
-        for (i, y) in labels.array.bytes.enumerated() where y >= 10 {
-            throw SmallNetError.io("\(labels.path): label \(y) at index \(i) is outside 0..<10")
-        }
-        return Dataset(sampleShape: [1, h, w], pixels: .bytes(images.array.bytes),
-                       labels: labels.array.bytes.map { Int32($0) }, classCount: 10, classNames: classNames,
-                       scale: 1 / 255, mean: pixelMean, std: pixelStd)
+        return try Dataset.fromIDX(images: images.array, labels: labels.array, imagesName: images.path,
+                                   labelsName: labels.path, classCount: 10, classNames: classNames,
+                                   mean: pixelMean, std: pixelStd)
     }
 
     private static func readVerified(directory: String, name: String, verify: Bool) throws -> (path: String, array: IDXArray) {

@@ -53,6 +53,9 @@ public final class BatchNorm1d: Layer {
     }
 
     public var kind: String { "batchnorm1d" }
+    public var spec: JSON {
+        .object([("kind", .string(kind)), ("features", .number(features)), ("momentum", .number(momentum)), ("eps", .number(eps))])
+    }
     public var summary: String { "BatchNorm1d(\(features))" }
     public var parameters: [Parameter] { [weight, bias] }
     public var buffers: [(name: String, tensor: Tensor)] {

@@ -18,6 +18,7 @@ public final class Dropout: Layer {
     }
 
     public var kind: String { "dropout" }
+    public var spec: JSON { .object([("kind", .string(kind)), ("p", .number(p))]) }
     public var summary: String { "Dropout(p=\(p))" }
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 

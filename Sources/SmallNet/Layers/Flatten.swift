@@ -11,6 +11,7 @@ public final class Flatten: Layer {
     public init() {}
 
     public var kind: String { "flatten" }
+    public var spec: JSON { .object([("kind", .string(kind))]) }
     public var summary: String { "Flatten" }
     public func outputShape(for inputShape: [Int]) throws -> [Int] { [inputShape.reduce(1, *)] }
 

@@ -42,6 +42,8 @@ public protocol Layer: AnyObject {
     var kind: String { get }
     /// A one-line description with the layer's settings, e.g. "Linear(784 → 128)".
     var summary: String { get }
+    /// The layer's settings as JSON (`{"kind": "linear", "in": 784, …}`); `layer(from:)` rebuilds it.
+    var spec: JSON { get }
     /// Trainable parameters, in PyTorch order and with PyTorch names.
     var parameters: [Parameter] { get }
     /// Non-trainable state saved in checkpoints (BatchNorm running statistics).

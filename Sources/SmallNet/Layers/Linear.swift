@@ -35,6 +35,9 @@ public final class Linear: Layer {
     }
 
     public var kind: String { "linear" }
+    public var spec: JSON {
+        .object([("kind", .string(kind)), ("in", .number(inFeatures)), ("out", .number(outFeatures)), ("bias", .bool(bias != nil))])
+    }
     public var summary: String { "Linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : ""))" }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 

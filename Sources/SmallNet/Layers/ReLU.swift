@@ -10,6 +10,7 @@ public final class ReLU: Layer {
     public init() {}
 
     public var kind: String { "relu" }
+    public var spec: JSON { .object([("kind", .string(kind))]) }
     public var summary: String { "ReLU" }
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 

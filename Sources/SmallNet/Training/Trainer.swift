@@ -69,7 +69,7 @@ public enum Trainer {
     /// Each epoch shuffles the samples (seeded), walks them in mini-batches (a final batch of
     /// one sample is dropped when the model has BatchNorm), and after every step calls
     /// `progress`, which returns false to stop training after that step; `onEpoch` receives
-    /// each epoch's record as soon as it is complete.
+    /// each epoch's record as soon as it is complete and returns false to stop there.
     /// - Returns: one record per completed epoch (a stopped epoch is recorded as far as it got).
     /// - Throws: `invalidArgument` for a bad config or a dataset that does not fit the model;
     ///   `diverged` when the loss becomes NaN or infinite.
@@ -77,7 +77,7 @@ public enum Trainer {
     public static func fit(model: Sequential, optimizer: Optimizer, train: Dataset, evaluation: Dataset? = nil,
                            config: TrainingConfig,
                            progress: ((TrainingProgress) -> Bool)? = nil,
-                           onEpoch: ((EpochRecord) -> Void)? = nil) throws -> [EpochRecord] {
+                           onEpoch: ((EpochRecord) -> Bool)? = nil) throws -> [EpochRecord] {
         try config.validate()
         try require(train.count > 0, "the training set is empty")
         try checkCompatible(model, train)
@@ -151,7 +151,7 @@ public enum Trainer {
                 record.evalAccuracy = result.accuracy
             }
             history.append(record)
-            onEpoch?(record)
+            if let onEpoch, !onEpoch(record) { stopped = true }
         }
         return history
     }

@@ -1,0 +1,93 @@
+// Named tensors: parameters and buffers by PyTorch name, copied to and from caller buffers.
+import CSmallNetABI
+import SmallNet
+
+/// Parameters and buffers in PyTorch state_dict order, with their trainability.
+func namedTensors(_ model: Sequential) -> [(name: String, tensor: Tensor, parameter: Parameter?)] {
+    model.layers.enumerated().flatMap { i, layer in
+        layer.parameters.map { ("\(i).\($0.name)", $0.value, $0) }
+            + layer.buffers.map { ("\(i).\($0.name)", $0.tensor, nil as Parameter?) }
+    }
+}
+
+private func findTensor(_ model: Sequential, _ name: UnsafePointer<CChar>?) throws -> (name: String, tensor: Tensor, parameter: Parameter?) {
+    let key = try string(name, "name")
+    guard let entry = namedTensors(model).first(where: { $0.name == key }) else {
+        throw SmallNetError.notFound("no tensor named '\(key)' (names look like \"1.weight\"; see sn_model_tensor_info)")
+    }
+    return entry
+}
+
+@_cdecl("sn_model_n_tensors")
+public func sn_model_n_tensors(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> sn_status {
+    guarded {
+        let box = try modelBox(model)
+        try nonNull(out, "out").pointee = namedTensors(box.model).count
+    }
+}
+
+@_cdecl("sn_model_tensor_info")
+public func sn_model_tensor_info(_ model: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<sn_tensor_info>?) -> sn_status {
+    guarded {
+        let box = try modelBox(model)
+        let out = try nonNull(out, "out")
+        try checkStructSize(out.pointee.struct_size, MemoryLayout<sn_tensor_info>.size, "sn_tensor_info")
+        let tensors = namedTensors(box.model)
+        guard index >= 0 && index < tensors.count else { throw invalid("tensor index \(index) is outside 0..<\(tensors.count)") }
+        let entry = tensors[index]
+        var info = sn_tensor_info()
+        info.struct_size = UInt32(MemoryLayout<sn_tensor_info>.size)
+        copyString(entry.name, into: &info.name)
+        info.rank = Int32(entry.tensor.shape.count)
+        withUnsafeMutableBytes(of: &info.shape) { raw in
+            let dims = raw.bindMemory(to: Int64.self)
+            for (i, d) in entry.tensor.shape.prefix(dims.count).enumerated() { dims[i] = Int64(d) }
+        }
+        info.count = Int64(entry.tensor.count)
+        info.trainable = entry.parameter == nil ? 0 : 1
+        out.pointee = info
+    }
+}
+
+private func copyOut(_ tensor: Tensor, _ name: String, _ dst: UnsafeMutablePointer<Float>?, _ capacity: Int) throws {
+    let dst = try nonNull(dst, "dst")
+    guard capacity >= tensor.count else {
+        throw SmallNetError.shapeMismatch("\(name) has \(tensor.count) elements but dst holds \(capacity)")
+    }
+    dst.update(from: tensor.data, count: tensor.count)
+}
+
+@_cdecl("sn_model_get_tensor")
+public func sn_model_get_tensor(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ dst: UnsafeMutablePointer<Float>?,
+                                _ capacity: Int) -> sn_status {
+    guarded {
+        let entry = try findTensor(try modelBox(model).model, name)
+        try copyOut(entry.tensor, entry.name, dst, capacity)
+    }
+}
+
+@_cdecl("sn_model_get_grad")
+public func sn_model_get_grad(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ dst: UnsafeMutablePointer<Float>?,
+                              _ capacity: Int) -> sn_status {
+    guarded {
+        let entry = try findTensor(try modelBox(model).model, name)
+        guard let parameter = entry.parameter else { throw invalid("\(entry.name) is a buffer, not a trainable parameter") }
+        try copyOut(parameter.grad, entry.name, dst, capacity)
+    }
+}
+
+@_cdecl("sn_model_set_tensor")
+public func sn_model_set_tensor(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ src: UnsafePointer<Float>?,
+                                _ count: Int) -> sn_status {
+    guarded {
+        let entry = try findTensor(try modelBox(model).model, name)
+        let src = try nonNull(src, "src")
+        guard count == entry.tensor.count else {
+            throw SmallNetError.shapeMismatch("\(entry.name) has \(entry.tensor.count) elements (shape \(entry.tensor.shape)), got \(count)")
+        }
+        for i in 0..<count where !src[i].isFinite {
+            throw invalid("src[\(i)] is not finite (\(src[i])); \(entry.name) is unchanged")
+        }
+        entry.tensor.data.update(from: src, count: count)
+    }
+}

@@ -1,0 +1,150 @@
+// High-level training: sn_fit with progress callbacks and history, sn_evaluate, sn_predict.
+import CSmallNetABI
+import SmallNet
+
+@_cdecl("sn_train_params_default")
+public func sn_train_params_default(_ out: UnsafeMutablePointer<sn_train_params>?) -> sn_status {
+    guarded {
+        let out = try nonNull(out, "out")
+        let recipe = Recipe.defaults(for: .fcn)
+        var p = sn_train_params()
+        p.struct_size = UInt32(MemoryLayout<sn_train_params>.size)
+        p.epochs = Int32(recipe.training.epochs)
+        p.batch_size = Int32(recipe.training.batchSize)
+        p.seed = 0
+        p.schedule = defaultSchedule()
+        p.label_smoothing = recipe.training.labelSmoothing
+        p.crop_padding = Int32(recipe.training.augmentation?.cropPadding ?? 0)
+        p.horizontal_flip = recipe.training.augmentation?.horizontalFlip == true ? 1 : 0
+        p.threads = 0
+        p.validation = nil
+        out.pointee = p
+    }
+}
+
+/// The engine's training settings for a C params struct.
+func trainingConfig(_ p: sn_train_params) throws -> TrainingConfig {
+    try checkStructSize(p.struct_size, MemoryLayout<sn_train_params>.size, "sn_train_params")
+    var config = TrainingConfig()
+    config.epochs = Int(p.epochs)
+    config.batchSize = Int(p.batch_size)
+    config.seed = p.seed
+    config.schedule = try schedule(from: p.schedule)
+    config.labelSmoothing = p.label_smoothing
+    let flip = try flag(p.horizontal_flip, "horizontal_flip")
+    if p.crop_padding != 0 || flip {
+        config.augmentation = try Augmentation(cropPadding: Int(p.crop_padding), horizontalFlip: flip)
+    }
+    guard p.threads >= 0 && p.threads <= 64 else { throw invalid("threads must be 0 (the library setting) or 1...64, got \(p.threads)") }
+    config.threads = p.threads == 0 ? SharedThreads.shared.threadCount : Int(p.threads)
+    try config.validate()
+    return config
+}
+
+@_cdecl("sn_fit")
+public func sn_fit(_ model: OpaquePointer?, _ optimizer: OpaquePointer?, _ train: OpaquePointer?,
+                   _ params: UnsafePointer<sn_train_params>?, _ progress: sn_progress_fn?, _ user: UnsafeMutableRawPointer?,
+                   _ history: UnsafeMutablePointer<sn_epoch_record>?, _ historyCapacity: Int,
+                   _ nEpochs: UnsafeMutablePointer<Int>?) -> sn_status {
+    guarded {
+        let box = try modelBox(model)
+        let optimizer = try optimizerBox(optimizer).optimizer
+        let data = try datasetBox(train, "train").dataset
+        let p = try nonNull(params, "params").pointee
+        let config = try trainingConfig(p)
+        let validation = p.validation == nil ? nil : try datasetBox(p.validation, "params->validation").dataset
+        let capacity = history == nil ? 0 : try size(historyCapacity, "history_capacity")
+        let owned = Set(box.model.parameters.map { ObjectIdentifier($0) })
+        guard optimizer.parameters.allSatisfy({ owned.contains(ObjectIdentifier($0)) }) else {
+            throw invalid("the optimizer was created for another model")
+        }
+        var completed = 0
+        nEpochs?.pointee = 0
+        func info(epochEnd record: EpochRecord?) -> sn_progress {
+            var s = sn_progress()
+            s.struct_size = UInt32(MemoryLayout<sn_progress>.size)
+            s.eval_loss = .nan
+            s.eval_accuracy = .nan
+            if let record {
+                s.epoch = Int32(record.epoch)
+                s.epochs = Int32(config.epochs)
+                s.epoch_end = 1
+                s.learning_rate = record.learningRate
+                s.train_loss = record.trainLoss
+                s.train_accuracy = record.trainAccuracy
+                s.eval_loss = record.evalLoss ?? .nan
+                s.eval_accuracy = record.evalAccuracy ?? .nan
+                s.epoch_seconds = record.seconds
+            }
+            return s
+        }
+        do {
+            try Trainer.fit(model: box.model, optimizer: optimizer, train: data, evaluation: validation, config: config,
+                progress: progress.map { callback in
+                    { (t: TrainingProgress) -> Bool in
+                        var s = info(epochEnd: nil)
+                        s.epoch = Int32(t.epoch)
+                        s.epochs = Int32(t.epochs)
+                        s.step = Int64(t.step)
+                        s.steps_per_epoch = Int64(t.stepsPerEpoch)
+                        s.loss = t.loss
+                        s.learning_rate = t.learningRate
+                        s.images_per_second = t.imagesPerSecond
+                        return callback(&s, user) == 0
+                    }
+                },
+                onEpoch: { record in
+                    if let history, completed < capacity {
+                        history[completed] = sn_epoch_record(
+                            epoch: Int32(record.epoch), train_loss: record.trainLoss, train_accuracy: record.trainAccuracy,
+                            eval_loss: record.evalLoss ?? .nan, eval_accuracy: record.evalAccuracy ?? .nan,
+                            learning_rate: record.learningRate, seconds: record.seconds)
+                    }
+                    completed += 1
+                    nEpochs?.pointee = completed
+                    guard let progress else { return true }
+                    var s = info(epochEnd: record)
+                    return progress(&s, user) == 0
+                })
+        }
+        box.model.isTraining = true
+    }
+}
+
+@_cdecl("sn_evaluate")
+public func sn_evaluate(_ model: OpaquePointer?, _ data: OpaquePointer?, _ loss: UnsafeMutablePointer<Float>?,
+                        _ accuracy: UnsafeMutablePointer<Float>?, _ confusion: UnsafeMutablePointer<Int64>?,
+                        _ confusionCapacity: Int) -> sn_status {
+    guarded {
+        let box = try modelBox(model)
+        let dataset = try datasetBox(data, "data").dataset
+        let classes = dataset.classCount
+        if confusion != nil && confusionCapacity < classes * classes {
+            throw SmallNetError.shapeMismatch("confusion holds \(confusionCapacity) values; \(classes) classes need \(classes * classes)")
+        }
+        let result = try Trainer.evaluate(model: box.model, data: dataset, pool: SharedThreads.shared.currentPool)
+        loss?.pointee = result.loss
+        accuracy?.pointee = result.accuracy
+        if let confusion {
+            for (i, row) in result.confusion.enumerated() {
+                for (j, v) in row.enumerated() { confusion[i * classes + j] = Int64(v) }
+            }
+        }
+    }
+}
+
+@_cdecl("sn_predict")
+public func sn_predict(_ model: OpaquePointer?, _ data: OpaquePointer?, _ probabilities: UnsafeMutablePointer<Float>?,
+                       _ capacity: Int) -> sn_status {
+    guarded {
+        let box = try modelBox(model)
+        let dataset = try datasetBox(data, "data").dataset
+        let out = try nonNull(probabilities, "probabilities")
+        let needed = try product(dataset.count, dataset.classCount)
+        guard capacity >= needed else {
+            throw SmallNetError.shapeMismatch("probabilities holds \(capacity) floats; \(dataset.count) samples need \(needed)")
+        }
+        let p = try Trainer.predict(model: box.model, data: dataset, pool: SharedThreads.shared.currentPool)
+        for i in 0..<needed { out[i] = p[i] }
+    }
+}

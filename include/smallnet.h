@@ -1,0 +1,435 @@
+/*
+ * smallnet.h — the C API of smallnet, a small CPU deep-learning engine for image classifiers.
+ *
+ * Link with -lsmallnet (pkg-config --cflags --libs smallnet). C99.
+ *
+ * Conventions
+ *  - Every fallible function returns sn_status; SN_OK (0) is success. On failure
+ *    sn_last_error() returns a message saying what was wrong, and no output was written
+ *    except where a function says so.
+ *  - Handles are opaque (sn_model, sn_optimizer, sn_dataset). "caller owns *out" means: free
+ *    it with the matching _free function. _free(NULL) is a no-op; freeing a handle twice, or
+ *    passing a freed or foreign pointer anywhere, is detected and reported (SN_ERR_INVALID_ARGUMENT),
+ *    never a crash.
+ *  - Data crosses the boundary by copy: inputs are read from caller memory during the call,
+ *    outputs are written to caller buffers whose capacity (in elements) is passed alongside.
+ *  - Structs that carry options start with uint32_t struct_size; fill them with their
+ *    *_default() function, then change fields. Fields are only ever appended, so a program
+ *    built against an older header keeps working.
+ *  - Enum values are int32_t constants with pinned values; new values are only appended.
+ *  - Threads: one handle must be used by one thread at a time. Different handles are
+ *    independent and may be used (and trained) concurrently from different threads.
+ *    sn_last_error() is per thread.
+ */
+#ifndef SMALLNET_H
+#define SMALLNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================================================================== Versions === */
+
+#define SN_VERSION_MAJOR 0
+#define SN_VERSION_MINOR 1
+#define SN_VERSION_PATCH 0
+/* Bumped whenever a function or struct of this header changes incompatibly. */
+#define SN_ABI_VERSION 1
+
+/* "MAJOR.MINOR.PATCH" of the loaded library. Static storage; never free it. */
+const char *sn_version_string(void);
+
+/* SN_ABI_VERSION of the loaded library; compare it with the header's at start-up. */
+uint32_t sn_abi_version(void);
+
+/* ======================================================================= Errors === */
+
+typedef int32_t sn_status;
+
+#define SN_OK 0
+#define SN_ERR_INVALID_ARGUMENT 1 /* NULL pointer, bad handle, value out of range, bad enum */
+#define SN_ERR_SHAPE_MISMATCH 2   /* sizes or shapes that do not fit together */
+#define SN_ERR_OUT_OF_MEMORY 3    /* a request larger than smallnet allows itself */
+#define SN_ERR_IO 4               /* a file that cannot be read or written, or is malformed */
+#define SN_ERR_BAD_STATE 5        /* a call in the wrong order (backward before forward, …) */
+#define SN_ERR_NOT_FOUND 6        /* a named tensor, file or directory that does not exist */
+#define SN_ERR_INTERNAL 7         /* a bug in smallnet: please report it */
+#define SN_ERR_DIVERGED 8         /* training stopped: the loss became NaN or infinite */
+
+/* The message of this thread's last failing call ("" if none). Borrowed: valid until this
+ * thread's next failing call. Never NULL. */
+const char *sn_last_error(void);
+
+/* A short name for a status code ("ok", "invalid argument", …; "unknown status" otherwise).
+ * Static storage; never NULL. */
+const char *sn_status_string(sn_status status);
+
+/* ====================================================================== Threads === */
+
+/* Sets the number of threads the kernels use from now on (1..64), or 0 for one per processor
+ * (the default). Results do not depend on it. Returns SN_ERR_INVALID_ARGUMENT otherwise. */
+sn_status sn_set_num_threads(int32_t n);
+
+/* The number of threads the kernels use. */
+int32_t sn_get_num_threads(void);
+
+/* ======================================================================= Models === */
+
+typedef struct sn_model sn_model;
+
+/* Layer kinds, as reported by sn_model_layer_info. */
+#define SN_LAYER_LINEAR 1
+#define SN_LAYER_RELU 2
+#define SN_LAYER_DROPOUT 3
+#define SN_LAYER_BATCHNORM1D 4
+#define SN_LAYER_FLATTEN 5
+
+/* Weight initialisation schemes. */
+#define SN_INIT_KAIMING 0 /* N(0, 2/fan_in) weights, zero biases (for ReLU networks) */
+#define SN_INIT_PYTORCH 1 /* U(±1/sqrt(fan_in)) weights and biases, PyTorch's default */
+
+/* Creates an empty model taking inputs of shape (N, channels, height, width); layers are
+ * appended with sn_model_add_*. All sizes must be positive.
+ * Caller owns *out; free with sn_model_free. Returns SN_ERR_INVALID_ARGUMENT. */
+sn_status sn_model_create(int32_t channels, int32_t height, int32_t width, sn_model **out);
+
+/* Appends Linear(in → out_features), in being the current per-sample size (a (C,H,W) output
+ * is flattened implicitly). bias: 0 or 1. init: SN_INIT_*. seed: seeds the initialisation.
+ * Parameters "<i>.weight" (out, in) and "<i>.bias" (out). Returns SN_ERR_INVALID_ARGUMENT,
+ * SN_ERR_OUT_OF_MEMORY. */
+sn_status sn_model_add_linear(sn_model *model, int32_t out_features, int32_t bias, int32_t init, uint64_t seed);
+
+/* Appends ReLU: y = max(0, x). */
+sn_status sn_model_add_relu(sn_model *model);
+
+/* Appends inverted dropout with drop probability p in [0, 1) (identity in eval mode). */
+sn_status sn_model_add_dropout(sn_model *model, float p);
+
+/* Appends BatchNorm1d over the current (flat) features: momentum in [0, 1] (0.1 in PyTorch),
+ * eps > 0 (1e-5). Parameters "<i>.weight", "<i>.bias"; buffers "<i>.running_mean",
+ * "<i>.running_var", "<i>.num_batches_tracked". SN_ERR_SHAPE_MISMATCH unless the current
+ * output is flat (after Flatten or Linear). */
+sn_status sn_model_add_batchnorm1d(sn_model *model, float momentum, float eps);
+
+/* Appends Flatten: (N, C, H, W) → (N, C·H·W). */
+sn_status sn_model_add_flatten(sn_model *model);
+
+/* Options of sn_model_create_fcn. */
+typedef struct sn_fcn_params {
+    uint32_t struct_size;
+    int32_t channels, height, width; /* input shape; default 1, 28, 28 */
+    int32_t classes;                 /* default 10 */
+    const int32_t *hidden;           /* explicit hidden widths (borrowed during the call), or NULL */
+    size_t n_hidden;                 /* number of entries of hidden */
+    int64_t param_budget;            /* used when hidden is NULL: widths sized to land within ±2 % */
+    float dropout;                   /* after each hidden ReLU; < 0: the recipe's choice (default) */
+    int32_t batchnorm;               /* 1: BatchNorm1d after each hidden Linear (default), 0: none */
+    int32_t init;                    /* SN_INIT_*; default SN_INIT_KAIMING */
+    uint64_t seed;                   /* seeds the initialisation; default 0 */
+} sn_fcn_params;
+
+/* Fills *out with the defaults of `smallnet train --arch fcn` (budget 100,000). */
+sn_status sn_fcn_params_default(sn_fcn_params *out);
+
+/* Builds Flatten → [Linear → BatchNorm1d → ReLU → Dropout] × hidden → Linear(classes), from
+ * explicit widths or from params->param_budget. Caller owns *out; free with sn_model_free.
+ * Returns SN_ERR_INVALID_ARGUMENT (also for a budget too small for the shape),
+ * SN_ERR_OUT_OF_MEMORY. */
+sn_status sn_model_create_fcn(const sn_fcn_params *params, sn_model **out);
+
+/* Frees a model. NULL is a no-op; a double free is reported through sn_last_error. */
+void sn_model_free(sn_model *model);
+
+/* Number of trainable parameters (PyTorch's sum of numel over parameters()). */
+sn_status sn_model_n_params(const sn_model *model, int64_t *out);
+
+/* The per-sample input shape. */
+sn_status sn_model_input_shape(const sn_model *model, int32_t *channels, int32_t *height, int32_t *width);
+
+/* Number of outputs per sample (the number of classes for a classifier). */
+sn_status sn_model_n_outputs(const sn_model *model, int64_t *out);
+
+/* Number of layers. */
+sn_status sn_model_n_layers(const sn_model *model, size_t *out);
+
+/* Description of one layer. Set out->struct_size = sizeof(sn_layer_info) before the call. */
+typedef struct sn_layer_info {
+    uint32_t struct_size;
+    int32_t kind;         /* SN_LAYER_* */
+    int64_t n_params;     /* trainable parameters of this layer */
+    int32_t rank;         /* number of entries of shape */
+    int64_t shape[4];     /* per-sample output shape */
+    char summary[96];     /* e.g. "Linear(784 → 117)", NUL-terminated UTF-8 */
+} sn_layer_info;
+
+/* Fills *out for layer `index` (0-based). SN_ERR_INVALID_ARGUMENT for an index out of range. */
+sn_status sn_model_layer_info(const sn_model *model, size_t index, sn_layer_info *out);
+
+/* Training mode (1: batch statistics, dropout active; the default) or eval mode (0). */
+sn_status sn_model_set_training(sn_model *model, int32_t training);
+sn_status sn_model_is_training(const sn_model *model, int32_t *out);
+
+/* ========================================================= Parameters and state === */
+
+/* Number of named tensors: trainable parameters and buffers (BatchNorm running statistics),
+ * in the order of a PyTorch state_dict. */
+sn_status sn_model_n_tensors(const sn_model *model, size_t *out);
+
+/* Description of one named tensor. Set out->struct_size = sizeof(sn_tensor_info) first. */
+typedef struct sn_tensor_info {
+    uint32_t struct_size;
+    char name[64];        /* PyTorch name, e.g. "1.weight", NUL-terminated */
+    int32_t rank;         /* entries of shape (0 for a scalar such as num_batches_tracked) */
+    int64_t shape[8];
+    int64_t count;        /* number of elements */
+    int32_t trainable;    /* 1: parameter, 0: buffer */
+} sn_tensor_info;
+
+/* Fills *out for tensor `index` (0-based). */
+sn_status sn_model_tensor_info(const sn_model *model, size_t index, sn_tensor_info *out);
+
+/* Copies tensor `name` (its count elements, row-major, PyTorch shape) into dst, which holds
+ * capacity floats. SN_ERR_NOT_FOUND for an unknown name, SN_ERR_SHAPE_MISMATCH when capacity
+ * is smaller than the tensor. */
+sn_status sn_model_get_tensor(const sn_model *model, const char *name, float *dst, size_t capacity);
+
+/* Overwrites tensor `name` with count floats from src; count must equal the tensor's size
+ * (SN_ERR_SHAPE_MISMATCH otherwise; nothing is changed). Non-finite values are refused. */
+sn_status sn_model_set_tensor(sn_model *model, const char *name, const float *src, size_t count);
+
+/* Copies the gradient of trainable parameter `name` into dst (capacity floats). */
+sn_status sn_model_get_grad(const sn_model *model, const char *name, float *dst, size_t capacity);
+
+/* ============================================================= Low-level loop === */
+
+/* Forward pass of n samples: input holds n·C·H·W floats (N, C, H, W), output receives n·outputs
+ * logits (capacity ≥ that). Uses the model's current mode. SN_ERR_INVALID_ARGUMENT for n = 0 or
+ * a training batch of one through BatchNorm; SN_ERR_SHAPE_MISMATCH for a small capacity. */
+sn_status sn_model_forward(sn_model *model, const float *input, size_t n, float *output, size_t capacity);
+
+/* Mean softmax cross-entropy of n rows of `classes` logits against labels (0..classes-1), with
+ * label smoothing in [0, 1). Writes *loss, and (p − q)/n into dlogits (n·classes floats) when
+ * dlogits is not NULL. SN_ERR_INVALID_ARGUMENT for a label out of range. */
+sn_status sn_cross_entropy(const float *logits, const int32_t *labels, size_t n, size_t classes,
+                           float label_smoothing, float *loss, float *dlogits);
+
+/* Back-propagates dlogits (n·outputs floats, for the last forward's n samples), accumulating
+ * into the parameter gradients. SN_ERR_BAD_STATE without a forward since the model was
+ * created, loaded or changed; SN_ERR_SHAPE_MISMATCH for another n. */
+sn_status sn_model_backward(sn_model *model, const float *dlogits, size_t n);
+
+/* Sets every parameter gradient to zero. */
+sn_status sn_model_zero_grad(sn_model *model);
+
+/* =================================================================== Optimizers === */
+
+typedef struct sn_optimizer sn_optimizer;
+
+#define SN_OPTIMIZER_SGD 0
+#define SN_OPTIMIZER_RMSPROP 1
+#define SN_OPTIMIZER_ADAM 2
+#define SN_OPTIMIZER_ADAMW 3
+
+/* Hyper-parameters; each optimizer reads the ones its PyTorch counterpart has. */
+typedef struct sn_optimizer_params {
+    uint32_t struct_size;
+    int32_t kind;         /* SN_OPTIMIZER_* */
+    float lr;
+    float momentum;       /* SGD, RMSProp */
+    float dampening;      /* SGD */
+    int32_t nesterov;     /* SGD: 0 or 1 */
+    float weight_decay;   /* L2 (SGD, RMSProp, Adam) or decoupled (AdamW) */
+    float alpha;          /* RMSProp smoothing constant */
+    int32_t centered;     /* RMSProp: 0 or 1 */
+    float beta1, beta2;   /* Adam, AdamW */
+    float eps;            /* RMSProp, Adam, AdamW */
+} sn_optimizer_params;
+
+/* Fills *out with PyTorch's defaults for `kind` (e.g. SGD lr 0.001 momentum 0; Adam lr 0.001,
+ * betas 0.9/0.999, eps 1e-8; AdamW weight decay 0.01; RMSProp lr 0.01, alpha 0.99).
+ * SN_ERR_INVALID_ARGUMENT for an unknown kind. */
+sn_status sn_optimizer_params_default(int32_t kind, sn_optimizer_params *out);
+
+/* Creates an optimizer over all trainable parameters of `model`. It keeps those parameters
+ * alive, so model and optimizer may be freed in either order. Caller owns *out; free with
+ * sn_optimizer_free. SN_ERR_INVALID_ARGUMENT names the first invalid hyper-parameter. */
+sn_status sn_optimizer_create(sn_model *model, const sn_optimizer_params *params, sn_optimizer **out);
+
+/* Applies one update from the current gradients. */
+sn_status sn_optimizer_step(sn_optimizer *optimizer);
+
+/* The learning rate (set by schedules during sn_fit; restored afterwards). */
+sn_status sn_optimizer_get_lr(const sn_optimizer *optimizer, float *out);
+sn_status sn_optimizer_set_lr(sn_optimizer *optimizer, float lr);
+
+/* Frees an optimizer. NULL is a no-op. */
+void sn_optimizer_free(sn_optimizer *optimizer);
+
+/* ==================================================================== Schedules === */
+
+#define SN_SCHEDULE_CONSTANT 0
+#define SN_SCHEDULE_STEP 1   /* lr · gamma^floor(epoch / step_size) */
+#define SN_SCHEDULE_COSINE 2 /* linear warm-up, then cosine annealing to min_lr, per step */
+
+typedef struct sn_schedule {
+    uint32_t struct_size;
+    int32_t kind;          /* SN_SCHEDULE_* */
+    int32_t step_size;     /* STEP: epochs per decay */
+    float gamma;           /* STEP: decay factor */
+    float warmup_epochs;   /* COSINE */
+    float min_lr;          /* COSINE */
+} sn_schedule;
+
+/* Fills *out with the FCN recipe's schedule: cosine, one warm-up epoch, min_lr 0. */
+sn_status sn_schedule_default(sn_schedule *out);
+
+/* The learning rate at global step `step` (0-based) of total_steps, for base rate base_lr. */
+sn_status sn_schedule_lr(const sn_schedule *schedule, float base_lr, int64_t step, int64_t total_steps,
+                         int64_t steps_per_epoch, float *out);
+
+/* ===================================================================== Datasets === */
+
+typedef struct sn_dataset sn_dataset;
+
+/* Loads the FashionMNIST training (train = 1) or test (train = 0) split from `directory`
+ * (NULL: $SMALLNET_DATA, else /usr/share/datasets/fashion-mnist), checking the SHA-256 of
+ * each file when verify = 1. Pixels are normalised to (x/255 − 0.2860)/0.3530.
+ * Caller owns *out; free with sn_dataset_free. SN_ERR_NOT_FOUND (with how to get the data),
+ * SN_ERR_IO (checksum mismatch, malformed file). */
+sn_status sn_dataset_load_fashion_mnist(const char *directory, int32_t train, int32_t verify, sn_dataset **out);
+
+/* Loads an IDX image file (N, H, W) and label file (N) of unsigned bytes, raw or .gz, with
+ * `classes` classes; pixels are normalised to (x/255 − mean)/std (std > 0).
+ * Caller owns *out. SN_ERR_NOT_FOUND, SN_ERR_IO naming the file and the problem. */
+sn_status sn_dataset_load_idx(const char *images_path, const char *labels_path, int32_t classes,
+                              float mean, float std, sn_dataset **out);
+
+/* Copies n images (n·C·H·W floats, (N, C, H, W), used as given) and n labels (0..classes-1)
+ * into a new dataset. Caller owns *out. SN_ERR_INVALID_ARGUMENT for a label out of range or
+ * a non-finite pixel. */
+sn_status sn_dataset_from_memory(const float *images, const int32_t *labels, size_t n, int32_t channels,
+                                 int32_t height, int32_t width, int32_t classes, sn_dataset **out);
+
+/* Number of samples. */
+sn_status sn_dataset_size(const sn_dataset *dataset, size_t *out);
+
+/* Per-sample shape and number of classes; any output pointer may be NULL. */
+sn_status sn_dataset_shape(const sn_dataset *dataset, int32_t *channels, int32_t *height, int32_t *width,
+                           int32_t *classes);
+
+/* Copies samples start..start+count-1, normalised as the model sees them, into images
+ * (count·C·H·W floats, images_capacity ≥ that) and labels (count, labels_capacity ≥ count).
+ * Either buffer may be NULL. SN_ERR_INVALID_ARGUMENT for a range out of bounds. */
+sn_status sn_dataset_get(const sn_dataset *dataset, size_t start, size_t count, float *images,
+                         size_t images_capacity, int32_t *labels, size_t labels_capacity);
+
+/* The name of class `index` (FashionMNIST: "T-shirt/top", …; otherwise its number), copied
+ * NUL-terminated into dst (capacity bytes; truncated to fit). */
+sn_status sn_dataset_class_name(const sn_dataset *dataset, int32_t index, char *dst, size_t capacity);
+
+/* Samples start..start+count-1 as a new dataset. Caller owns *out. */
+sn_status sn_dataset_subset(const sn_dataset *dataset, size_t start, size_t count, sn_dataset **out);
+
+/* Splits off `holdout` samples chosen by a seeded shuffle (0 < holdout < size): *rest gets the
+ * others, *held_out those. Caller owns both. */
+sn_status sn_dataset_split(const sn_dataset *dataset, size_t holdout, uint64_t seed, sn_dataset **rest,
+                           sn_dataset **held_out);
+
+/* Frees a dataset. NULL is a no-op. */
+void sn_dataset_free(sn_dataset *dataset);
+
+/* ===================================================================== Training === */
+
+/* Settings of sn_fit. */
+typedef struct sn_train_params {
+    uint32_t struct_size;
+    int32_t epochs;              /* default 30 */
+    int32_t batch_size;          /* default 64 */
+    uint64_t seed;               /* shuffling, dropout, augmentation; default 0 */
+    sn_schedule schedule;        /* default: sn_schedule_default */
+    float label_smoothing;       /* in [0, 1); default 0.1 */
+    int32_t crop_padding;        /* random-crop augmentation padding in pixels; default 0 */
+    int32_t horizontal_flip;     /* random horizontal flips: 0 (default) or 1 */
+    int32_t threads;             /* 0 (default): sn_get_num_threads() */
+    const sn_dataset *validation;/* evaluated after each epoch (borrowed), or NULL */
+} sn_train_params;
+
+/* Fills *out with the defaults of `smallnet train --arch fcn`. */
+sn_status sn_train_params_default(sn_train_params *out);
+
+/* What the progress callback sees, after every training step and once more after each epoch. */
+typedef struct sn_progress {
+    uint32_t struct_size;
+    int32_t epoch;               /* 1-based */
+    int32_t epochs;
+    int64_t step;                /* 1-based, within the epoch */
+    int64_t steps_per_epoch;
+    float loss;                  /* this batch's loss */
+    float learning_rate;
+    double images_per_second;    /* so far in this epoch */
+    int32_t epoch_end;           /* 1 on the call after an epoch: the fields below are set */
+    float train_loss, train_accuracy;
+    float eval_loss, eval_accuracy; /* on params->validation; NaN without one */
+    double epoch_seconds;
+} sn_progress;
+
+/* Return 0 to go on, non-zero to stop training after this step (sn_fit then returns SN_OK).
+ * Called on the thread that called sn_fit. */
+typedef int (*sn_progress_fn)(const sn_progress *progress, void *user);
+
+/* One epoch of the training history. This struct never changes. */
+typedef struct sn_epoch_record {
+    int32_t epoch;
+    float train_loss, train_accuracy;
+    float eval_loss, eval_accuracy; /* NaN without validation data */
+    float learning_rate;            /* at the epoch's last step */
+    double seconds;
+} sn_epoch_record;
+
+/* Trains `model` on `train` with `optimizer` (which must be over this model's parameters):
+ * each epoch shuffles, walks mini-batches, calls progress (may be NULL) after every step.
+ * history (may be NULL) receives one record per completed epoch, up to history_capacity;
+ * *n_epochs (may be NULL) the number of epochs run. The model is left in training mode.
+ * SN_ERR_INVALID_ARGUMENT for bad params, SN_ERR_SHAPE_MISMATCH for data that does not fit
+ * the model, SN_ERR_DIVERGED when the loss becomes NaN or infinite (the history so far is
+ * written). */
+sn_status sn_fit(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train, const sn_train_params *params,
+                 sn_progress_fn progress, void *user, sn_epoch_record *history, size_t history_capacity,
+                 size_t *n_epochs);
+
+/* Evaluates in eval mode (the mode is restored): mean loss, accuracy, and the confusion matrix
+ * confusion[true·classes + predicted] (classes² int64 values, confusion_capacity ≥ that).
+ * Any output may be NULL. */
+sn_status sn_evaluate(sn_model *model, const sn_dataset *data, float *loss, float *accuracy, int64_t *confusion,
+                      size_t confusion_capacity);
+
+/* Class probabilities (softmax) in eval mode for every sample: size·classes floats into
+ * probabilities (capacity ≥ that). */
+sn_status sn_predict(sn_model *model, const sn_dataset *data, float *probabilities, size_t capacity);
+
+/* ================================================================== Checkpoints === */
+
+/* Saves the model as a .safetensors file: every named tensor as F32 under its PyTorch name,
+ * and in "__metadata__" the architecture ("smallnet.architecture", JSON), the smallnet
+ * version and, when not NULL, training_config (any UTF-8 text, usually JSON). Written to a
+ * temporary file then renamed, so `path` is never half-written. SN_ERR_IO on failure. */
+sn_status sn_model_save(const sn_model *model, const char *path, const char *training_config);
+
+/* Loads a model saved by sn_model_save (in eval mode). Caller owns *out; free with
+ * sn_model_free. SN_ERR_NOT_FOUND, SN_ERR_IO for a malformed or foreign file. */
+sn_status sn_model_load(const char *path, sn_model **out);
+
+/* Copies metadata entry `key` of a checkpoint ("smallnet.architecture", "smallnet.version",
+ * "smallnet.training_config") NUL-terminated into dst (capacity bytes); *length (may be NULL)
+ * receives the full length in bytes. SN_ERR_NOT_FOUND for a missing key; SN_ERR_SHAPE_MISMATCH
+ * when capacity ≤ length (dst then holds a truncated copy). */
+sn_status sn_checkpoint_metadata(const char *path, const char *key, char *dst, size_t capacity, size_t *length);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMALLNET_H */

@@ -1,0 +1,526 @@
+/*
+ * test_api.c — the C surface tested through the C surface: every bad input returns a status
+ * code and a message, never a crash; the good paths return what the header promises.
+ *
+ * Needs no data files: datasets are made in memory and IDX files are written to a temp dir.
+ */
+#include <smallnet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed = 0, failed = 0;
+
+#define EXPECT(cond, ...)                                                          \
+    do {                                                                           \
+        if (cond) {                                                                \
+            passed++;                                                              \
+        } else {                                                                   \
+            failed++;                                                              \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
+            fprintf(stderr, __VA_ARGS__);                                          \
+            fprintf(stderr, "\n");                                                 \
+        }                                                                          \
+    } while (0)
+
+/* The call must return `want` and leave a non-empty message (for errors). */
+#define EXPECT_STATUS(call, want)                                                              \
+    do {                                                                                       \
+        sn_status got_ = (call);                                                               \
+        EXPECT(got_ == (want), "%s returned %d (%s: %s), expected %d", #call, got_,            \
+               sn_status_string(got_), sn_last_error(), (want));                               \
+        if ((want) != SN_OK)                                                                   \
+            EXPECT(strlen(sn_last_error()) > 0, "%s left no error message", #call);            \
+    } while (0)
+
+#define OK(call) EXPECT_STATUS(call, SN_OK)
+
+/* A small synthetic 3-class dataset of 1×4×4 images: the class is the brightest row band. */
+static sn_dataset *synthetic(size_t n, uint64_t seed) {
+    float *images = malloc(n * 16 * sizeof(float));
+    int32_t *labels = malloc(n * sizeof(int32_t));
+    srand((unsigned)seed);
+    for (size_t i = 0; i < n; i++) {
+        labels[i] = (int32_t)(i % 3);
+        for (int p = 0; p < 16; p++)
+            images[i * 16 + p] = (p / 5 == labels[i] ? 1.0f : 0.0f) + 0.2f * ((float)rand() / RAND_MAX - 0.5f);
+    }
+    sn_dataset *d = NULL;
+    OK(sn_dataset_from_memory(images, labels, n, 1, 4, 4, 3, &d));
+    free(images);
+    free(labels);
+    return d;
+}
+
+static sn_model *small_model(void) {
+    sn_model *m = NULL;
+    OK(sn_model_create(1, 4, 4, &m));
+    OK(sn_model_add_flatten(m));
+    OK(sn_model_add_linear(m, 8, 1, SN_INIT_KAIMING, 1));
+    OK(sn_model_add_batchnorm1d(m, 0.1f, 1e-5f));
+    OK(sn_model_add_relu(m));
+    OK(sn_model_add_dropout(m, 0.1f));
+    OK(sn_model_add_linear(m, 3, 1, SN_INIT_PYTORCH, 2));
+    return m;
+}
+
+static void test_versions_and_errors(void) {
+    EXPECT(sn_abi_version() == SN_ABI_VERSION, "ABI %u", sn_abi_version());
+    char expected[32];
+    snprintf(expected, sizeof expected, "%d.%d.%d", SN_VERSION_MAJOR, SN_VERSION_MINOR, SN_VERSION_PATCH);
+    EXPECT(strcmp(sn_version_string(), expected) == 0, "version %s", sn_version_string());
+    EXPECT(strcmp(sn_status_string(SN_OK), "ok") == 0, "status string");
+    EXPECT(strcmp(sn_status_string(12345), "unknown status") == 0, "unknown status string");
+    EXPECT(strcmp(sn_status_string(-1), "unknown status") == 0, "negative status string");
+    EXPECT(sn_last_error() != NULL, "last error never NULL");
+    EXPECT_STATUS(sn_set_num_threads(-1), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_set_num_threads(65), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_set_num_threads(2));
+    EXPECT(sn_get_num_threads() == 2, "threads %d", sn_get_num_threads());
+    OK(sn_set_num_threads(0));
+    EXPECT(sn_get_num_threads() >= 1, "threads %d", sn_get_num_threads());
+}
+
+static void test_model_building(void) {
+    sn_model *m = NULL;
+    EXPECT_STATUS(sn_model_create(0, 28, 28, &m), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_create(1, -28, 28, &m), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_create(1, 28, 28, NULL), SN_ERR_INVALID_ARGUMENT);
+    EXPECT(m == NULL, "no model on failure");
+    OK(sn_model_create(1, 28, 28, &m));
+    EXPECT_STATUS(sn_model_add_batchnorm1d(m, 0.1f, 1e-5f), SN_ERR_SHAPE_MISMATCH); /* not flat yet */
+    EXPECT_STATUS(sn_model_add_linear(m, 0, 1, SN_INIT_KAIMING, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_linear(m, 10, 2, SN_INIT_KAIMING, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_linear(m, 10, 1, 7, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_linear(m, 2000000000, 1, SN_INIT_KAIMING, 0), SN_ERR_OUT_OF_MEMORY);
+    EXPECT_STATUS(sn_model_add_dropout(m, 1.0f), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_dropout(m, NAN), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_add_flatten(m));
+    EXPECT_STATUS(sn_model_add_batchnorm1d(m, 2.0f, 1e-5f), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_batchnorm1d(m, 0.1f, 0.0f), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_add_linear(m, 10, 1, SN_INIT_KAIMING, 0));
+    int64_t n = 0;
+    OK(sn_model_n_params(m, &n));
+    EXPECT(n == 784 * 10 + 10, "params %lld", (long long)n);
+    EXPECT_STATUS(sn_model_n_params(m, NULL), SN_ERR_INVALID_ARGUMENT);
+    size_t layers = 0;
+    OK(sn_model_n_layers(m, &layers));
+    EXPECT(layers == 2, "layers %zu", layers);
+    sn_layer_info info;
+    memset(&info, 0, sizeof info);
+    EXPECT_STATUS(sn_model_layer_info(m, 1, &info), SN_ERR_INVALID_ARGUMENT); /* struct_size unset */
+    info.struct_size = sizeof info;
+    OK(sn_model_layer_info(m, 1, &info));
+    EXPECT(info.kind == SN_LAYER_LINEAR && info.rank == 1 && info.shape[0] == 10 && info.n_params == 7850,
+           "layer info %d %d %lld", info.kind, info.rank, (long long)info.shape[0]);
+    EXPECT(strcmp(info.summary, "Linear(784 → 10)") == 0, "summary %s", info.summary);
+    EXPECT_STATUS(sn_model_layer_info(m, 2, &info), SN_ERR_INVALID_ARGUMENT);
+    int32_t c = 0, h = 0, w = 0;
+    OK(sn_model_input_shape(m, &c, &h, &w));
+    EXPECT(c == 1 && h == 28 && w == 28, "input shape");
+    OK(sn_model_n_outputs(m, &n));
+    EXPECT(n == 10, "outputs");
+    EXPECT_STATUS(sn_model_set_training(m, 5), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_set_training(m, 0));
+    int32_t training = 1;
+    OK(sn_model_is_training(m, &training));
+    EXPECT(training == 0, "eval mode");
+    sn_model_free(m);
+
+    /* Builders. */
+    sn_fcn_params fp;
+    EXPECT_STATUS(sn_fcn_params_default(NULL), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_fcn_params_default(&fp));
+    EXPECT(fp.param_budget == 100000 && fp.classes == 10 && fp.batchnorm == 1, "fcn defaults");
+    EXPECT_STATUS(sn_model_create_fcn(NULL, &m), SN_ERR_INVALID_ARGUMENT);
+    sn_fcn_params bad = fp;
+    bad.struct_size = 3;
+    EXPECT_STATUS(sn_model_create_fcn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    bad = fp;
+    bad.param_budget = 10;
+    EXPECT_STATUS(sn_model_create_fcn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    bad = fp;
+    bad.param_budget = -1;
+    EXPECT_STATUS(sn_model_create_fcn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    bad = fp;
+    bad.n_hidden = 2; /* hidden NULL */
+    EXPECT_STATUS(sn_model_create_fcn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    int32_t widths[2] = {32, -4};
+    bad = fp;
+    bad.hidden = widths;
+    bad.n_hidden = 2;
+    EXPECT_STATUS(sn_model_create_fcn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    bad.init = 9;
+    widths[1] = 16;
+    EXPECT_STATUS(sn_model_create_fcn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    bad.init = SN_INIT_KAIMING;
+    bad.batchnorm = 0;
+    OK(sn_model_create_fcn(&bad, &m));
+    OK(sn_model_n_params(m, &n));
+    EXPECT(n == 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10, "explicit widths params %lld", (long long)n);
+    sn_model_free(m);
+    for (int64_t budget = 50000; budget <= 200000; budget *= 2) {
+        fp.param_budget = budget;
+        OK(sn_model_create_fcn(&fp, &m));
+        OK(sn_model_n_params(m, &n));
+        EXPECT(llabs(n - budget) <= budget / 50, "budget %lld gave %lld", (long long)budget, (long long)n);
+        sn_model_free(m);
+    }
+}
+
+static void test_handles(void) {
+    sn_model *m = small_model();
+    sn_dataset *d = synthetic(30, 1);
+    int64_t n;
+    EXPECT_STATUS(sn_model_n_params(NULL, &n), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_n_params((sn_model *)d, &n), SN_ERR_INVALID_ARGUMENT); /* wrong kind */
+    size_t size;
+    EXPECT_STATUS(sn_dataset_size((sn_dataset *)m, &size), SN_ERR_INVALID_ARGUMENT);
+    int local = 0;
+    EXPECT_STATUS(sn_model_n_params((sn_model *)&local, &n), SN_ERR_INVALID_ARGUMENT); /* foreign pointer */
+    sn_model_free(NULL);
+    sn_optimizer_free(NULL);
+    sn_dataset_free(NULL);
+    sn_model_free(m);
+    sn_model_free(m); /* double free: reported, ignored */
+    EXPECT(strstr(sn_last_error(), "double free") != NULL, "double free message: %s", sn_last_error());
+    EXPECT_STATUS(sn_model_n_params(m, &n), SN_ERR_INVALID_ARGUMENT); /* use after free */
+    sn_dataset_free((sn_dataset *)&local);
+    sn_dataset_free(d);
+}
+
+static void test_tensors_and_low_level_loop(void) {
+    sn_model *m = small_model();
+    size_t count = 0;
+    OK(sn_model_n_tensors(m, &count));
+    EXPECT(count == 9, "tensors %zu", count); /* 1.w 1.b 2.w 2.b 2.rm 2.rv 2.nbt 5.w 5.b */
+    sn_tensor_info ti;
+    ti.struct_size = sizeof ti;
+    OK(sn_model_tensor_info(m, 0, &ti));
+    EXPECT(strcmp(ti.name, "1.weight") == 0 && ti.rank == 2 && ti.shape[0] == 8 && ti.shape[1] == 16 &&
+               ti.count == 128 && ti.trainable == 1, "tensor info %s", ti.name);
+    OK(sn_model_tensor_info(m, 6, &ti));
+    EXPECT(strcmp(ti.name, "2.num_batches_tracked") == 0 && ti.rank == 0 && ti.count == 1 && ti.trainable == 0,
+           "buffer info %s", ti.name);
+    EXPECT_STATUS(sn_model_tensor_info(m, 9, &ti), SN_ERR_INVALID_ARGUMENT);
+
+    float w[128], back[128];
+    for (int i = 0; i < 128; i++) w[i] = 0.01f * (float)(i - 64);
+    EXPECT_STATUS(sn_model_set_tensor(m, "1.weight", w, 127), SN_ERR_SHAPE_MISMATCH);
+    EXPECT_STATUS(sn_model_set_tensor(m, "nope", w, 128), SN_ERR_NOT_FOUND);
+    EXPECT_STATUS(sn_model_set_tensor(m, NULL, w, 128), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_set_tensor(m, "1.weight", NULL, 128), SN_ERR_INVALID_ARGUMENT);
+    w[5] = INFINITY;
+    EXPECT_STATUS(sn_model_set_tensor(m, "1.weight", w, 128), SN_ERR_INVALID_ARGUMENT);
+    w[5] = 0.5f;
+    OK(sn_model_set_tensor(m, "1.weight", w, 128));
+    EXPECT_STATUS(sn_model_get_tensor(m, "1.weight", back, 100), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_model_get_tensor(m, "1.weight", back, 128));
+    EXPECT(memcmp(w, back, sizeof w) == 0, "tensor round trip");
+    EXPECT_STATUS(sn_model_get_grad(m, "2.running_mean", back, 128), SN_ERR_INVALID_ARGUMENT);
+
+    /* Low-level loop: backward before forward, wrong sizes, one step that lowers the loss. */
+    float x[6 * 16], logits[6 * 3], dlogits[6 * 3], loss0 = 0, loss1 = 0;
+    int32_t labels[6] = {0, 1, 2, 0, 1, 2};
+    for (int i = 0; i < 6 * 16; i++) x[i] = (float)((i * 7) % 11) / 11.0f;
+    EXPECT_STATUS(sn_model_backward(m, dlogits, 6), SN_ERR_BAD_STATE);
+    EXPECT_STATUS(sn_model_forward(m, x, 0, logits, 18), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_forward(m, x, 1, logits, 3), SN_ERR_INVALID_ARGUMENT); /* BatchNorm, batch of 1 */
+    EXPECT_STATUS(sn_model_forward(m, x, 6, logits, 17), SN_ERR_SHAPE_MISMATCH);
+    EXPECT_STATUS(sn_model_forward(m, NULL, 6, logits, 18), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_forward(m, x, 6, NULL, 18), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_set_training(m, 0));
+    OK(sn_model_forward(m, x, 1, logits, 3)); /* eval mode takes a single sample */
+    OK(sn_model_set_training(m, 1));
+
+    sn_optimizer_params op;
+    EXPECT_STATUS(sn_optimizer_params_default(99, &op), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_optimizer_params_default(SN_OPTIMIZER_SGD, &op));
+    EXPECT(op.lr == 0.001f && op.momentum == 0 && op.weight_decay == 0, "SGD defaults");
+    op.lr = 0.1f;
+    sn_optimizer *opt = NULL;
+    sn_optimizer_params badp = op;
+    badp.lr = -1;
+    EXPECT_STATUS(sn_optimizer_create(m, &badp, &opt), SN_ERR_INVALID_ARGUMENT);
+    EXPECT(strstr(sn_last_error(), "learning rate") != NULL, "names the value: %s", sn_last_error());
+    badp = op;
+    badp.kind = 42;
+    EXPECT_STATUS(sn_optimizer_create(m, &badp, &opt), SN_ERR_INVALID_ARGUMENT);
+    badp = op;
+    badp.nesterov = 1; /* needs momentum */
+    EXPECT_STATUS(sn_optimizer_create(m, &badp, &opt), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_optimizer_create(NULL, &op, &opt), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_optimizer_create(m, &op, &opt));
+    float lr = 0;
+    OK(sn_optimizer_get_lr(opt, &lr));
+    EXPECT(lr == 0.1f, "lr %g", lr);
+    EXPECT_STATUS(sn_optimizer_set_lr(opt, NAN), SN_ERR_INVALID_ARGUMENT);
+
+    EXPECT_STATUS(sn_cross_entropy(logits, labels, 6, 1, 0, &loss0, NULL), SN_ERR_INVALID_ARGUMENT);
+    int32_t bad_labels[6] = {0, 1, 2, 3, 1, 2};
+    OK(sn_model_forward(m, x, 6, logits, 18));
+    EXPECT_STATUS(sn_cross_entropy(logits, bad_labels, 6, 3, 0, &loss0, dlogits), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_cross_entropy(logits, labels, 6, 3, 1.5f, &loss0, dlogits), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_set_training(m, 0)); /* deterministic forward for the loss comparison */
+    for (int step = 0; step < 60; step++) {
+        OK(sn_model_forward(m, x, 6, logits, 18));
+        OK(sn_cross_entropy(logits, labels, 6, 3, 0, step == 0 ? &loss0 : &loss1, dlogits));
+        OK(sn_model_zero_grad(m));
+        EXPECT_STATUS(sn_model_backward(m, dlogits, 5), SN_ERR_SHAPE_MISMATCH);
+        OK(sn_model_backward(m, dlogits, 6));
+        OK(sn_optimizer_step(opt));
+    }
+    EXPECT(loss1 < loss0 * 0.8f, "loss %g → %g", loss0, loss1);
+    OK(sn_model_get_grad(m, "1.weight", back, 128));
+    sn_model_free(m);
+    OK(sn_optimizer_step(opt)); /* the optimizer keeps the parameters alive */
+    sn_optimizer_free(opt);
+    sn_optimizer_free(opt);
+    EXPECT(strstr(sn_last_error(), "double free") != NULL, "optimizer double free: %s", sn_last_error());
+}
+
+static void test_schedules(void) {
+    sn_schedule s;
+    OK(sn_schedule_default(&s));
+    EXPECT(s.kind == SN_SCHEDULE_COSINE, "default cosine");
+    float lr = 0;
+    OK(sn_schedule_lr(&s, 0.1f, 0, 100, 10, &lr));
+    EXPECT(fabsf(lr - 0.01f) < 1e-7f, "warm-up lr %g", lr);
+    s.kind = SN_SCHEDULE_STEP;
+    s.step_size = 2;
+    s.gamma = 0.5f;
+    OK(sn_schedule_lr(&s, 0.1f, 45, 100, 10, &lr));
+    EXPECT(fabsf(lr - 0.025f) < 1e-7f, "step lr %g", lr);
+    s.step_size = 0;
+    EXPECT_STATUS(sn_schedule_lr(&s, 0.1f, 45, 100, 10, &lr), SN_ERR_INVALID_ARGUMENT);
+    s.kind = 17;
+    EXPECT_STATUS(sn_schedule_lr(&s, 0.1f, 45, 100, 10, &lr), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_schedule_default(&s));
+    EXPECT_STATUS(sn_schedule_lr(&s, 0.1f, 0, 100, 0, &lr), SN_ERR_INVALID_ARGUMENT);
+}
+
+static void write_file(const char *path, const unsigned char *bytes, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(bytes, 1, n, f);
+    fclose(f);
+}
+
+static void test_datasets(const char *dir) {
+    sn_dataset *d = NULL;
+    float images[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    int32_t labels[2] = {1, 0}, bad[2] = {1, 5};
+    EXPECT_STATUS(sn_dataset_from_memory(NULL, labels, 2, 1, 2, 2, 2, &d), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_from_memory(images, bad, 2, 1, 2, 2, 2, &d), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_from_memory(images, labels, 0, 1, 2, 2, 2, &d), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_from_memory(images, labels, 2, 1, 2, 2, 1, &d), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_from_memory(images, labels, 2, 0, 2, 2, 2, &d), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_from_memory(images, labels, (size_t)1 << 62, 1000, 1000, 1000, 2, &d),
+                  SN_ERR_OUT_OF_MEMORY);
+    images[3] = NAN;
+    EXPECT_STATUS(sn_dataset_from_memory(images, labels, 2, 1, 2, 2, 2, &d), SN_ERR_INVALID_ARGUMENT);
+    images[3] = 3;
+    OK(sn_dataset_from_memory(images, labels, 2, 1, 2, 2, 2, &d));
+    size_t size = 0;
+    OK(sn_dataset_size(d, &size));
+    EXPECT(size == 2, "size");
+    int32_t c, h, w, k;
+    OK(sn_dataset_shape(d, &c, &h, &w, &k));
+    EXPECT(c == 1 && h == 2 && w == 2 && k == 2, "shape");
+    float out[8];
+    int32_t out_labels[2];
+    EXPECT_STATUS(sn_dataset_get(d, 1, 2, out, 8, out_labels, 2), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_get(d, 0, 2, out, 7, out_labels, 2), SN_ERR_SHAPE_MISMATCH);
+    EXPECT_STATUS(sn_dataset_get(d, 0, 2, out, 8, out_labels, 1), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_dataset_get(d, 0, 2, out, 8, out_labels, 2));
+    EXPECT(memcmp(out, images, sizeof out) == 0 && out_labels[0] == 1 && out_labels[1] == 0, "get");
+    char name[8];
+    OK(sn_dataset_class_name(d, 1, name, sizeof name));
+    EXPECT(strcmp(name, "1") == 0, "class name %s", name);
+    EXPECT_STATUS(sn_dataset_class_name(d, 2, name, sizeof name), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_class_name(d, 0, name, 0), SN_ERR_INVALID_ARGUMENT);
+    sn_dataset *a = NULL, *b = NULL;
+    EXPECT_STATUS(sn_dataset_split(d, 2, 0, &a, &b), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_split(d, 0, 0, &a, &b), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_dataset_split(d, 1, 0, &a, &b));
+    sn_dataset_free(a);
+    sn_dataset_free(b);
+    EXPECT_STATUS(sn_dataset_subset(d, 1, 2, &a), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_subset(d, 0, 0, &a), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_dataset_subset(d, 1, 1, &a));
+    sn_dataset_free(a);
+    sn_dataset_free(d);
+
+    /* IDX files: good pair, truncated, wrong magic, missing. */
+    char images_path[512], labels_path[512], bad_path[512];
+    snprintf(images_path, sizeof images_path, "%s/img.idx", dir);
+    snprintf(labels_path, sizeof labels_path, "%s/lbl.idx", dir);
+    snprintf(bad_path, sizeof bad_path, "%s/bad.idx", dir);
+    unsigned char img[16 + 3 * 4] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2};
+    for (int i = 0; i < 12; i++) img[16 + i] = (unsigned char)(i * 20);
+    unsigned char lbl[8 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 0, 1, 2};
+    write_file(images_path, img, sizeof img);
+    write_file(labels_path, lbl, sizeof lbl);
+    OK(sn_dataset_load_idx(images_path, labels_path, 3, 0.0f, 1.0f, &d));
+    OK(sn_dataset_get(d, 2, 1, out, 4, NULL, 0));
+    EXPECT(fabsf(out[3] - 220.0f / 255.0f) < 1e-6f, "normalised pixel %g", out[3]);
+    sn_dataset_free(d);
+    EXPECT_STATUS(sn_dataset_load_idx(images_path, labels_path, 2, 0.0f, 1.0f, &d), SN_ERR_IO); /* label 2 ≥ 2 */
+    EXPECT_STATUS(sn_dataset_load_idx(images_path, labels_path, 3, 0.0f, 0.0f, &d), SN_ERR_INVALID_ARGUMENT);
+    write_file(bad_path, img, sizeof img - 1);
+    EXPECT_STATUS(sn_dataset_load_idx(bad_path, labels_path, 3, 0.0f, 1.0f, &d), SN_ERR_IO);
+    EXPECT(strstr(sn_last_error(), "bad.idx") != NULL, "names the file: %s", sn_last_error());
+    img[0] = 7;
+    write_file(bad_path, img, sizeof img);
+    EXPECT_STATUS(sn_dataset_load_idx(bad_path, labels_path, 3, 0.0f, 1.0f, &d), SN_ERR_IO);
+    EXPECT_STATUS(sn_dataset_load_idx(labels_path, labels_path, 3, 0.0f, 1.0f, &d), SN_ERR_IO); /* rank 1 images */
+    EXPECT_STATUS(sn_dataset_load_idx("/nonexistent/x.idx", labels_path, 3, 0.0f, 1.0f, &d), SN_ERR_NOT_FOUND);
+    EXPECT_STATUS(sn_dataset_load_idx(NULL, labels_path, 3, 0.0f, 1.0f, &d), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_load_fashion_mnist("/nonexistent", 1, 1, &d), SN_ERR_NOT_FOUND);
+    EXPECT(strstr(sn_last_error(), "dataset-fashion-mnist") != NULL, "says how to get the data");
+    EXPECT_STATUS(sn_dataset_load_fashion_mnist(dir, 3, 1, &d), SN_ERR_INVALID_ARGUMENT);
+}
+
+static int progress_calls = 0, epoch_ends = 0;
+static int stop_after_three(const sn_progress *p, void *user) {
+    (void)user;
+    if (p->epoch_end) {
+        epoch_ends++;
+        return 0;
+    }
+    return ++progress_calls >= 3;
+}
+
+static int count_epochs(const sn_progress *p, void *user) {
+    if (p->epoch_end) (*(int *)user)++;
+    return 0;
+}
+
+static void test_fit_evaluate_predict_checkpoint(const char *dir) {
+    sn_dataset *train = synthetic(300, 3), *other = NULL;
+    OK(sn_dataset_from_memory((float[8]){0}, (int32_t[2]){0, 1}, 2, 1, 2, 2, 2, &other));
+    sn_model *m = small_model();
+    sn_optimizer_params op;
+    OK(sn_optimizer_params_default(SN_OPTIMIZER_ADAM, &op));
+    op.lr = 0.01f;
+    sn_optimizer *opt = NULL;
+    OK(sn_optimizer_create(m, &op, &opt));
+    sn_train_params tp;
+    OK(sn_train_params_default(&tp));
+    EXPECT(tp.epochs == 30 && tp.batch_size == 64 && fabsf(tp.label_smoothing - 0.1f) < 1e-7f, "train defaults");
+    tp.epochs = 4;
+    tp.batch_size = 32;
+    tp.validation = train;
+    sn_train_params bad = tp;
+    bad.batch_size = 0;
+    EXPECT_STATUS(sn_fit(m, opt, train, &bad, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+    bad = tp;
+    bad.struct_size = 8;
+    EXPECT_STATUS(sn_fit(m, opt, train, &bad, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+    bad = tp;
+    bad.schedule.kind = 9;
+    EXPECT_STATUS(sn_fit(m, opt, train, &bad, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+    bad = tp;
+    bad.threads = -2;
+    EXPECT_STATUS(sn_fit(m, opt, train, &bad, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+    bad = tp;
+    bad.validation = (const sn_dataset *)m;
+    EXPECT_STATUS(sn_fit(m, opt, train, &bad, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_fit(m, opt, other, &tp, NULL, NULL, NULL, 0, NULL), SN_ERR_SHAPE_MISMATCH);
+    EXPECT_STATUS(sn_fit(m, opt, NULL, &tp, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+    sn_model *m2 = small_model();
+    EXPECT_STATUS(sn_fit(m2, opt, train, &tp, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+
+    sn_epoch_record history[4];
+    size_t epochs = 0;
+    int ends = 0;
+    OK(sn_fit(m, opt, train, &tp, count_epochs, &ends, history, 4, &epochs));
+    EXPECT(epochs == 4 && ends == 4, "epochs %zu, epoch ends %d", epochs, ends);
+    EXPECT(history[3].train_loss < history[0].train_loss, "loss fell %g → %g", history[0].train_loss,
+           history[3].train_loss);
+    EXPECT(history[3].eval_accuracy > 0.9f, "accuracy %g", history[3].eval_accuracy);
+
+    /* Stopping from the callback. */
+    EXPECT_STATUS(sn_fit(m2, NULL, train, &tp, NULL, NULL, NULL, 0, NULL), SN_ERR_INVALID_ARGUMENT);
+    sn_optimizer *opt2 = NULL;
+    OK(sn_optimizer_create(m2, &op, &opt2));
+    OK(sn_fit(m2, opt2, train, &tp, stop_after_three, NULL, history, 4, &epochs));
+    EXPECT(progress_calls == 3 && epochs == 1 && epoch_ends == 1, "stopped: %d calls, %zu epochs", progress_calls,
+           epochs);
+
+    /* Divergence is an error, with the history so far. */
+    sn_optimizer_params huge = op;
+    huge.kind = SN_OPTIMIZER_SGD;
+    huge.lr = 1e30f;
+    sn_optimizer *opt3 = NULL;
+    OK(sn_optimizer_create(m2, &huge, &opt3));
+    EXPECT_STATUS(sn_fit(m2, opt3, train, &tp, NULL, NULL, history, 4, &epochs), SN_ERR_DIVERGED);
+
+    /* Evaluate and predict. */
+    float loss = 0, accuracy = 0, probabilities[300 * 3];
+    int64_t confusion[9];
+    EXPECT_STATUS(sn_evaluate(m, train, &loss, &accuracy, confusion, 8), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_evaluate(m, train, &loss, &accuracy, confusion, 9));
+    int64_t total = 0;
+    for (int i = 0; i < 9; i++) total += confusion[i];
+    EXPECT(total == 300 && accuracy > 0.9f, "confusion total %lld, accuracy %g", (long long)total, accuracy);
+    EXPECT_STATUS(sn_predict(m, train, probabilities, 899), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_predict(m, train, probabilities, 900));
+    EXPECT(fabsf(probabilities[0] + probabilities[1] + probabilities[2] - 1) < 1e-5f, "probabilities sum to 1");
+
+    /* Checkpoints: save, load, identical predictions, metadata; bad paths and files. */
+    char path[512], junk[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(junk, sizeof junk, "%s/junk.safetensors", dir);
+    EXPECT_STATUS(sn_model_save(m, "/nonexistent/dir/m.safetensors", NULL), SN_ERR_IO);
+    EXPECT_STATUS(sn_model_save(m, NULL, NULL), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_save(m, path, "{\"lr\": 0.01}"));
+    sn_model *loaded = NULL;
+    OK(sn_model_load(path, &loaded));
+    float again[300 * 3];
+    OK(sn_predict(loaded, train, again, 900));
+    EXPECT(memcmp(probabilities, again, sizeof again) == 0, "loaded model predicts identically");
+    char meta[256];
+    size_t length = 0;
+    OK(sn_checkpoint_metadata(path, "smallnet.training_config", meta, sizeof meta, &length));
+    EXPECT(strcmp(meta, "{\"lr\": 0.01}") == 0 && length == 12, "metadata %s", meta);
+    OK(sn_checkpoint_metadata(path, "smallnet.version", meta, sizeof meta, NULL));
+    EXPECT(strcmp(meta, sn_version_string()) == 0, "version metadata %s", meta);
+    EXPECT_STATUS(sn_checkpoint_metadata(path, "smallnet.architecture", meta, 4, &length), SN_ERR_SHAPE_MISMATCH);
+    EXPECT(strlen(meta) == 3 && length > 4, "truncated copy");
+    EXPECT_STATUS(sn_checkpoint_metadata(path, "missing", meta, sizeof meta, NULL), SN_ERR_NOT_FOUND);
+    EXPECT_STATUS(sn_model_load("/nonexistent.safetensors", &loaded), SN_ERR_NOT_FOUND);
+    write_file(junk, (const unsigned char *)"\x10\0\0\0\0\0\0\0{\"a\": 1}", 16);
+    EXPECT_STATUS(sn_model_load(junk, &loaded), SN_ERR_IO);
+    write_file(junk, (const unsigned char *)"\xff\xff\xff\xff\0\0\0\0{}", 10);
+    EXPECT_STATUS(sn_model_load(junk, &loaded), SN_ERR_IO);
+    write_file(junk, (const unsigned char *)"abc", 3);
+    EXPECT_STATUS(sn_model_load(junk, &loaded), SN_ERR_IO);
+
+    sn_model_free(loaded);
+    sn_optimizer_free(opt);
+    sn_optimizer_free(opt2);
+    sn_optimizer_free(opt3);
+    sn_model_free(m);
+    sn_model_free(m2);
+    sn_dataset_free(train);
+    sn_dataset_free(other);
+}
+
+int main(void) {
+    char dir[] = "/tmp/smallnet-c-test-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    test_versions_and_errors();
+    test_model_building();
+    test_handles();
+    test_tensors_and_low_level_loop();
+    test_schedules();
+    test_datasets(dir);
+    test_fit_evaluate_predict_checkpoint(dir);
+    char command[600];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
