@@ -18,6 +18,10 @@ struct Train: ParsableCommand {
     var params: Int = 100_000
     @Option(help: "Explicit FCN hidden widths, comma-separated (overrides --params), e.g. 256,128.")
     var hidden: String?
+    @Option(help: "Explicit CNN block widths, comma-separated (overrides --params), e.g. 32,64,128.")
+    var channels: String?
+    @Option(help: "CNN head: linear (flatten + linear) or gap (global average pooling + linear).")
+    var head: String?
     @Option(help: "Epochs (default: the architecture's recipe).")
     var epochs: Int?
     @Option(name: .customLong("batch-size"), help: "Mini-batch size.")
@@ -72,6 +76,17 @@ struct Train: ParsableCommand {
                 throw ValidationError("--hidden must be positive integers separated by commas, got '\(hidden)'")
             }
             r.hidden = widths.map { $0! }
+        }
+        if let channels {
+            let widths = channels.split(separator: ",").map { Int($0.filter { $0 != " " }) }
+            guard !widths.isEmpty, widths.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--channels must be positive integers separated by commas, got '\(channels)'")
+            }
+            r.channels = widths.map { $0! }
+        }
+        if let head {
+            guard let value = CNN.Head(rawValue: head) else { throw ValidationError("--head must be linear or gap, got '\(head)'") }
+            r.cnnHead = value
         }
         if let epochs { r.training.epochs = epochs }
         if let batchSize { r.training.batchSize = batchSize }

@@ -14,8 +14,14 @@ func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
 /// input and for every parameter (all entries of small tensors, a sample of large ones).
 func checkGradients(_ layer: Layer, inputShape: [Int], training: Bool = true, seed: UInt64 = 1,
                     step: Float = 1e-2, tolerance: Double = 2e-2, awayFromZero: Bool = false,
-                    file: StaticString = #filePath, line: UInt = #line) throws {
+                    distinct: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
     let x = randomTensor(inputShape, seed: seed)
+    if distinct {  // values 0.05 apart in random order, so a finite-difference step never changes an arg-max
+        var order = Array(0..<x.count)
+        var g = RandomGenerator(seed: seed)
+        order.shuffle(using: &g)
+        for (i, rank) in order.enumerated() { x.data[i] = 0.05 * Float(rank - x.count / 2) }
+    }
     if awayFromZero {  // keep inputs off a kink at 0 by more than the finite-difference step
         for i in 0..<x.count where abs(x.data[i]) < 0.1 { x.data[i] += x.data[i] < 0 ? -0.1 : 0.1 }
     }

@@ -16,3 +16,34 @@ func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, cou
     while i + 16 <= count { store16(load16(y + i) + load16(x + i), y + i); i += 16 }
     while i < count { y[i] += x[i]; i += 1 }
 }
+
+/// Σ x[i] for i in 0..<count, summed in 16 lanes then across them (a fixed order).
+func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = Vec16()
+    var i = 0
+    while i + 16 <= count { acc += load16(x + i); i += 16 }
+    var s = acc.sum()
+    while i < count { s += x[i]; i += 1 }
+    return s
+}
+
+/// Σ x[i]·y[i] for i in 0..<count (16 lanes, then across them).
+func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = Vec16()
+    var i = 0
+    while i + 16 <= count { acc += load16(x + i) * load16(y + i); i += 16 }
+    var s = acc.sum()
+    while i < count { s += x[i] * y[i]; i += 1 }
+    return s
+}
+
+/// Σ (x[i] − mean)² for i in 0..<count.
+func squaredDeviation(_ x: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
+    var acc = Vec16()
+    let m = Vec16(repeating: mean)
+    var i = 0
+    while i + 16 <= count { let d = load16(x + i) - m; acc += d * d; i += 16 }
+    var s = acc.sum()
+    while i < count { let d = x[i] - mean; s += d * d; i += 1 }
+    return s
+}

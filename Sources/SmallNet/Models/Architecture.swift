@@ -36,6 +36,13 @@ func layer(from spec: JSON, inputShape: [Int]) throws -> Layer {
     case "flatten": return Flatten()
     case "dropout": return try Dropout(p: try float("p"))
     case "batchnorm1d": return try BatchNorm1d(try int("features"), momentum: try float("momentum"), eps: try float("eps"))
+    case "batchnorm2d": return try BatchNorm2d(try int("channels"), momentum: try float("momentum"), eps: try float("eps"))
+    case "conv2d":
+        return try Conv2d(try int("in"), try int("out"), kernelSize: try int("kernel"), stride: try int("stride"),
+                          padding: try int("padding"), bias: spec["bias"]?.boolValue ?? true, generator: &generator)
+    case "maxpool2d": return try MaxPool2d(kernelSize: try int("kernel"), stride: try int("stride"))
+    case "avgpool2d": return try AvgPool2d(kernelSize: try int("kernel"), stride: try int("stride"))
+    case "globalavgpool2d": return GlobalAvgPool2d()
     default: throw SmallNetError.io("unknown layer kind in \(spec.serialized())")
     }
 }

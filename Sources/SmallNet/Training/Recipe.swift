@@ -25,7 +25,7 @@ public enum OptimizerKind: String, CaseIterable, Sendable {
 
 /// The model families.
 public enum Architecture: String, CaseIterable, Sendable {
-    case fcn
+    case fcn, cnn
 }
 
 /// One training run: the model, the optimizer and the loop settings.
@@ -40,6 +40,11 @@ public struct Recipe: Sendable {
     public var hidden: [Int]? = nil
     /// Proportions of the FCN's hidden widths when sized from a budget.
     public var fcnShape: [Double] = [1, 0.5]
+    /// Proportions of the CNN's block widths when sized from a budget.
+    public var cnnShape: [Double] = [1, 2, 4]
+    /// Explicit CNN block widths; overrides the budget when set.
+    public var channels: [Int]? = nil
+    public var cnnHead: CNN.Head = .linear
     public var batchNorm = true
     /// Dropout after each hidden ReLU; nil: the recipe's choice for the budget.
     public var dropout: Float? = nil
@@ -66,6 +71,15 @@ public struct Recipe: Sendable {
             r.training.labelSmoothing = 0.1
             // Shifts and flips cost small FCNs more capacity than they give back: none.
             r.training.augmentation = nil
+        case .cnn:
+            r.optimizer = .sgd
+            r.momentum = 0.9
+            r.weightDecay = 5e-4
+            r.training.epochs = 15
+            r.training.batchSize = 64
+            r.training.schedule = .cosine(warmupEpochs: 1, minimum: 0)
+            r.training.labelSmoothing = 0.1
+            r.training.augmentation = try? Augmentation(cropPadding: 2, horizontalFlip: true)
         }
         return r
     }
@@ -74,6 +88,7 @@ public struct Recipe: Sendable {
     /// underfit already), 0.1 above.
     public var effectiveDropout: Float {
         if let dropout { return dropout }
+        if architecture == .cnn { return 0 }
         return hidden == nil && parameterBudget < 75_000 ? 0 : 0.1
     }
 
@@ -96,6 +111,11 @@ public struct Recipe: Sendable {
                                                         classes: classes, shape: fcnShape, batchNorm: batchNorm)
             return try FCN.build(inputShape: inputShape, classes: classes, hidden: widths, dropout: effectiveDropout,
                                  batchNorm: batchNorm, initialization: initialization, generator: &generator)
+        case .cnn:
+            let widths = try channels ?? CNN.channelWidths(budget: parameterBudget, inputShape: inputShape,
+                                                           classes: classes, shape: cnnShape, head: cnnHead)
+            return try CNN.build(inputShape: inputShape, classes: classes, channels: widths, head: cnnHead,
+                                 dropout: effectiveDropout, initialization: initialization, generator: &generator)
         }
     }
 
@@ -122,6 +142,8 @@ public struct Recipe: Sendable {
             ("threads", .number(training.threads)),
         ]
         if let hidden { members.append(("hidden", .array(hidden.map { .number($0) }))) }
+        if let channels { members.append(("channels", .array(channels.map { .number($0) }))) }
+        if architecture == .cnn { members.append(("head", .string(cnnHead.rawValue))) }
         if let momentum { members.append(("momentum", .number(momentum))) }
         if let weightDecay { members.append(("weight_decay", .number(weightDecay))) }
         switch training.schedule {

@@ -1,0 +1,31 @@
+// Splitting a batch over threads in fixed groups, so reductions never depend on the thread count.
+
+/// Number of sample groups for a batch of `n`: fixed by `n` alone.
+@inline(__always) func sampleGroupCount(_ n: Int) -> Int { Swift.min(n, 8) }
+
+/// The samples of group `g` of `groups`.
+@inline(__always) func sampleGroup(_ g: Int, of groups: Int, batch n: Int) -> Range<Int> {
+    (n * g / groups)..<(n * (g + 1) / groups)
+}
+
+/// Calls `body(group, samples)` for each fixed group of the batch, spread over the pool.
+/// Work that reduces over samples keeps one partial result per group and sums the partials
+/// in group order afterwards.
+func forEachSampleGroup(batch n: Int, pool: ThreadPool?, _ body: (Int, Range<Int>) -> Void) {
+    let groups = sampleGroupCount(n)
+    if let pool, groups > 1 {
+        pool.run(parts: groups) { g in body(g, sampleGroup(g, of: groups, batch: n)) }
+    } else {
+        for g in 0..<groups { body(g, sampleGroup(g, of: groups, batch: n)) }
+    }
+}
+
+/// Calls `body(range)` over disjoint ranges covering 0..<count, one per thread.
+func forEachRange(count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
+    let parts = Swift.min(pool?.threadCount ?? 1, count)
+    if let pool, parts > 1 {
+        pool.run(parts: parts) { t in body((count * t / parts)..<(count * (t + 1) / parts)) }
+    } else if count > 0 {
+        body(0..<count)
+    }
+}

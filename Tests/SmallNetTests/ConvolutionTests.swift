@@ -1,0 +1,144 @@
+// CNN layers: finite-difference gradient checks, hand-computed cases, the CNN builder.
+import XCTest
+@testable import SmallNet
+
+final class ConvolutionTests: XCTestCase {
+    func testConv2dGradients() throws {
+        var g = RandomGenerator(seed: 5)
+        try checkGradients(Conv2d(2, 3, kernelSize: 3, padding: 1, generator: &g), inputShape: [2, 2, 5, 6])
+        try checkGradients(Conv2d(3, 4, kernelSize: 3, stride: 2, padding: 1, generator: &g), inputShape: [3, 3, 7, 7])
+        try checkGradients(Conv2d(2, 5, kernelSize: 2, stride: 2, bias: false, generator: &g), inputShape: [2, 2, 6, 4])
+        try checkGradients(Conv2d(3, 2, kernelSize: 1, generator: &g), inputShape: [2, 3, 4, 4])
+        try checkGradients(Conv2d(1, 40, kernelSize: 3, padding: 2, generator: &g), inputShape: [9, 1, 5, 5])
+    }
+
+    func testConv2dHandComputed() throws {
+        var g = RandomGenerator(seed: 0)
+        let conv = try Conv2d(1, 1, kernelSize: 3, padding: 1, generator: &g)
+        conv.weight.value.data.update(from: [0, 0, 0, 0, 1, 0, 0, 0, 2], count: 9)  // x[y][x] + 2·x[y+1][x+1]
+        conv.bias!.value.data[0] = 0.5
+        let x = try Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4])
+        let y = conv.forward(x, context: ExecutionContext(training: false))
+        XCTAssertEqual(y.shape, [1, 1, 2, 2])
+        let expected: [Float] = [9.5, 2.5, 3.5, 4.5]  // 1 + 2·4 + 0.5, then no lower-right neighbour
+        XCTAssertEqual(y.values, expected)
+    }
+
+    func testConv2dResultsDoNotDependOnThreadCount() throws {
+        func run(_ pool: ThreadPool?) throws -> [Float] {
+            var g = RandomGenerator(seed: 1)
+            let conv = try Conv2d(3, 8, kernelSize: 3, padding: 1, generator: &g)
+            let context = ExecutionContext(training: true, pool: pool)
+            let y = conv.forward(randomTensor([13, 3, 9, 9], seed: 2), context: context)
+            let dx = conv.backward(randomTensor(y.shape, seed: 3), needInputGradient: true, context: context)!
+            return y.values + dx.values + conv.weight.grad.values + conv.bias!.grad.values
+        }
+        XCTAssertEqual(try run(nil), try run(ThreadPool(threads: 2)))
+    }
+
+    func testMaxPool2dGradientsAndValues() throws {
+        try checkGradients(MaxPool2d(kernelSize: 2), inputShape: [2, 3, 6, 5], distinct: true)
+        try checkGradients(MaxPool2d(kernelSize: 3, stride: 2), inputShape: [2, 2, 7, 7], distinct: true)
+        let x = try Tensor(shape: [1, 1, 2, 4], values: [1, 5, 2, 0, 3, 4, 8, 7])
+        let y = try MaxPool2d(kernelSize: 2).forward(x, context: ExecutionContext(training: true))
+        XCTAssertEqual(y.shape, [1, 1, 1, 2])
+        XCTAssertEqual(y.values, [5, 8])
+    }
+
+    func testAvgPool2dGradientsAndValues() throws {
+        try checkGradients(AvgPool2d(kernelSize: 2), inputShape: [2, 3, 6, 5])
+        try checkGradients(AvgPool2d(kernelSize: 3, stride: 2), inputShape: [2, 2, 7, 7])
+        let x = try Tensor(shape: [1, 1, 2, 4], values: [1, 5, 2, 0, 3, 4, 8, 7])
+        XCTAssertEqual(try AvgPool2d(kernelSize: 2).forward(x, context: ExecutionContext(training: true)).values, [3.25, 4.25])
+    }
+
+    func testGlobalAvgPool2d() throws {
+        try checkGradients(GlobalAvgPool2d(), inputShape: [3, 4, 3, 5])
+        let x = try Tensor(shape: [1, 2, 1, 2], values: [1, 3, 5, 9])
+        XCTAssertEqual(GlobalAvgPool2d().forward(x, context: ExecutionContext(training: true)).values, [2, 7])
+    }
+
+    func testBatchNorm2dGradientsAndStatistics() throws {
+        let bn = try BatchNorm2d(3)
+        var g = RandomGenerator(seed: 2)
+        for i in 0..<3 { bn.weight.value.data[i] = 1 + 0.5 * g.nextNormal(); bn.bias.value.data[i] = g.nextNormal() }
+        try checkGradients(bn, inputShape: [4, 3, 5, 7], training: true)
+        try checkGradients(bn, inputShape: [4, 3, 5, 7], training: false)
+        let fresh = try BatchNorm2d(1)
+        let x = try Tensor(shape: [2, 1, 1, 2], values: [1, 2, 3, 4])
+        let y = fresh.forward(x, context: ExecutionContext(training: true))
+        let expected = [1, 2, 3, 4].map { Float(($0 - 2.5) / (1.25 + 1e-5).squareRoot()) }
+        for (a, b) in zip(y.values, expected) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        XCTAssertEqual(fresh.runningMean[0], 0.25, accuracy: 1e-6)
+        XCTAssertEqual(fresh.runningVar[0], 0.9 + 0.1 * (5.0 / 3.0), accuracy: 1e-6)
+    }
+
+    func testBadLayerSettingsThrow() {
+        var g = RandomGenerator(seed: 0)
+        XCTAssertThrowsError(try Conv2d(0, 3, kernelSize: 3, generator: &g))
+        XCTAssertThrowsError(try Conv2d(1, 3, kernelSize: 3, stride: 0, generator: &g))
+        XCTAssertThrowsError(try Conv2d(1, 3, kernelSize: 3, padding: 3, generator: &g))
+        XCTAssertThrowsError(try MaxPool2d(kernelSize: 0))
+        XCTAssertThrowsError(try AvgPool2d(kernelSize: 2, stride: 0))
+        XCTAssertThrowsError(try BatchNorm2d(0))
+        XCTAssertThrowsError(try Sequential(inputShape: [1, 2, 2], layers: [MaxPool2d(kernelSize: 3)]))
+        XCTAssertThrowsError(try Sequential(inputShape: [1, 28, 28], layers: [Conv2d(3, 4, kernelSize: 3, generator: &g)]))
+    }
+
+    func testCNNBudgetsLandWithinTwoPercent() throws {
+        for budget in [5_000, 10_000, 20_000, 50_000, 100_000, 300_000] {
+            for head in CNN.Head.allCases {
+                let widths = try CNN.channelWidths(budget: budget, head: head)
+                var g = RandomGenerator(seed: 0)
+                let model = try CNN.build(channels: widths, head: head, generator: &g)
+                XCTAssertEqual(model.parameterCount, CNN.parameterCount(channels: widths, head: head))
+                XCTAssertEqual(Double(model.parameterCount), Double(budget), accuracy: 0.02 * Double(budget), "\(budget) \(head): \(widths)")
+            }
+        }
+        XCTAssertThrowsError(try CNN.channelWidths(budget: 50))
+    }
+
+    func testCNNBackwardMatchesFiniteDifferences() throws {
+        var g = RandomGenerator(seed: 9)
+        let model = try CNN.build(inputShape: [1, 8, 8], classes: 3, channels: [3, 4], head: .linear, dropout: 0, generator: &g)
+        let x = randomTensor([4, 1, 8, 8], seed: 4)
+        let labels: [Int32] = [0, 1, 2, 1]
+        let context = ExecutionContext(training: true)
+        func loss() throws -> Double {
+            let logits = try model.forward(x, context: context)
+            return Double(try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0).loss })
+        }
+        model.zeroGrad()
+        let logits = try model.forward(x, context: context)
+        let d = try Tensor(shape: logits.shape)
+        _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
+        try model.backward(d, context: context)
+        for (name, p) in model.namedParameters {
+            // A small step, so that few max-pool windows or ReLUs switch between the two sides.
+            for i in Swift.stride(from: 0, to: p.value.count, by: 5) {
+                let saved = p.value.data[i]
+                p.value.data[i] = saved + 1e-3; let up = try loss()
+                p.value.data[i] = saved - 1e-3; let down = try loss()
+                p.value.data[i] = saved
+                let numeric = (up - down) / 2e-3
+                XCTAssertEqual(Double(p.grad.data[i]), numeric, accuracy: 3e-3 + 3e-2 * abs(numeric), "\(name)[\(i)]")
+            }
+        }
+    }
+
+    func testCheckpointRoundTripOfACNN() throws {
+        var g = RandomGenerator(seed: 3)
+        let model = try CNN.build(inputShape: [1, 8, 8], classes: 3, channels: [3, 4], head: .globalAverage, dropout: 0.2, generator: &g)
+        let context = ExecutionContext(training: true)
+        _ = try model.forward(randomTensor([4, 1, 8, 8], seed: 1), context: context)  // moves running statistics
+        model.isTraining = false
+        let x = randomTensor([2, 1, 8, 8], seed: 2)
+        let before = try model.forward(x, context: context).values
+        let path = "/tmp/smallnet-cnn-\(getpid()).safetensors"
+        defer { unlink(path) }
+        try Checkpoint.save(model, to: path, trainingConfig: "{}")
+        let loaded = try Checkpoint.load(from: path)
+        XCTAssertEqual(loaded.architecture, model.architecture)
+        XCTAssertEqual(try loaded.forward(x, context: context).values, before)
+    }
+}
