@@ -10,7 +10,7 @@ PyTorch is an optional dependency of this script only:
     python3 -m venv .venv-bench && .venv-bench/bin/pip install torch numpy
     .venv-bench/bin/python bench/pytorch_reference.py
 
-Usage: pytorch_reference.py [--smallnet PATH] [--threads N] [--seconds S] [--budgets ...]
+Usage: pytorch_reference.py [--smallnet PATH] [--threads N] [--seconds S] [--arch fcn|cnn|all] [--budgets ...]
 """
 import argparse
 import json
@@ -29,7 +29,8 @@ def parse_args():
     p.add_argument("--smallnet", default=default_binary, help="path of the smallnet binary")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seconds", type=float, default=1.5, help="seconds per figure")
-    p.add_argument("--budgets", default="50000,100000,200000")
+    p.add_argument("--arch", default="all", help="fcn, cnn or all")
+    p.add_argument("--budgets", default=None, help="comma-separated budgets (default: each family's four or three)")
     p.add_argument("--batch-sizes", default="64,256")
     return p.parse_args()
 
@@ -47,6 +48,16 @@ def build_torch_model(torch, layers):
             modules.append(nn.Linear(int(m[1]), int(m[2]), bias=m[3] is None))
         elif m := re.fullmatch(r"BatchNorm1d\((\d+)\)", text):
             modules.append(nn.BatchNorm1d(int(m[1])))
+        elif m := re.fullmatch(r"BatchNorm2d\((\d+)\)", text):
+            modules.append(nn.BatchNorm2d(int(m[1])))
+        elif m := re.fullmatch(r"Conv2d\((\d+) → (\d+), (\d+)×\d+(, stride (\d+))?(, pad (\d+))?(, no bias)?\)", text):
+            modules.append(nn.Conv2d(int(m[1]), int(m[2]), int(m[3]), stride=int(m[5] or 1), padding=int(m[7] or 0),
+                                     bias=m[8] is None))
+        elif m := re.fullmatch(r"(Max|Avg)Pool2d\((\d+)(, stride (\d+))?\)", text):
+            pool = nn.MaxPool2d if m[1] == "Max" else nn.AvgPool2d
+            modules.append(pool(int(m[2]), stride=int(m[4] or m[2])))
+        elif text == "GlobalAvgPool2d":
+            modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         elif m := re.fullmatch(r"Dropout\(p=([0-9.]+)\)", text):
             modules.append(nn.Dropout(float(m[1])))
         else:
@@ -122,20 +133,26 @@ def main():
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "bench.json")
-        subprocess.run([args.smallnet, "bench", "--threads", str(args.threads), "--seconds", str(args.seconds),
-                        "--budgets", args.budgets, "--batch-sizes", args.batch_sizes, "--json", out],
-                       check=True, stdout=subprocess.DEVNULL)
+        command = [args.smallnet, "bench", "--threads", str(args.threads), "--seconds", str(args.seconds),
+                   "--arch", args.arch, "--batch-sizes", args.batch_sizes, "--json", out]
+        if args.budgets:
+            command += ["--budgets", args.budgets]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         with open(out) as f:
-            rows = json.load(f)["results"]
+            report = json.load(f)
+        rows = report["results"]
     print(f"smallnet vs PyTorch {torch.__version__}, {args.threads} threads, images/s (ratio = smallnet / PyTorch)")
-    header = f"{'model':<10} {'params':>7} {'batch':>5} | {'train smallnet':>14} {'PyTorch':>9} {'ratio':>6} | {'infer smallnet':>14} {'PyTorch':>9} {'ratio':>6}"
+    print(f"GEMM peak measured by smallnet in this run: {report['gemm_peak_gflops']:.0f} GFLOP/s")
+    header = (f"{'model':<10} {'params':>7} {'batch':>5} | {'train smallnet':>14} {'GFLOP/s':>8} {'PyTorch':>9} {'ratio':>6}"
+              f" | {'infer smallnet':>14} {'PyTorch':>9} {'ratio':>6}")
     print(header)
     print("-" * len(header))
     for row in rows:
         t_train, t_infer = torch_throughput(torch, row, args.seconds)
         s_train, s_infer = row["train_images_per_second"], row["infer_images_per_second"]
         name = f"{row['arch']}-{row['budget'] // 1000}k"
-        print(f"{name:<10} {row['params']:>7} {row['batch_size']:>5} | {s_train:>14,.0f} {t_train:>9,.0f} {s_train / t_train:>5.2f}x"
+        print(f"{name:<10} {row['params']:>7} {row['batch_size']:>5} | {s_train:>14,.0f} {row['train_gflops']:>8.1f}"
+              f" {t_train:>9,.0f} {s_train / t_train:>5.2f}x"
               f" | {s_infer:>14,.0f} {t_infer:>9,.0f} {s_infer / t_infer:>5.2f}x", flush=True)
 
 

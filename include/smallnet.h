@@ -86,6 +86,11 @@ typedef struct sn_model sn_model;
 #define SN_LAYER_DROPOUT 3
 #define SN_LAYER_BATCHNORM1D 4
 #define SN_LAYER_FLATTEN 5
+#define SN_LAYER_CONV2D 6
+#define SN_LAYER_MAXPOOL2D 7
+#define SN_LAYER_AVGPOOL2D 8
+#define SN_LAYER_BATCHNORM2D 9
+#define SN_LAYER_GLOBALAVGPOOL2D 10
 
 /* Weight initialisation schemes. */
 #define SN_INIT_KAIMING 0 /* N(0, 2/fan_in) weights, zero biases (for ReLU networks) */
@@ -117,6 +122,27 @@ sn_status sn_model_add_batchnorm1d(sn_model *model, float momentum, float eps);
 /* Appends Flatten: (N, C, H, W) → (N, C·H·W). */
 sn_status sn_model_add_flatten(sn_model *model);
 
+/* Appends Conv2d(C → out_channels, kernel_size × kernel_size, stride, padding) on the current
+ * (C, H, W) output; bias: 0 or 1; init: SN_INIT_*; seed seeds the initialisation. Parameters
+ * "<i>.weight" (out, C, k, k) and "<i>.bias" (out). SN_ERR_INVALID_ARGUMENT for kernel_size
+ * outside 1..15, stride outside 1..15, padding outside 0..kernel_size-1; SN_ERR_SHAPE_MISMATCH
+ * when the current output is not (C, H, W) or is smaller than the kernel. */
+sn_status sn_model_add_conv2d(sn_model *model, int32_t out_channels, int32_t kernel_size, int32_t stride,
+                              int32_t padding, int32_t bias, int32_t init, uint64_t seed);
+
+/* Appends MaxPool2d(kernel_size, stride) (stride 0: kernel_size), no padding, floor rounding. */
+sn_status sn_model_add_maxpool2d(sn_model *model, int32_t kernel_size, int32_t stride);
+
+/* Appends AvgPool2d(kernel_size, stride) (stride 0: kernel_size), no padding, floor rounding. */
+sn_status sn_model_add_avgpool2d(sn_model *model, int32_t kernel_size, int32_t stride);
+
+/* Appends global average pooling: (N, C, H, W) → (N, C). */
+sn_status sn_model_add_globalavgpool2d(sn_model *model);
+
+/* Appends BatchNorm2d over the channels of the current (C, H, W) output (momentum in [0, 1],
+ * eps > 0). Parameters and buffers named as for BatchNorm1d. */
+sn_status sn_model_add_batchnorm2d(sn_model *model, float momentum, float eps);
+
 /* Options of sn_model_create_fcn. */
 typedef struct sn_fcn_params {
     uint32_t struct_size;
@@ -139,6 +165,32 @@ sn_status sn_fcn_params_default(sn_fcn_params *out);
  * Returns SN_ERR_INVALID_ARGUMENT (also for a budget too small for the shape),
  * SN_ERR_OUT_OF_MEMORY. */
 sn_status sn_model_create_fcn(const sn_fcn_params *params, sn_model **out);
+
+/* CNN heads. */
+#define SN_CNN_HEAD_LINEAR 0         /* Flatten → Linear */
+#define SN_CNN_HEAD_GLOBAL_AVERAGE 1 /* global average pooling → Linear */
+
+/* Options of sn_model_create_cnn. */
+typedef struct sn_cnn_params {
+    uint32_t struct_size;
+    int32_t channels, height, width; /* input shape; default 1, 28, 28 */
+    int32_t classes;                 /* default 10 */
+    const int32_t *widths;           /* explicit block widths (borrowed during the call), or NULL */
+    size_t n_blocks;                 /* number of entries of widths */
+    int64_t param_budget;            /* used when widths is NULL: widths 1:2:4 sized to land within ±2 % */
+    int32_t head;                    /* SN_CNN_HEAD_*; default SN_CNN_HEAD_LINEAR */
+    float dropout;                   /* before the head's Linear; < 0: the recipe's choice (default) */
+    int32_t init;                    /* SN_INIT_*; default SN_INIT_KAIMING */
+    uint64_t seed;                   /* seeds the initialisation; default 0 */
+} sn_cnn_params;
+
+/* Fills *out with the defaults of `smallnet train --arch cnn` (budget 100,000). */
+sn_status sn_cnn_params_default(sn_cnn_params *out);
+
+/* Builds [Conv2d 3×3 (pad 1, no bias) → BatchNorm2d → ReLU → MaxPool2d(2)] per block, then the
+ * head, from explicit widths or from params->param_budget (any budget from 5,000 up).
+ * Caller owns *out; free with sn_model_free. */
+sn_status sn_model_create_cnn(const sn_cnn_params *params, sn_model **out);
 
 /* Frees a model. NULL is a no-op; a double free is reported through sn_last_error. */
 void sn_model_free(sn_model *model);
@@ -359,6 +411,18 @@ typedef struct sn_train_params {
 
 /* Fills *out with the defaults of `smallnet train --arch fcn`. */
 sn_status sn_train_params_default(sn_train_params *out);
+
+/* Model families, for the recipes below. */
+#define SN_ARCH_FCN 0
+#define SN_ARCH_CNN 1
+
+/* The training settings `smallnet train --arch <arch>` uses by default (for SN_ARCH_CNN:
+ * 15 epochs, random crops with padding 2 and flips, label smoothing 0.1, cosine schedule). */
+sn_status sn_recipe_train_params(int32_t arch, sn_train_params *out);
+
+/* The optimizer `smallnet train --arch <arch>` uses by default (SN_ARCH_FCN: AdamW lr 0.002;
+ * SN_ARCH_CNN: SGD lr 0.05, momentum 0.9, weight decay 5e-4). */
+sn_status sn_recipe_optimizer_params(int32_t arch, sn_optimizer_params *out);
 
 /* What the progress callback sees, after every training step and once more after each epoch. */
 typedef struct sn_progress {

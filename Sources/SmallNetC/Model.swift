@@ -70,6 +70,93 @@ public func sn_model_add_batchnorm1d(_ model: OpaquePointer?, _ momentum: Float,
     }
 }
 
+@_cdecl("sn_model_add_conv2d")
+public func sn_model_add_conv2d(_ model: OpaquePointer?, _ outChannels: Int32, _ kernelSize: Int32, _ stride: Int32,
+                                _ padding: Int32, _ bias: Int32, _ initialization: Int32, _ seed: UInt64) -> sn_status {
+    append(model) { shape in
+        guard shape.count == 3 else {
+            throw SmallNetError.shapeMismatch("Conv2d needs (C, H, W) inputs; the model's output is \(shape)")
+        }
+        let scheme = try weightInit(initialization)
+        var generator = RandomGenerator(seed: seed)
+        return try Conv2d(shape[0], Int(outChannels), kernelSize: Int(kernelSize), stride: Int(stride),
+                          padding: Int(padding), bias: try flag(bias, "bias"), initialization: scheme, generator: &generator)
+    }
+}
+
+@_cdecl("sn_model_add_maxpool2d")
+public func sn_model_add_maxpool2d(_ model: OpaquePointer?, _ kernelSize: Int32, _ stride: Int32) -> sn_status {
+    append(model) { _ in try MaxPool2d(kernelSize: Int(kernelSize), stride: stride == 0 ? nil : Int(stride)) }
+}
+
+@_cdecl("sn_model_add_avgpool2d")
+public func sn_model_add_avgpool2d(_ model: OpaquePointer?, _ kernelSize: Int32, _ stride: Int32) -> sn_status {
+    append(model) { _ in try AvgPool2d(kernelSize: Int(kernelSize), stride: stride == 0 ? nil : Int(stride)) }
+}
+
+@_cdecl("sn_model_add_globalavgpool2d")
+public func sn_model_add_globalavgpool2d(_ model: OpaquePointer?) -> sn_status { append(model) { _ in GlobalAvgPool2d() } }
+
+@_cdecl("sn_model_add_batchnorm2d")
+public func sn_model_add_batchnorm2d(_ model: OpaquePointer?, _ momentum: Float, _ eps: Float) -> sn_status {
+    append(model) { shape in
+        guard shape.count == 3 else {
+            throw SmallNetError.shapeMismatch("BatchNorm2d needs (C, H, W) inputs; the model's output is \(shape)")
+        }
+        return try BatchNorm2d(shape[0], momentum: momentum, eps: eps)
+    }
+}
+
+@_cdecl("sn_cnn_params_default")
+public func sn_cnn_params_default(_ out: UnsafeMutablePointer<sn_cnn_params>?) -> sn_status {
+    guarded {
+        let out = try nonNull(out, "out")
+        let recipe = Recipe.defaults(for: .cnn)
+        var p = sn_cnn_params()
+        p.struct_size = UInt32(MemoryLayout<sn_cnn_params>.size)
+        p.channels = 1; p.height = 28; p.width = 28
+        p.classes = 10
+        p.widths = nil
+        p.n_blocks = 0
+        p.param_budget = Int64(recipe.parameterBudget)
+        p.head = recipe.cnnHead == .linear ? SN_CNN_HEAD_LINEAR : SN_CNN_HEAD_GLOBAL_AVERAGE
+        p.dropout = -1
+        p.`init` = SN_INIT_KAIMING
+        p.seed = 0
+        out.pointee = p
+    }
+}
+
+@_cdecl("sn_model_create_cnn")
+public func sn_model_create_cnn(_ params: UnsafePointer<sn_cnn_params>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sn_status {
+    guarded {
+        let p = try nonNull(params, "params").pointee
+        let out = try nonNull(out, "out")
+        try checkStructSize(p.struct_size, MemoryLayout<sn_cnn_params>.size, "sn_cnn_params")
+        var recipe = Recipe.defaults(for: .cnn)
+        if let widths = p.widths {
+            let n = try size(p.n_blocks, "n_blocks")
+            guard n >= 1 && n <= 16 else { throw invalid("n_blocks must be in 1...16, got \(n)") }
+            recipe.channels = (0..<n).map { Int(widths[$0]) }
+        } else {
+            guard p.n_blocks == 0 else { throw invalid("widths is NULL but n_blocks is \(p.n_blocks)") }
+            recipe.parameterBudget = Int(p.param_budget)
+        }
+        switch p.head {
+        case SN_CNN_HEAD_LINEAR: recipe.cnnHead = .linear
+        case SN_CNN_HEAD_GLOBAL_AVERAGE: recipe.cnnHead = .globalAverage
+        default: throw invalid("head must be SN_CNN_HEAD_LINEAR (0) or SN_CNN_HEAD_GLOBAL_AVERAGE (1), got \(p.head)")
+        }
+        guard p.dropout.isFinite || p.dropout < 0 else { throw invalid("dropout must be finite, got \(p.dropout)") }
+        recipe.dropout = p.dropout < 0 ? nil : p.dropout
+        recipe.initialization = try weightInit(p.`init`)
+        recipe.training.seed = p.seed
+        let model = try recipe.buildModel(inputShape: [Int(p.channels), Int(p.height), Int(p.width)],
+                                          classes: Int(p.classes))
+        store(ModelBox(model), .model, into: out)
+    }
+}
+
 @_cdecl("sn_fcn_params_default")
 public func sn_fcn_params_default(_ out: UnsafeMutablePointer<sn_fcn_params>?) -> sn_status {
     guarded {
@@ -158,7 +245,9 @@ public func sn_model_n_layers(_ model: OpaquePointer?, _ out: UnsafeMutablePoint
 
 private let layerKinds: [String: Int32] = [
     "linear": SN_LAYER_LINEAR, "relu": SN_LAYER_RELU, "dropout": SN_LAYER_DROPOUT,
-    "batchnorm1d": SN_LAYER_BATCHNORM1D, "flatten": SN_LAYER_FLATTEN,
+    "batchnorm1d": SN_LAYER_BATCHNORM1D, "flatten": SN_LAYER_FLATTEN, "conv2d": SN_LAYER_CONV2D,
+    "maxpool2d": SN_LAYER_MAXPOOL2D, "avgpool2d": SN_LAYER_AVGPOOL2D, "batchnorm2d": SN_LAYER_BATCHNORM2D,
+    "globalavgpool2d": SN_LAYER_GLOBALAVGPOOL2D,
 ]
 
 @_cdecl("sn_model_layer_info")

@@ -16,20 +16,25 @@ func optimizerBox(_ handle: OpaquePointer?, _ name: String = "optimizer") throws
 public func sn_optimizer_params_default(_ kind: Int32, _ out: UnsafeMutablePointer<sn_optimizer_params>?) -> sn_status {
     guarded {
         let out = try nonNull(out, "out")
-        var p = sn_optimizer_params()
-        p.struct_size = UInt32(MemoryLayout<sn_optimizer_params>.size)
-        p.kind = kind
-        p.momentum = 0; p.dampening = 0; p.nesterov = 0; p.weight_decay = 0
-        p.alpha = 0.99; p.centered = 0; p.beta1 = 0.9; p.beta2 = 0.999; p.eps = 1e-8
-        switch kind {
-        case SN_OPTIMIZER_SGD: p.lr = 0.001
-        case SN_OPTIMIZER_RMSPROP: p.lr = 0.01
-        case SN_OPTIMIZER_ADAM: p.lr = 0.001
-        case SN_OPTIMIZER_ADAMW: p.lr = 0.001; p.weight_decay = 0.01
-        default: throw invalid("unknown optimizer kind \(kind) (SN_OPTIMIZER_SGD, _RMSPROP, _ADAM or _ADAMW)")
-        }
-        out.pointee = p
+        out.pointee = try optimizerDefaults(kind)
     }
+}
+
+/// PyTorch's defaults for an optimizer kind.
+func optimizerDefaults(_ kind: Int32) throws -> sn_optimizer_params {
+    var p = sn_optimizer_params()
+    p.struct_size = UInt32(MemoryLayout<sn_optimizer_params>.size)
+    p.kind = kind
+    p.momentum = 0; p.dampening = 0; p.nesterov = 0; p.weight_decay = 0
+    p.alpha = 0.99; p.centered = 0; p.beta1 = 0.9; p.beta2 = 0.999; p.eps = 1e-8
+    switch kind {
+    case SN_OPTIMIZER_SGD: p.lr = 0.001
+    case SN_OPTIMIZER_RMSPROP: p.lr = 0.01
+    case SN_OPTIMIZER_ADAM: p.lr = 0.001
+    case SN_OPTIMIZER_ADAMW: p.lr = 0.001; p.weight_decay = 0.01
+    default: throw invalid("unknown optimizer kind \(kind) (SN_OPTIMIZER_SGD, _RMSPROP, _ADAM or _ADAMW)")
+    }
+    return p
 }
 
 @_cdecl("sn_optimizer_create")
@@ -104,7 +109,8 @@ func schedule(from s: sn_schedule) throws -> LearningRateSchedule {
     return result
 }
 
-func defaultSchedule() -> sn_schedule {
+/// The C form of an engine schedule (unused fields keep neutral values).
+func schedule(_ schedule: LearningRateSchedule) -> sn_schedule {
     var s = sn_schedule()
     s.struct_size = UInt32(MemoryLayout<sn_schedule>.size)
     s.kind = SN_SCHEDULE_CONSTANT
@@ -112,7 +118,13 @@ func defaultSchedule() -> sn_schedule {
     s.gamma = 0.1
     s.warmup_epochs = 0
     s.min_lr = 0
-    if case .cosine(let warmup, let minimum) = Recipe.defaults(for: .fcn).training.schedule {
+    switch schedule {
+    case .constant: break
+    case .step(let size, let gamma):
+        s.kind = SN_SCHEDULE_STEP
+        s.step_size = Int32(clamping: size)
+        s.gamma = gamma
+    case .cosine(let warmup, let minimum):
         s.kind = SN_SCHEDULE_COSINE
         s.warmup_epochs = Float(warmup)
         s.min_lr = minimum
@@ -122,7 +134,7 @@ func defaultSchedule() -> sn_schedule {
 
 @_cdecl("sn_schedule_default")
 public func sn_schedule_default(_ out: UnsafeMutablePointer<sn_schedule>?) -> sn_status {
-    guarded { try nonNull(out, "out").pointee = defaultSchedule() }
+    guarded { try nonNull(out, "out").pointee = schedule(Recipe.defaults(for: .fcn).training.schedule) }
 }
 
 @_cdecl("sn_schedule_lr")

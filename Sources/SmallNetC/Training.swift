@@ -2,22 +2,59 @@
 import CSmallNetABI
 import SmallNet
 
+/// The C settings of a recipe's training loop.
+func trainParams(_ recipe: Recipe) -> sn_train_params {
+    var p = sn_train_params()
+    p.struct_size = UInt32(MemoryLayout<sn_train_params>.size)
+    p.epochs = Int32(recipe.training.epochs)
+    p.batch_size = Int32(recipe.training.batchSize)
+    p.seed = 0
+    p.schedule = schedule(recipe.training.schedule)
+    p.label_smoothing = recipe.training.labelSmoothing
+    p.crop_padding = Int32(recipe.training.augmentation?.cropPadding ?? 0)
+    p.horizontal_flip = recipe.training.augmentation?.horizontalFlip == true ? 1 : 0
+    p.threads = 0
+    p.validation = nil
+    return p
+}
+
+func architecture(_ arch: Int32) throws -> Architecture {
+    switch arch {
+    case SN_ARCH_FCN: return .fcn
+    case SN_ARCH_CNN: return .cnn
+    default: throw invalid("arch must be SN_ARCH_FCN (0) or SN_ARCH_CNN (1), got \(arch)")
+    }
+}
+
 @_cdecl("sn_train_params_default")
 public func sn_train_params_default(_ out: UnsafeMutablePointer<sn_train_params>?) -> sn_status {
+    guarded { try nonNull(out, "out").pointee = trainParams(Recipe.defaults(for: .fcn)) }
+}
+
+@_cdecl("sn_recipe_train_params")
+public func sn_recipe_train_params(_ arch: Int32, _ out: UnsafeMutablePointer<sn_train_params>?) -> sn_status {
     guarded {
         let out = try nonNull(out, "out")
-        let recipe = Recipe.defaults(for: .fcn)
-        var p = sn_train_params()
-        p.struct_size = UInt32(MemoryLayout<sn_train_params>.size)
-        p.epochs = Int32(recipe.training.epochs)
-        p.batch_size = Int32(recipe.training.batchSize)
-        p.seed = 0
-        p.schedule = defaultSchedule()
-        p.label_smoothing = recipe.training.labelSmoothing
-        p.crop_padding = Int32(recipe.training.augmentation?.cropPadding ?? 0)
-        p.horizontal_flip = recipe.training.augmentation?.horizontalFlip == true ? 1 : 0
-        p.threads = 0
-        p.validation = nil
+        out.pointee = trainParams(Recipe.defaults(for: try architecture(arch)))
+    }
+}
+
+@_cdecl("sn_recipe_optimizer_params")
+public func sn_recipe_optimizer_params(_ arch: Int32, _ out: UnsafeMutablePointer<sn_optimizer_params>?) -> sn_status {
+    guarded {
+        let out = try nonNull(out, "out")
+        let recipe = Recipe.defaults(for: try architecture(arch))
+        let kind: Int32
+        switch recipe.optimizer {
+        case .sgd: kind = SN_OPTIMIZER_SGD
+        case .rmsprop: kind = SN_OPTIMIZER_RMSPROP
+        case .adam: kind = SN_OPTIMIZER_ADAM
+        case .adamw: kind = SN_OPTIMIZER_ADAMW
+        }
+        var p = try optimizerDefaults(kind)
+        p.lr = recipe.effectiveLearningRate
+        if let momentum = recipe.momentum { p.momentum = momentum }
+        if let decay = recipe.weightDecay { p.weight_decay = decay }
         out.pointee = p
     }
 }

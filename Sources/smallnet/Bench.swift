@@ -1,15 +1,17 @@
-// `smallnet bench`: training and inference throughput of the budget-sized models.
+// `smallnet bench`: training and inference throughput of the budget-sized models, and GFLOP/s.
 import ArgumentParser
 import SmallNet
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training and inference images/s of the FCNs at 50K, 100K and 200K parameters.")
+        abstract: "Measure training and inference images/s of the FCNs (50K/100K/200K) and CNNs (10K/20K/50K/100K).")
 
     @Option(help: "Threads for the kernels (default: all processors).")
     var threads: Int?
-    @Option(help: "Parameter budgets, comma-separated.")
-    var budgets: String = "50000,100000,200000"
+    @Option(help: "Models: fcn, cnn or all.")
+    var arch: String = "all"
+    @Option(help: "Parameter budgets, comma-separated (default: 50000,100000,200000 for FCNs; 10000,20000,50000,100000 for CNNs).")
+    var budgets: String?
     @Option(name: .customLong("batch-sizes"), help: "Batch sizes, comma-separated.")
     var batchSizes: String = "64,256"
     @Option(help: "Seconds to measure each figure (after a warm-up).")
@@ -18,32 +20,49 @@ struct Bench: ParsableCommand {
     var json: String?
 
     func run() throws {
-        let budgetList = try integers(budgets, "--budgets")
+        let architectures: [Architecture]
+        switch arch {
+        case "all": architectures = [.fcn, .cnn]
+        case "fcn": architectures = [.fcn]
+        case "cnn": architectures = [.cnn]
+        default: throw ValidationError("--arch must be fcn, cnn or all, got '\(arch)'")
+        }
+        let explicitBudgets = try budgets.map { try integers($0, "--budgets") }
         let batchList = try integers(batchSizes, "--batch-sizes")
         let threadCount = threads ?? ThreadPool.availableProcessors
+        guard threadCount >= 1 && threadCount <= 64 else { throw ValidationError("--threads must be in 1...64") }
         guard seconds > 0 && seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60]") }
         reportingErrors {
-            print("smallnet \(SmallNetVersion.string) bench, \(threadCount) threads, optimizer adamw, synthetic 28×28 data")
-            print("model        params  batch   train img/s   infer img/s")
+            let pool = threadCount > 1 ? ThreadPool(threads: threadCount) : nil
+            let peak = gemmPeakGFLOPs(pool: pool, seconds: Swift.min(seconds, 1))
+            print("smallnet \(SmallNetVersion.string) bench, \(threadCount) threads, synthetic 28×28 data, each model's default optimizer")
+            print("GEMM peak in this run: \(Int(peak)) GFLOP/s (256×256×256)")
+            print("model       params  batch   train img/s  train GFLOP/s   infer img/s")
             var rows: [JSON] = []
-            for budget in budgetList {
-                var recipe = Recipe.defaults(for: .fcn)
-                recipe.parameterBudget = budget
-                recipe.training.threads = threadCount
-                for batch in batchList {
-                    let figures = try measure(recipe: recipe, batchSize: batch)
-                    print("\(pad("fcn-\(budget / 1000)k", 11)) \(pad(String(figures.params), 7)) \(pad(String(batch), 6)) \(pad(String(Int(figures.train)), 13)) \(Int(figures.infer))")
-                    rows.append(.object([
-                        ("arch", .string("fcn")), ("budget", .number(budget)), ("params", .number(figures.params)),
-                        ("batch_size", .number(batch)), ("train_images_per_second", .number(figures.train)),
-                        ("infer_images_per_second", .number(figures.infer)),
-                        ("layers", .array(figures.layers.map { .string($0) })),
-                        ("config", recipe.json),
-                    ]))
+            for architecture in architectures {
+                let budgetList = explicitBudgets ?? (architecture == .fcn ? [50_000, 100_000, 200_000] : [10_000, 20_000, 50_000, 100_000])
+                for budget in budgetList {
+                    var recipe = Recipe.defaults(for: architecture)
+                    recipe.parameterBudget = budget
+                    recipe.training.threads = threadCount
+                    for batch in batchList {
+                        let f = try measure(recipe: recipe, batchSize: batch, pool: pool)
+                        let gflops = f.train * 3 * Double(f.flops) / 1e9
+                        print("\(pad("\(architecture.rawValue)-\(budget / 1000)k", 11)) \(pad(String(f.params), 7)) \(pad(String(batch), 6)) \(pad(String(Int(f.train)), 12)) \(pad(fixed(gflops, 1), 14)) \(Int(f.infer))")
+                        rows.append(.object([
+                            ("arch", .string(architecture.rawValue)), ("budget", .number(budget)), ("params", .number(f.params)),
+                            ("batch_size", .number(batch)), ("train_images_per_second", .number(f.train)),
+                            ("infer_images_per_second", .number(f.infer)), ("forward_flops", .number(f.flops)),
+                            ("train_gflops", .number(gflops)),
+                            ("layers", .array(f.layers.map { .string($0) })),
+                            ("config", recipe.json),
+                        ]))
+                    }
                 }
             }
             if let json {
-                try writeTextFile(json, JSON.object([("threads", .number(threadCount)), ("results", .array(rows))]).serialized(indent: 2) + "\n")
+                try writeTextFile(json, JSON.object([("threads", .number(threadCount)), ("gemm_peak_gflops", .number(peak)),
+                                                     ("results", .array(rows))]).serialized(indent: 2) + "\n")
             }
         }
     }
@@ -56,12 +75,13 @@ struct Bench: ParsableCommand {
         return values
     }
 
-    /// Images/s of the full training step (batch assembly, forward, loss, backward, AdamW) and of
-    /// eval-mode inference, each measured for `seconds` after a warm-up.
-    func measure(recipe: Recipe, batchSize: Int) throws -> (params: Int, train: Double, infer: Double, layers: [String]) {
+    /// Images/s of the full training step (batch assembly, forward, loss, backward, optimizer)
+    /// and of eval-mode inference, each measured for `seconds` after a warm-up.
+    func measure(recipe: Recipe, batchSize: Int, pool: ThreadPool?) throws
+        -> (params: Int, flops: Int, train: Double, infer: Double, layers: [String]) {
         let model = try recipe.buildModel()
         let optimizer = try recipe.buildOptimizer(for: model)
-        let samples = Swift.max(4096, 16 * batchSize)
+        let samples = Swift.max(1024, 4 * batchSize)
         var g = RandomGenerator(seed: 1)
         let images = (0..<(samples * 784)).map { _ in g.nextUniform() }
         let labels = (0..<samples).map { _ in Int32(g.nextInt(below: 10)) }
@@ -72,7 +92,6 @@ struct Bench: ParsableCommand {
         config.batchSize = batchSize
         config.epochs = 1
         config.augmentation = nil
-        // Training: whole epochs over the synthetic set until the time is up.
         var trained = 0
         var start = 0.0
         var warm = false
@@ -83,8 +102,6 @@ struct Bench: ParsableCommand {
             if monotonicSeconds() - start >= seconds { break }
         }
         let train = Double(trained) / (monotonicSeconds() - start)
-        // Inference in eval mode, batch by batch.
-        let pool = recipe.training.threads > 1 ? ThreadPool(threads: recipe.training.threads) : nil
         _ = try Trainer.predict(model: model, data: data, batchSize: batchSize, pool: pool)
         var inferred = 0
         start = monotonicSeconds()
@@ -93,6 +110,6 @@ struct Bench: ParsableCommand {
             inferred += samples
         }
         let infer = Double(inferred) / (monotonicSeconds() - start)
-        return (model.parameterCount, train, infer, model.layerSummaries.map(\.summary))
+        return (model.parameterCount, model.forwardFLOPs, train, infer, model.layerSummaries.map(\.summary))
     }
 }

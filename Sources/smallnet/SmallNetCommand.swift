@@ -9,9 +9,9 @@ import Glibc
 struct SmallNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smallnet",
-        abstract: "Train and evaluate small FCN image classifiers on FashionMNIST, on the CPU.",
+        abstract: "Train and evaluate small FCN and CNN image classifiers on FashionMNIST, on the CPU.",
         version: SmallNetVersion.string,
-        subcommands: [Train.self, Info.self, Bench.self])
+        subcommands: [Train.self, Study.self, Info.self, Bench.self])
 }
 
 /// Prints `message` on stderr as one line and exits with status 1.

@@ -63,12 +63,18 @@ final class TrainingTests: XCTestCase {
         XCTAssertLessThan(history.last!.trainLoss, history.first!.trainLoss * 0.5)
         XCTAssertGreaterThan(history.last!.evalAccuracy!, 0.95)
         var calls = 0
-        let stopped = try Trainer.fit(model: model, optimizer: optimizer, train: data, config: config) { _ in
+        let stopped = try Trainer.fit(model: model, optimizer: optimizer, train: data, config: config, progress: { _ in
             calls += 1
             return calls < 3
-        }
+        })
         XCTAssertEqual(calls, 3)
         XCTAssertEqual(stopped.count, 1)
+        var epochs = 0
+        let stoppedAtEpoch = try Trainer.fit(model: model, optimizer: optimizer, train: data, config: config, onEpoch: { _ in
+            epochs += 1
+            return epochs < 2
+        })
+        XCTAssertEqual(stoppedAtEpoch.count, 2, "onEpoch returning false stops after that epoch")
         let evaluation = try Trainer.evaluate(model: model, data: data)
         XCTAssertEqual(evaluation.confusion.flatMap { $0 }.reduce(0, +), data.count)
         XCTAssertEqual(evaluation.perClassAccuracy.count, 3)

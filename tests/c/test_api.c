@@ -170,6 +170,79 @@ static void test_model_building(void) {
     }
 }
 
+static void test_cnn(void) {
+    sn_model *m = NULL;
+    OK(sn_model_create(1, 8, 8, &m));
+    EXPECT_STATUS(sn_model_add_conv2d(m, 4, 0, 1, 0, 1, SN_INIT_KAIMING, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_conv2d(m, 4, 3, 0, 1, 1, SN_INIT_KAIMING, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_conv2d(m, 4, 3, 1, 3, 1, SN_INIT_KAIMING, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_conv2d(m, 4, 9, 1, 0, 1, SN_INIT_KAIMING, 0), SN_ERR_SHAPE_MISMATCH); /* 9 > 8 */
+    EXPECT_STATUS(sn_model_add_conv2d(m, 0, 3, 1, 1, 1, SN_INIT_KAIMING, 0), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_add_conv2d(m, 4, 3, 1, 1, 0, SN_INIT_KAIMING, 0));
+    EXPECT_STATUS(sn_model_add_batchnorm1d(m, 0.1f, 1e-5f), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_model_add_batchnorm2d(m, 0.1f, 1e-5f));
+    OK(sn_model_add_relu(m));
+    EXPECT_STATUS(sn_model_add_maxpool2d(m, 0, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_maxpool2d(m, 9, 0), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_model_add_maxpool2d(m, 2, 0));
+    OK(sn_model_add_avgpool2d(m, 2, 1));
+    OK(sn_model_add_globalavgpool2d(m));
+    EXPECT_STATUS(sn_model_add_conv2d(m, 4, 1, 1, 0, 1, SN_INIT_KAIMING, 0), SN_ERR_SHAPE_MISMATCH); /* flat now */
+    EXPECT_STATUS(sn_model_add_batchnorm2d(m, 0.1f, 1e-5f), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_model_add_linear(m, 3, 1, SN_INIT_KAIMING, 0));
+    sn_layer_info info;
+    info.struct_size = sizeof info;
+    OK(sn_model_layer_info(m, 0, &info));
+    EXPECT(info.kind == SN_LAYER_CONV2D && info.rank == 3 && info.shape[0] == 4 && info.shape[1] == 8 && info.n_params == 36,
+           "conv layer info %s", info.summary);
+    OK(sn_model_layer_info(m, 3, &info));
+    EXPECT(info.kind == SN_LAYER_MAXPOOL2D && info.shape[1] == 4, "pool layer info %s", info.summary);
+    OK(sn_model_layer_info(m, 5, &info));
+    EXPECT(info.kind == SN_LAYER_GLOBALAVGPOOL2D && info.rank == 1 && info.shape[0] == 4, "gap info %s", info.summary);
+    float x[2 * 64], logits[6];
+    for (int i = 0; i < 128; i++) x[i] = (float)(i % 13) / 13.0f;
+    OK(sn_model_forward(m, x, 2, logits, 6));
+    sn_model_free(m);
+
+    sn_cnn_params cp;
+    OK(sn_cnn_params_default(&cp));
+    EXPECT(cp.param_budget == 100000 && cp.head == SN_CNN_HEAD_LINEAR, "cnn defaults");
+    sn_cnn_params bad = cp;
+    bad.head = 7;
+    EXPECT_STATUS(sn_model_create_cnn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    bad = cp;
+    bad.param_budget = 100;
+    EXPECT_STATUS(sn_model_create_cnn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    bad = cp;
+    bad.n_blocks = 3;
+    EXPECT_STATUS(sn_model_create_cnn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    int32_t widths[3] = {4, 8, 0};
+    bad = cp;
+    bad.widths = widths;
+    bad.n_blocks = 3;
+    EXPECT_STATUS(sn_model_create_cnn(&bad, &m), SN_ERR_INVALID_ARGUMENT);
+    widths[2] = 16;
+    OK(sn_model_create_cnn(&bad, &m));
+    sn_model_free(m);
+    int64_t budgets[4] = {10000, 20000, 50000, 100000}, n = 0;
+    for (int i = 0; i < 4; i++) {
+        cp.param_budget = budgets[i];
+        OK(sn_model_create_cnn(&cp, &m));
+        OK(sn_model_n_params(m, &n));
+        EXPECT(llabs(n - budgets[i]) <= budgets[i] / 50, "CNN budget %lld gave %lld", (long long)budgets[i], (long long)n);
+        sn_model_free(m);
+    }
+    sn_train_params tp;
+    EXPECT_STATUS(sn_recipe_train_params(5, &tp), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_recipe_train_params(SN_ARCH_CNN, &tp));
+    EXPECT(tp.crop_padding == 2 && tp.horizontal_flip == 1 && tp.epochs > 0, "cnn recipe");
+    sn_optimizer_params op;
+    OK(sn_recipe_optimizer_params(SN_ARCH_CNN, &op));
+    EXPECT(op.kind == SN_OPTIMIZER_SGD && op.momentum == 0.9f && op.lr > 0, "cnn optimizer recipe");
+    OK(sn_recipe_optimizer_params(SN_ARCH_FCN, &op));
+    EXPECT(op.kind == SN_OPTIMIZER_ADAMW && op.lr == 0.002f, "fcn optimizer recipe");
+}
+
 static void test_handles(void) {
     sn_model *m = small_model();
     sn_dataset *d = synthetic(30, 1);
@@ -513,6 +586,7 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     test_versions_and_errors();
     test_model_building();
+    test_cnn();
     test_handles();
     test_tensors_and_low_level_loop();
     test_schedules();

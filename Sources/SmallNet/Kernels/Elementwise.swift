@@ -10,6 +10,15 @@ typealias Vec16 = SIMD16<Float>
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
+/// dst[i] = src[i] for i in 0..<count, in 16-lane vectors (cheaper than memmove for the short
+/// rows of small feature maps).
+@inline(__always)
+func copy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
+    while i < count { dst[i] = src[i]; i += 1 }
+}
+
 /// y[i] += x[i] for i in 0..<count.
 func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
     var i = 0
@@ -37,13 +46,13 @@ func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Fl
     return s
 }
 
-/// Σ (x[i] − mean)² for i in 0..<count.
-func squaredDeviation(_ x: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
-    var acc = Vec16()
-    let m = Vec16(repeating: mean)
+
+/// (Σ x[i], Σ x[i]²) for i in 0..<count, in 16 lanes then across them.
+func sumAndSquares(_ x: UnsafePointer<Float>, count: Int) -> (Float, Float) {
+    var acc = Vec16(), acc2 = Vec16()
     var i = 0
-    while i + 16 <= count { let d = load16(x + i) - m; acc += d * d; i += 16 }
-    var s = acc.sum()
-    while i < count { let d = x[i] - mean; s += d * d; i += 1 }
-    return s
+    while i + 16 <= count { let v = load16(x + i); acc += v; acc2 += v * v; i += 16 }
+    var s = acc.sum(), s2 = acc2.sum()
+    while i < count { s += x[i]; s2 += x[i] * x[i]; i += 1 }
+    return (s, s2)
 }

@@ -209,3 +209,20 @@ public enum KernelInfo {
         return "smallnet register-blocked \(gemmMR)×\(gemmNR) SIMD16 micro-kernel (\(isa)), K blocks of \(gemmKC)"
     }
 }
+
+/// GFLOP/s of this machine's GEMM on 256×256×256 products over `pool`, measured for `seconds`.
+public func gemmPeakGFLOPs(pool: ThreadPool?, seconds: Double) -> Double {
+    let n = 256
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n), b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+    defer { a.deallocate(); b.deallocate(); c.deallocate() }
+    for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+    gemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, accumulate: false, pool: pool)
+    var runs = 0
+    let start = monotonicSeconds()
+    while monotonicSeconds() - start < seconds {
+        for _ in 0..<10 { gemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, accumulate: false, pool: pool) }
+        runs += 10
+    }
+    return 2 * Double(n * n * n) * Double(runs) / (monotonicSeconds() - start) / 1e9
+}

@@ -12,6 +12,8 @@ struct WindowGeometry {
     var patchSize: Int { channels * kernelHeight * kernelWidth }
     var outPlane: Int { outHeight * outWidth }
     var inPlane: Int { height * width }
+    /// Stride 1 with "same" padding: every im2col row is the image plane shifted.
+    var isSameShape: Bool { stride == 1 && outHeight == height && outWidth == width }
 
     /// For output column `ox` and kernel column `j`: the input x = ox·stride + j − padding.
     /// Returns the range of ox whose x lies inside 0..<width.
@@ -25,14 +27,16 @@ struct WindowGeometry {
 }
 
 /// col (C·kh·kw, Ho·Wo) ← the patches of image (C, H, W); out-of-image taps are 0.
-/// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p].
-func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+/// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p]; rows are `ld`
+/// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
+func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, ld: Int) {
+    if g.isSameShape { return im2colSameShape(g, image: image, col: col, ld: ld) }
     let wo = g.outWidth, ho = g.outHeight, s = g.stride
     for c in 0..<g.channels {
         let plane = image + c * g.inPlane
         for i in 0..<g.kernelHeight {
             for j in 0..<g.kernelWidth {
-                let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * g.outPlane
+                let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
                 let valid = g.validColumns(j)
                 for oy in 0..<ho {
                     let dst = row + oy * wo
@@ -41,7 +45,7 @@ func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutable
                     let src = plane + y * g.width + j - g.padding
                     if valid.lowerBound > 0 { dst.update(repeating: 0, count: valid.lowerBound) }
                     if s == 1 {
-                        (dst + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
+                        copy(dst + valid.lowerBound, src + valid.lowerBound, count: valid.count)
                     } else {
                         for ox in valid { dst[ox] = src[ox * s] }
                     }
@@ -52,15 +56,16 @@ func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutable
     }
 }
 
-/// image (C, H, W) += the columns of col (C·kh·kw, Ho·Wo) scattered back to their pixels:
-/// the adjoint of `im2col`.
-func col2im(_ g: WindowGeometry, col: UnsafePointer<Float>, image: UnsafeMutablePointer<Float>) {
+/// image (C, H, W) += the columns of col (C·kh·kw, Ho·Wo; rows `ld` floats apart) scattered
+/// back to their pixels: the adjoint of `im2col`.
+func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int, image: UnsafeMutablePointer<Float>) {
+    if g.isSameShape { return col2imSameShape(g, col: col, ld: ld, image: image) }
     let wo = g.outWidth, ho = g.outHeight, s = g.stride
     for c in 0..<g.channels {
         let plane = image + c * g.inPlane
         for i in 0..<g.kernelHeight {
             for j in 0..<g.kernelWidth {
-                let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * g.outPlane
+                let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
                 let valid = g.validColumns(j)
                 for oy in 0..<ho {
                     let y = oy * s + i - g.padding
@@ -73,6 +78,65 @@ func col2im(_ g: WindowGeometry, col: UnsafePointer<Float>, image: UnsafeMutable
                         for ox in valid { dst[ox * s] += src[ox] }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The rows of one im2col matrix for a kernel tap (dy, dx) = (i − p, j − p) under "same"
+/// padding: output rows `rows` read image rows shifted by dy; within the flattened plane the
+/// tap is one contiguous shift by dy·W + dx, except `dx` columns at one edge that fall outside.
+@inline(__always)
+private func sameShapeTap(_ g: WindowGeometry, _ i: Int, _ j: Int) -> (rows: Range<Int>, shift: Int, dx: Int) {
+    let dy = i - g.padding, dx = j - g.padding
+    let rows = Swift.max(0, -dy)..<Swift.min(g.height, g.height - dy)
+    return (rows, dy * g.width + dx, dx)
+}
+
+/// `im2col` for stride 1 and "same" padding: one shifted copy per kernel tap, then the few
+/// out-of-image columns set to 0.
+private func im2colSameShape(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, ld: Int) {
+    let w = g.width, plane = g.inPlane
+    for c in 0..<g.channels {
+        let src = image + c * plane
+        for i in 0..<g.kernelHeight {
+            for j in 0..<g.kernelWidth {
+                let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
+                let tap = sameShapeTap(g, i, j)
+                guard !tap.rows.isEmpty else { row.update(repeating: 0, count: plane); continue }
+                let first = tap.rows.lowerBound * w, end = tap.rows.upperBound * w
+                if first > 0 { row.update(repeating: 0, count: first) }
+                if end < plane { (row + end).update(repeating: 0, count: plane - end) }
+                // Copy [first + lo, end − hi): every source index stays inside the plane.
+                let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
+                copy(row + first + lo, src + first + lo + tap.shift, count: end - first - lo - hi)
+                if tap.dx != 0 {
+                    let edge = tap.dx < 0 ? 0..<(-tap.dx) : (w - tap.dx)..<w
+                    for y in tap.rows { for x in edge { row[y * w + x] = 0 } }
+                }
+            }
+        }
+    }
+}
+
+/// `col2im` for stride 1 and "same" padding: zero each tap's out-of-image columns in `col`,
+/// then one shifted add per tap.
+private func col2imSameShape(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int, image: UnsafeMutablePointer<Float>) {
+    let w = g.width, plane = g.inPlane
+    for c in 0..<g.channels {
+        let dst = image + c * plane
+        for i in 0..<g.kernelHeight {
+            for j in 0..<g.kernelWidth {
+                let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
+                let tap = sameShapeTap(g, i, j)
+                guard !tap.rows.isEmpty else { continue }
+                if tap.dx != 0 {
+                    let edge = tap.dx < 0 ? 0..<(-tap.dx) : (w - tap.dx)..<w
+                    for y in tap.rows { for x in edge { row[y * w + x] = 0 } }
+                }
+                let first = tap.rows.lowerBound * w, end = tap.rows.upperBound * w
+                let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
+                addInPlace(dst + first + lo + tap.shift, row + first + lo, count: end - first - lo - hi)
             }
         }
     }

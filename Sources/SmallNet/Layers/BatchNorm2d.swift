@@ -4,7 +4,8 @@
 ///
 /// Training: batch mean and biased variance; running statistics move by `momentum` (the
 /// running variance takes the unbiased estimate). Eval: the running statistics. Backward
-/// (training): dx = γ/(M·σ) · (M·dy − Σdy − x̂·Σ(dy·x̂)), M = N·H·W. As PyTorch's `nn.BatchNorm2d`.
+/// (training): dx = γ/(M·σ) · (M·dy − Σdy − x̂·Σ(dy·x̂)), M = N·H·W, with x̂ recomputed from x
+/// rather than stored. As PyTorch's `nn.BatchNorm2d`.
 ///
 /// Shape: input (N, C, H, W); output the same. Parameters `weight` γ (C) = 1, `bias` β (C) = 0;
 /// buffers `running_mean`, `running_var`, `num_batches_tracked`.
@@ -20,7 +21,9 @@ public final class BatchNorm2d: Layer {
 
     private let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
-    private let normalized = Tensor(uncheckedShape: [0], count: 0)
+    private var input: Tensor?
+    /// μ and σ⁻¹ of the last forward, per channel (batch or running statistics).
+    private let batchMean: Tensor
     private let inverseStd: Tensor
     private var lastWasTraining = false
 
@@ -38,6 +41,7 @@ public final class BatchNorm2d: Layer {
         runningVar = Tensor(uncheckedShape: [channels], count: channels)
         batchesTracked = Tensor(uncheckedShape: [], count: 1)
         inverseStd = Tensor(uncheckedShape: [channels], count: channels)
+        batchMean = Tensor(uncheckedShape: [channels], count: channels)
         resetParameters()
     }
 
@@ -68,25 +72,29 @@ public final class BatchNorm2d: Layer {
 
     public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
         let n = batchSize(input), c = channels, plane = input.shape[2] * input.shape[3]
+        self.input = input
         output.resize(input.shape)
-        normalized.resize(input.shape)
         lastWasTraining = context.training
-        let x = input.data, y = output.data, xh = normalized.data, istd = inverseStd.data
+        let x = input.data, y = output.data, istd = inverseStd.data, mu = batchMean.data
         let g = weight.value.data, b = bias.value.data
-        let m = Float(n * plane)
+        let m = Double(n * plane)
         if context.training { batchesTracked.data[0] += 1 }
         forEachRange(count: c, pool: context.pool) { range in
             for ch in range {
                 var mean: Float, variance: Float
                 if context.training {
-                    // Two passes (mean, then squared deviations), each summed in a fixed order.
-                    var total: Float = 0
-                    for s in 0..<n { total += sum(x + (s * c + ch) * plane, count: plane) }
-                    mean = total / m
-                    var squares: Float = 0
-                    for s in 0..<n { squares += squaredDeviation(x + (s * c + ch) * plane, count: plane, mean: mean) }
-                    variance = squares / m
-                    let unbiased = m > 1 ? variance * m / (m - 1) : variance
+                    // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
+                    var total = 0.0, squares = 0.0
+                    for s in 0..<n {
+                        let (p, q) = sumAndSquares(x + (s * c + ch) * plane, count: plane)
+                        total += Double(p)
+                        squares += Double(q)
+                    }
+                    let mean64 = total / m
+                    let variance64 = Swift.max(squares / m - mean64 * mean64, 0)
+                    mean = Float(mean64)
+                    variance = Float(variance64)
+                    let unbiased = m > 1 ? Float(variance64 * m / (m - 1)) : variance
                     runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mean
                     runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * unbiased
                 } else {
@@ -95,23 +103,15 @@ public final class BatchNorm2d: Layer {
                 }
                 let inv = 1 / (variance + eps).squareRoot()
                 istd[ch] = inv
-                let scale = Vec16(repeating: inv), shift = Vec16(repeating: -mean * inv)
-                let gamma = Vec16(repeating: g[ch]), beta = Vec16(repeating: b[ch])
+                mu[ch] = mean
+                // y = γ·(x − μ)·σ⁻¹ + β = x·a + b'
+                let scale = g[ch] * inv, shift = b[ch] - mean * inv * g[ch]
+                let va = Vec16(repeating: scale), vb = Vec16(repeating: shift)
                 for s in 0..<n {
                     let o = (s * c + ch) * plane
                     var i = 0
-                    while i + 16 <= plane {
-                        let v = load16(x + o + i) * scale + shift
-                        store16(v, xh + o + i)
-                        store16(gamma * v + beta, y + o + i)
-                        i += 16
-                    }
-                    while i < plane {
-                        let v = x[o + i] * inv - mean * inv
-                        xh[o + i] = v
-                        y[o + i] = g[ch] * v + b[ch]
-                        i += 1
-                    }
+                    while i + 16 <= plane { store16(load16(x + o + i) * va + vb, y + o + i); i += 16 }
+                    while i < plane { y[o + i] = x[o + i] * scale + shift; i += 1 }
                 }
             }
         }
@@ -119,34 +119,41 @@ public final class BatchNorm2d: Layer {
     }
 
     public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
+        guard let input else { return nil }
         let n = batchSize(dOut), c = channels, plane = dOut.shape[2] * dOut.shape[3]
-        let dy = dOut.data, xh = normalized.data, istd = inverseStd.data, g = weight.value.data
+        let dy = dOut.data, x = input.data, istd = inverseStd.data, mu = batchMean.data, g = weight.value.data
         if needInputGradient { dInput.resize(dOut.shape) }
         let dx = dInput.data
         let m = Float(n * plane)
         let training = lastWasTraining
         forEachRange(count: c, pool: context.pool) { range in
             for ch in range {
-                var sumDy: Float = 0, sumDyXh: Float = 0
+                // Σdy and Σdy·x̂ with x̂ = (x − μ)·σ⁻¹ recomputed: Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy).
+                var sumDy: Float = 0, sumDyX: Float = 0
                 for s in 0..<n {
                     let o = (s * c + ch) * plane
                     sumDy += sum(dy + o, count: plane)
-                    sumDyXh += dot(dy + o, xh + o, count: plane)
+                    sumDyX += dot(dy + o, x + o, count: plane)
                 }
+                let inv = istd[ch], mean = mu[ch]
+                let sumDyXh = inv * (sumDyX - mean * sumDy)
                 weight.grad.data[ch] += sumDyXh
                 bias.grad.data[ch] += sumDy
                 guard needInputGradient else { continue }
-                let k = g[ch] * istd[ch]
+                // dx = k·(dy − Σdy/M − x̂·Σdy·x̂/M), k = γ·σ⁻¹ (training); dx = k·dy (eval)
+                let k = g[ch] * inv
                 let meanDy = training ? sumDy / m : 0, meanDyXh = training ? sumDyXh / m : 0
-                let vk = Vec16(repeating: k), vMeanDy = Vec16(repeating: meanDy), vMeanDyXh = Vec16(repeating: meanDyXh)
+                // k·(dy − meanDy − (x − μ)·σ⁻¹·meanDyXh) = k·dy + (x·c1 + c0)
+                let c1 = -k * inv * meanDyXh, c0 = -k * meanDy + k * mean * inv * meanDyXh
+                let vk = Vec16(repeating: k), v1 = Vec16(repeating: c1), v0 = Vec16(repeating: c0)
                 for s in 0..<n {
                     let o = (s * c + ch) * plane
                     var i = 0
                     while i + 16 <= plane {
-                        store16(vk * (load16(dy + o + i) - vMeanDy - load16(xh + o + i) * vMeanDyXh), dx + o + i)
+                        store16(vk * load16(dy + o + i) + load16(x + o + i) * v1 + v0, dx + o + i)
                         i += 16
                     }
-                    while i < plane { dx[o + i] = k * (dy[o + i] - meanDy - xh[o + i] * meanDyXh); i += 1 }
+                    while i < plane { dx[o + i] = k * dy[o + i] + x[o + i] * c1 + c0; i += 1 }
                 }
             }
         }

@@ -6,9 +6,10 @@
 /// Parameters: `weight` (Cout, Cin, kh, kw), `bias` (Cout). Init: Kaiming normal with
 /// fan_in = Cin·kh·kw, bias 0 (or PyTorch's default U(±1/√fan_in)).
 ///
-/// Per sample: col = im2col(x) (Cin·kh·kw, Ho·Wo); y = W·col. Backward: dWᵀ += col·dyᵀ,
-/// dcol = Wᵀ·dy, dx = col2im(dcol). Weight gradients are summed per fixed sample group, then
-/// over the groups in order, so they do not depend on the thread count.
+/// A few samples at a time (enough for ~400 output columns): col = im2col(x) (Cin·kh·kw, S·Ho·Wo);
+/// y = W·col. Backward: dWᵀ += col·dyᵀ, dcol = Wᵀ·dy, dx = col2im(dcol). Weight gradients are
+/// summed per fixed sample group, then over the groups in order, so they do not depend on the
+/// thread count.
 public final class Conv2d: Layer {
     public let inChannels, outChannels: Int
     public let kernelSize: Int
@@ -19,8 +20,9 @@ public final class Conv2d: Layer {
     private let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
     private var input: Tensor?
-    /// Per sample group: im2col buffer, its gradient, dyᵀ, partial dWᵀ and partial db.
-    private var columns: [Tensor] = [], dColumns: [Tensor] = [], dOutT: [Tensor] = []
+    /// Per sample group: im2col buffer, its gradient, y or dy of a chunk as (Cout, S·P), dyᵀ,
+    /// partial dWᵀ and partial db.
+    private var columns: [Tensor] = [], dColumns: [Tensor] = [], chunkOut: [Tensor] = [], dOutT: [Tensor] = []
     private var dWeightT: [Tensor] = [], dBias: [Tensor] = []
     private let weightT = Tensor(uncheckedShape: [0], count: 0)
 
@@ -48,6 +50,10 @@ public final class Conv2d: Layer {
     }
 
     public var kind: String { "conv2d" }
+    public func forwardFLOPs(inputShape: [Int]) -> Int {
+        let g = geometry(inputShape)
+        return 2 * g.patchSize * outChannels * g.outPlane
+    }
     public var spec: JSON {
         .object([("kind", .string(kind)), ("in", .number(inChannels)), ("out", .number(outChannels)),
                  ("kernel", .number(kernelSize)), ("stride", .number(stride)), ("padding", .number(padding)),
@@ -75,45 +81,60 @@ public final class Conv2d: Layer {
         return [outChannels, g.outHeight, g.outWidth]
     }
 
+    /// Samples per GEMM: enough for about 400 output columns.
+    private func chunkSize(_ g: WindowGeometry) -> Int { Swift.max(1, Swift.min(8, 400 / g.outPlane)) }
+
     /// Grows the per-group scratch tensors to `groups` entries of the needed sizes.
     private func prepareScratch(_ g: WindowGeometry, groups: Int, backward: Bool) {
         func ensure(_ list: inout [Tensor], _ shape: [Int]) {
             while list.count < groups { list.append(Tensor(uncheckedShape: [0], count: 0)) }
             for t in list.prefix(groups) { t.resize(shape) }
         }
-        ensure(&columns, [g.patchSize, g.outPlane])
+        let columnsPerChunk = chunkSize(g) * g.outPlane
+        ensure(&columns, [g.patchSize, columnsPerChunk])
+        ensure(&chunkOut, [outChannels, columnsPerChunk])
         if backward {
-            ensure(&dColumns, [g.patchSize, g.outPlane])
-            ensure(&dOutT, [g.outPlane, outChannels])
+            ensure(&dColumns, [g.patchSize, columnsPerChunk])
+            ensure(&dOutT, [columnsPerChunk, outChannels])
             ensure(&dWeightT, [g.patchSize, outChannels])
             ensure(&dBias, [outChannels])
         }
     }
 
-    /// True when im2col is the identity (1×1 kernel, stride 1, no padding).
-    private var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
+    /// Calls `body(group, chunk)` for consecutive chunks of `chunkSize` samples in each group.
+    private func forEachChunk(batch n: Int, _ g: WindowGeometry, pool: ThreadPool?, _ body: (Int, Range<Int>) -> Void) {
+        let size = chunkSize(g)
+        forEachSampleGroup(batch: n, pool: pool) { group, samples in
+            var start = samples.lowerBound
+            while start < samples.upperBound {
+                let end = Swift.min(start + size, samples.upperBound)
+                body(group, start..<end)
+                start = end
+            }
+        }
+    }
 
     public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
         let n = batchSize(input)
         let g = geometry(input.shape)
         self.input = input
         output.resize([n, outChannels, g.outHeight, g.outWidth])
-        let groups = sampleGroupCount(n)
-        prepareScratch(g, groups: groups, backward: false)
+        prepareScratch(g, groups: sampleGroupCount(n), backward: false)
         let inSize = g.channels * g.inPlane, outSize = outChannels * g.outPlane, plane = g.outPlane
-        let w = weight.value.data, b = bias?.value.data, x = input.data, y = output.data
-        forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
+        let w = weight.value.data, b = bias?.value.data, x = input.data, y = output.data, cout = outChannels
+        forEachChunk(batch: n, g, pool: context.pool) { group, chunk in
+            let ld = chunk.count * plane
             let col = self.columns[group].data
-            for s in samples {
-                let image = x + s * inSize, out = y + s * outSize
-                let patches: UnsafePointer<Float>
-                if self.isPointwise { patches = UnsafePointer(image) } else {
-                    im2col(g, image: image, col: col)
-                    patches = UnsafePointer(col)
+            for (j, s) in chunk.enumerated() { im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
+            // A single sample is written in place; a chunk goes through (Cout, S·P) scratch.
+            let out = chunk.count == 1 ? y + chunk.lowerBound * outSize : self.chunkOut[group].data
+            if let b { for o in 0..<cout { (out + o * ld).update(repeating: b[o], count: ld) } }
+            gemm(m: cout, n: ld, k: g.patchSize, a: w, lda: g.patchSize, b: col, ldb: ld, c: out, ldc: ld,
+                 accumulate: b != nil, pool: nil)
+            if chunk.count > 1 {
+                for (j, s) in chunk.enumerated() {
+                    for o in 0..<cout { copy(y + s * outSize + o * plane, out + o * ld + j * plane, count: plane) }
                 }
-                if let b { for o in 0..<self.outChannels { (out + o * plane).update(repeating: b[o], count: plane) } }
-                gemm(m: self.outChannels, n: plane, k: g.patchSize, a: w, lda: g.patchSize, b: patches, ldb: plane,
-                     c: out, ldc: plane, accumulate: b != nil, pool: nil)
             }
         }
         return output
@@ -132,37 +153,33 @@ public final class Conv2d: Layer {
             weightT.resize([k, cout])
             transpose(rows: cout, cols: k, src: weight.value.data, lds: k, dst: weightT.data, ldd: cout)
         }
+        for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
         let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data
         let hasBias = bias != nil
-        forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
+        forEachChunk(batch: n, g, pool: context.pool) { group, chunk in
+            let ld = chunk.count * plane
             let col = self.columns[group].data, dCol = self.dColumns[group].data
             let dyT = self.dOutT[group].data, dWT = self.dWeightT[group].data, db = self.dBias[group].data
-            self.dWeightT[group].fill(0)
-            self.dBias[group].fill(0)
-            for s in samples {
-                let image = x + s * inSize, grad = dy + s * outSize
-                let patches: UnsafePointer<Float>
-                if self.isPointwise { patches = UnsafePointer(image) } else {
-                    im2col(g, image: image, col: col)
-                    patches = UnsafePointer(col)
+            // dy of the chunk as (Cout, S·P), and transposed as (S·P, Cout).
+            let dyChunk = chunk.count == 1 ? dy + chunk.lowerBound * outSize : self.chunkOut[group].data
+            for (j, s) in chunk.enumerated() {
+                im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld)
+                let grad = dy + s * outSize
+                if chunk.count > 1 {
+                    for o in 0..<cout { copy(dyChunk + o * ld + j * plane, grad + o * plane, count: plane) }
                 }
-                // dWᵀ (K, Cout) += col (K, P) · dyᵀ (P, Cout)
-                transpose(rows: cout, cols: plane, src: grad, lds: plane, dst: dyT, ldd: cout)
-                gemm(m: k, n: cout, k: plane, a: patches, lda: plane, b: dyT, ldb: cout, c: dWT, ldc: cout,
-                     accumulate: true, pool: nil)
-                if hasBias { for o in 0..<cout { db[o] += sum(grad + o * plane, count: plane) } }
-                guard needInputGradient else { continue }
-                // dcol (K, P) = Wᵀ (K, Cout) · dy (Cout, P); dx = col2im(dcol)
+                transpose(rows: cout, cols: plane, src: grad, lds: plane, dst: dyT + j * plane * cout, ldd: cout)
+            }
+            // dWᵀ (K, Cout) += col (K, S·P) · dyᵀ (S·P, Cout);  db += Σ dy
+            gemm(m: k, n: cout, k: ld, a: col, lda: ld, b: dyT, ldb: cout, c: dWT, ldc: cout, accumulate: true, pool: nil)
+            if hasBias { for o in 0..<cout { db[o] += sum(dyChunk + o * ld, count: ld) } }
+            guard needInputGradient else { return }
+            // dcol (K, S·P) = Wᵀ (K, Cout) · dy (Cout, S·P);  dx = col2im(dcol)
+            gemm(m: k, n: ld, k: cout, a: wT, lda: cout, b: dyChunk, ldb: ld, c: dCol, ldc: ld, accumulate: false, pool: nil)
+            for (j, s) in chunk.enumerated() {
                 let dImage = dx + s * inSize
-                if self.isPointwise {
-                    gemm(m: k, n: plane, k: cout, a: wT, lda: cout, b: grad, ldb: plane, c: dImage, ldc: plane,
-                         accumulate: false, pool: nil)
-                } else {
-                    gemm(m: k, n: plane, k: cout, a: wT, lda: cout, b: grad, ldb: plane, c: dCol, ldc: plane,
-                         accumulate: false, pool: nil)
-                    dImage.update(repeating: 0, count: inSize)
-                    col2im(g, col: dCol, image: dImage)
-                }
+                dImage.update(repeating: 0, count: inSize)
+                col2im(g, col: dCol + j * plane, ld: ld, image: dImage)
             }
         }
         // Sum the group partials in order, then dW += (Σ dWᵀ)ᵀ.

@@ -53,11 +53,16 @@ public protocol Layer: AnyObject {
     func outputShape(for inputShape: [Int]) throws -> [Int]
     /// Computes the output for a batch `input` of shape (N, inputShape…).
     func forward(_ input: Tensor, context: ExecutionContext) -> Tensor
+    /// Floating-point operations of one sample's forward pass (matrix products only).
+    func forwardFLOPs(inputShape: [Int]) -> Int
     /// Back-propagates `dOut` (same shape as the last output).
     func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor?
 }
 
 extension Layer {
+    /// Floating-point operations of one forward pass of one sample (multiply-adds count 2);
+    /// only the matrix products are counted.
+    public func forwardFLOPs(inputShape: [Int]) -> Int { 0 }
     public var parameters: [Parameter] { [] }
     public var buffers: [(name: String, tensor: Tensor)] { [] }
 }

@@ -35,6 +35,7 @@ public final class Linear: Layer {
     }
 
     public var kind: String { "linear" }
+    public func forwardFLOPs(inputShape: [Int]) -> Int { 2 * inFeatures * outFeatures }
     public var spec: JSON {
         .object([("kind", .string(kind)), ("in", .number(inFeatures)), ("out", .number(outFeatures)), ("bias", .bool(bias != nil))])
     }

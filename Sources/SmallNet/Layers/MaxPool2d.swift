@@ -2,7 +2,7 @@
 
 /// y[n, c, oy, ox] = max over the k×k window at (oy·s, ox·s) of x[n, c] (no padding, floor
 /// rounding, as PyTorch's `nn.MaxPool2d(k, s)`). Backward routes each dy to the window's arg-max
-/// (the first one on ties).
+/// (the first one in row-major order on ties).
 ///
 /// Shape: input (N, C, H, W); output (N, C, (H − k)/s + 1, (W − k)/s + 1).
 public final class MaxPool2d: Layer {
@@ -41,25 +41,37 @@ public final class MaxPool2d: Layer {
         argmax.withUnsafeMutableBufferPointer { arg in
             let indices = arg.baseAddress!
             forEachSampleGroup(batch: n, pool: context.pool) { _, samples in
-                for sample in samples {
-                    for ch in 0..<c {
-                        let planeOffset = (sample * c + ch) * h * w
-                        let plane = x + planeOffset
-                        var o = (sample * c + ch) * ho * wo
-                        for oy in 0..<ho {
-                            for ox in 0..<wo {
-                                var best = oy * s * w + ox * s
-                                var value = plane[best]
+                for plane in (samples.lowerBound * c)..<(samples.upperBound * c) {
+                    let src = x + plane * h * w, channelOffset = (plane % c) * h * w
+                    var o = plane * ho * wo
+                    for oy in 0..<ho {
+                        for ox in 0..<wo {
+                            let origin = oy * s * w + ox * s
+                            var best = origin
+                            var value = src[origin]
+                            if k == 2 {
+                                // The common 2×2 window, unrolled and free of branches: random data
+                                // makes every comparison a coin toss for a branch predictor.
+                                let v1 = src[origin + 1], v2 = src[origin + w], v3 = src[origin + w + 1]
+                                var offset = 0
+                                var step = Int(unsafeBitCast(v1 > value, to: UInt8.self))
+                                offset += step * (1 - offset); value = Swift.max(value, v1)
+                                step = Int(unsafeBitCast(v2 > value, to: UInt8.self))
+                                offset += step * (w - offset); value = Swift.max(value, v2)
+                                step = Int(unsafeBitCast(v3 > value, to: UInt8.self))
+                                offset += step * (w + 1 - offset); value = Swift.max(value, v3)
+                                best = origin + offset
+                            } else {
                                 for i in 0..<k {
-                                    for j in 0..<k {
-                                        let at = (oy * s + i) * w + ox * s + j
-                                        if plane[at] > value || value.isNaN { value = plane[at]; best = at }
+                                    for j in 0..<k where src[origin + i * w + j] > value {
+                                        value = src[origin + i * w + j]
+                                        best = origin + i * w + j
                                     }
                                 }
-                                y[o] = value
-                                indices[o] = Int32(truncatingIfNeeded: ch * h * w + best)
-                                o += 1
                             }
+                            y[o] = value
+                            indices[o] = Int32(truncatingIfNeeded: channelOffset + best)
+                            o += 1
                         }
                     }
                 }

@@ -16,25 +16,29 @@ public final class ReLU: Layer {
 
     public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
         output.resize(input.shape)
-        let x = input.data, y = output.data, n = input.count
-        var i = 0
-        let zero = Vec16()
-        while i + 16 <= n { store16(pointwiseMax(load16(x + i), zero), y + i); i += 16 }
-        while i < n { y[i] = Swift.max(x[i], 0); i += 1 }
+        let x = input.data, y = output.data
+        forEachChunk(count: input.count, pool: context.pool) { range in
+            var i = range.lowerBound
+            let zero = Vec16()
+            while i + 16 <= range.upperBound { store16(pointwiseMax(load16(x + i), zero), y + i); i += 16 }
+            while i < range.upperBound { y[i] = Swift.max(x[i], 0); i += 1 }
+        }
         return output
     }
 
     public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
         guard needInputGradient else { return nil }
         dInput.resize(dOut.shape)
-        let y = output.data, dy = dOut.data, dx = dInput.data, n = dOut.count
-        var i = 0
-        let zero = Vec16()
-        while i + 16 <= n {
-            store16(load16(dy + i).replacing(with: 0, where: load16(y + i) .<= zero), dx + i)
-            i += 16
+        let y = output.data, dy = dOut.data, dx = dInput.data
+        forEachChunk(count: dOut.count, pool: context.pool) { range in
+            var i = range.lowerBound
+            let zero = Vec16()
+            while i + 16 <= range.upperBound {
+                store16(load16(dy + i).replacing(with: 0, where: load16(y + i) .<= zero), dx + i)
+                i += 16
+            }
+            while i < range.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
         }
-        while i < n { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
         return dInput
     }
 }

@@ -52,6 +52,16 @@ public final class Sequential {
     /// Number of trainable scalars (PyTorch's `sum(p.numel() for p in model.parameters())`).
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
+    /// Floating-point operations of one sample's forward pass (matrix products only).
+    public var forwardFLOPs: Int {
+        var shape = inputShape, total = 0
+        for (layer, out) in zip(layers, layerOutputShapes) {
+            total += layer.forwardFLOPs(inputShape: shape)
+            shape = out
+        }
+        return total
+    }
+
     /// One line per layer: kind, description, per-sample output shape, parameter count.
     public var layerSummaries: [(kind: String, summary: String, outputShape: [Int], parameters: Int)] {
         zip(layers, layerOutputShapes).map { layer, shape in
