@@ -18,7 +18,7 @@ LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswif
 	-Xlinker --version-script=$(CURDIR)/scripts/libsmallnet.map -Xlinker -soname=libsmallnet.so.$(SOVERSION)
 PREFIX ?= /usr/local
 
-.PHONY: all build lib deps python-deps run bench bench-pytorch test test-swift test-c test-python install clean
+.PHONY: all build lib deps python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study install clean
 
 all: build lib
 
@@ -35,9 +35,13 @@ lib: deps
 	ln -sf libsmallnet.so.$(VERSION) $(LIB_DIR)/libsmallnet.so.$(SOVERSION)
 	ln -sf libsmallnet.so.$(SOVERSION) $(LIB_DIR)/libsmallnet.so
 
-# The main job: the 100K-parameter FCN on the real FashionMNIST, with the tuned defaults.
-run: build
-	$(BIN) train --arch fcn --params 100000
+# The main job: the whole parameter-budget study (three tables, report, plots) into study/.
+run study: build python-deps
+	$(BIN) study --out study --jobs 1
+
+# The same pipeline in a few minutes: one short epoch per run, on part of the data.
+study-quick: build python-deps
+	$(BIN) study --quick --out study-quick --jobs 2
 
 bench: build
 	$(BIN) bench
@@ -47,7 +51,7 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps build lib test-swift test-c test-python
+test: deps build lib test-swift test-c test-python test-study
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)
@@ -56,11 +60,14 @@ test-c: lib
 	tests/c/run.sh
 
 python-deps:
-	@python3 -c 'import numpy, pytest, tqdm, safetensors' 2>/dev/null || \
-		python3 -m pip install -q numpy pytest tqdm safetensors
+	@python3 -c 'import numpy, pytest, tqdm, safetensors, matplotlib, nbclient, nbformat, ipykernel' 2>/dev/null || \
+		python3 -m pip install -q numpy pytest tqdm safetensors matplotlib nbclient nbformat ipykernel
 
 test-python: lib python-deps
-	cd python && SMALLNET_LIBRARY=$(CURDIR)/$(LIB_DIR)/libsmallnet.so python3 -m pytest -q tests
+	cd python && SMALLNET_REQUIRE_DATA=1 SMALLNET_LIBRARY=$(CURDIR)/$(LIB_DIR)/libsmallnet.so python3 -m pytest -q tests
+
+test-study: build python-deps
+	SMALLNET_REQUIRE_DATA=1 python3 -m pytest -q tests/study
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
