@@ -440,7 +440,8 @@ typedef struct sn_progress {
     double epoch_seconds;
 } sn_progress;
 
-/* Return 0 to go on, non-zero to stop training after this step (sn_fit then returns SN_OK).
+/* Return 0 to go on, non-zero to stop training after this step (sn_fit then returns SN_OK;
+ * an epoch stopped in before its end is not recorded, and no epoch_end call follows it).
  * Called on the thread that called sn_fit. */
 typedef int (*sn_progress_fn)(const sn_progress *progress, void *user);
 
@@ -476,7 +477,8 @@ sn_status sn_predict(sn_model *model, const sn_dataset *data, float *probabiliti
 
 /* ================================================================== Checkpoints === */
 
-/* Saves the model as a .safetensors file: every named tensor as F32 under its PyTorch name,
+/* Saves the model as a .safetensors file: every named tensor under its PyTorch name, as F32
+ * except num_batches_tracked counters, which are I64 as in PyTorch,
  * and in "__metadata__" the architecture ("smallnet.architecture", JSON), the smallnet
  * version and, when not NULL, training_config (any UTF-8 text, usually JSON). Written to a
  * temporary file then renamed, so `path` is never half-written. SN_ERR_IO on failure. */

@@ -96,7 +96,7 @@ func size(_ value: Int, _ name: String) throws -> Int {
 /// Checks the struct_size field of an options struct.
 func checkStructSize(_ actual: UInt32, _ expected: Int, _ name: String) throws {
     guard Int(actual) == expected else {
-        throw invalid("\(name).struct_size is \(actual), expected \(expected) (fill the struct with \(name)_default first)")
+        throw invalid("\(name).struct_size is \(actual), expected \(expected) = sizeof(\(name))")
     }
 }
 

@@ -47,8 +47,8 @@ public enum FashionMNIST {
                 FashionMNIST directory \(directory) does not exist. Install it with \
                 `sudo apt-get install dataset-fashion-mnist` (files go to \(defaultDirectory)), or put the four \
                 files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and \
-                t10k-labels-idx1-ubyte.gz from the dataset's official mirror in a directory and pass it with \
-                --data DIR or SMALLNET_DATA
+                t10k-labels-idx1-ubyte.gz from the dataset's official mirror in a directory and give that \
+                directory (the command line's --data DIR, the API's directory argument, or SMALLNET_DATA)
                 """)
         }
         let prefix = train ? "train" : "t10k"
@@ -69,7 +69,7 @@ public enum FashionMNIST {
         if verify, let expected = checksums[name] {
             let actual = bytes.withUnsafeBufferPointer { sha256Hex($0) }
             guard actual == expected else {
-                throw SmallNetError.io("\(path): SHA-256 of the decompressed data is \(actual), expected \(expected) (corrupt download? skip the check with --no-verify for other IDX data)")
+                throw SmallNetError.io("\(path): SHA-256 of the decompressed data is \(actual), expected \(expected) (corrupt download? for other IDX data, turn verification off: --no-verify, or verify = 0)")
             }
         }
         return (path, try parseIDX(bytes, name: path))

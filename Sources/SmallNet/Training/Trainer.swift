@@ -70,7 +70,7 @@ public enum Trainer {
     /// one sample is dropped when the model has BatchNorm), and after every step calls
     /// `progress`, which returns false to stop training after that step; `onEpoch` receives
     /// each epoch's record as soon as it is complete and returns false to stop there.
-    /// - Returns: one record per completed epoch (a stopped epoch is recorded as far as it got).
+    /// - Returns: one record per completed epoch.
     /// - Throws: `invalidArgument` for a bad config or a dataset that does not fit the model;
     ///   `diverged` when the loss becomes NaN or infinite.
     @discardableResult
@@ -141,6 +141,7 @@ public enum Trainer {
                     if !progress(info) { stopped = true; break }
                 }
             }
+            if stopped { break }  // stopped inside the epoch: only completed epochs are recorded
             let seconds = monotonicSeconds() - start
             var record = EpochRecord(epoch: epoch, trainLoss: Float(lossSum / Double(Swift.max(seen, 1))),
                                      trainAccuracy: Float(correct) / Float(Swift.max(seen, 1)),

@@ -1,0 +1,64 @@
+"""smallnet: train small image classifiers fast on the CPU.
+
+Example:
+    >>> import smallnet
+    >>> train = smallnet.Dataset.fashion_mnist(train=True)
+    >>> test = smallnet.Dataset.fashion_mnist(train=False)
+    >>> model = smallnet.fcn_for_budget(100_000)
+    >>> history = model.fit(train, epochs=10, validation=test)
+    >>> model.evaluate(test)["accuracy"]
+"""
+
+from . import _lib  # noqa: F401  (smallnet._lib: the low-level binding)
+from .data import Dataset
+from .errors import (
+    BadStateError,
+    DivergedError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    OutOfMemoryError,
+    ShapeMismatchError,
+    SmallNetError,
+    SmallNetIOError,
+)
+from .functional import cross_entropy, get_num_threads, set_num_threads, version
+from .model import IncompatibleKeys, Model, checkpoint_metadata, cnn, cnn_for_budget, fcn, fcn_for_budget
+from .optim import SGD, Adam, AdamW, Optimizer, RMSProp, optimizer_defaults
+from .training import History, recipe, schedule_lr
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "BadStateError",
+    "Dataset",
+    "DivergedError",
+    "History",
+    "IncompatibleKeys",
+    "InternalError",
+    "InvalidArgumentError",
+    "Model",
+    "NotFoundError",
+    "Optimizer",
+    "OutOfMemoryError",
+    "RMSProp",
+    "ShapeMismatchError",
+    "SmallNetError",
+    "SmallNetIOError",
+    "__version__",
+    "checkpoint_metadata",
+    "cnn",
+    "cnn_for_budget",
+    "cross_entropy",
+    "fcn",
+    "fcn_for_budget",
+    "get_num_threads",
+    "optimizer_defaults",
+    "recipe",
+    "schedule_lr",
+    "set_num_threads",
+    "version",
+]

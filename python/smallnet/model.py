@@ -1,0 +1,873 @@
+"""Models: a sequence of layers held by the library, with training, evaluation and checkpoints."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+from collections import namedtuple
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import _lib
+from ._handle import (
+    Handle,
+    float_array,
+    float_pointer,
+    int64_pointer,
+    new_pointer,
+    to_flag,
+    to_float,
+    to_int,
+    to_int32,
+    to_path,
+    to_text,
+    to_uint64,
+)
+from .data import Dataset
+from .errors import (
+    BadStateError,
+    DivergedError,
+    InvalidArgumentError,
+    NotFoundError,
+    ShapeMismatchError,
+    check,
+    error_for,
+)
+from .optim import Optimizer
+from .training import History, ProgressReporter, schedule_struct, train_defaults
+
+__all__ = ["IncompatibleKeys", "Model", "checkpoint_metadata", "cnn", "cnn_for_budget", "fcn", "fcn_for_budget"]
+
+_lib_ = _lib.lib
+
+LAYER_KINDS = {
+    _lib.SN_LAYER_LINEAR: "Linear",
+    _lib.SN_LAYER_RELU: "ReLU",
+    _lib.SN_LAYER_DROPOUT: "Dropout",
+    _lib.SN_LAYER_BATCHNORM1D: "BatchNorm1d",
+    _lib.SN_LAYER_FLATTEN: "Flatten",
+    _lib.SN_LAYER_CONV2D: "Conv2d",
+    _lib.SN_LAYER_MAXPOOL2D: "MaxPool2d",
+    _lib.SN_LAYER_AVGPOOL2D: "AvgPool2d",
+    _lib.SN_LAYER_BATCHNORM2D: "BatchNorm2d",
+    _lib.SN_LAYER_GLOBALAVGPOOL2D: "GlobalAvgPool2d",
+}
+INITS = {"kaiming": _lib.SN_INIT_KAIMING, "pytorch": _lib.SN_INIT_PYTORCH}
+HEADS = {"linear": _lib.SN_CNN_HEAD_LINEAR, "global_average": _lib.SN_CNN_HEAD_GLOBAL_AVERAGE}
+
+#: What :meth:`Model.load_state_dict` returns, as in PyTorch.
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _init_code(init: str) -> int:
+    if init not in INITS:
+        raise InvalidArgumentError(f"init must be 'kaiming' or 'pytorch', got {init!r}")
+    return INITS[init]
+
+
+def _shape3(shape: Any, name: str = "input_shape") -> tuple[int, int, int]:
+    try:
+        values = tuple(shape)
+    except TypeError:
+        raise InvalidArgumentError(f"{name} must be (channels, height, width), got {shape!r}") from None
+    if len(values) != 3:
+        raise InvalidArgumentError(f"{name} must be (channels, height, width), got {shape!r}")
+    c, h, w = (to_int32(v, name) for v in values)
+    return c, h, w
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class Model(Handle):
+    """A feed-forward classifier: layers applied in order to images of shape (C, H, W).
+
+    Build one layer by layer, or with :func:`fcn` / :func:`fcn_for_budget`, or load a
+    checkpoint with :meth:`Model.load`. Parameter names and shapes are PyTorch's
+    (``"1.weight"`` of shape (out, in)), so :meth:`state_dict` loads into an equivalent
+    ``torch.nn.Sequential``.
+
+    Args:
+        input_shape: the per-sample input shape (channels, height, width).
+
+    Shape:
+        input (N, C, H, W); output (N, n_outputs) logits.
+
+    Example:
+        >>> model = Model(input_shape=(1, 28, 28)).add_flatten().add_linear(128).add_relu().add_linear(10)
+        >>> logits = model(np.zeros((4, 1, 28, 28), np.float32))   # (4, 10)
+    """
+
+    _noun = "model"
+
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28)):
+        c, h, w = _shape3(input_shape)
+        out = new_pointer()
+        check(_lib_.sn_model_create(c, h, w, ctypes.byref(out)))
+        super().__init__(out.value, _lib_.sn_model_free)
+
+    @classmethod
+    def _wrap(cls, pointer: int) -> Model:
+        model = cls.__new__(cls)
+        Handle.__init__(model, pointer, _lib_.sn_model_free)
+        return model
+
+    # ---------------------------------------------------------------------- building ---
+
+    def add_linear(self, out_features: int, bias: bool = True, init: str = "kaiming", seed: int = 0) -> Model:
+        """Appends ``Linear(in → out_features)``; ``in`` is the current per-sample size.
+
+        Args:
+            out_features: the number of outputs.
+            bias: whether the layer has a bias.
+            init: "kaiming" (N(0, 2/fan_in) weights, zero biases) or "pytorch"
+                (U(±1/sqrt(fan_in)) weights and biases).
+            seed: seeds the initialisation.
+
+        Shape:
+            (N, *) → (N, out_features); parameters ``"<i>.weight"`` (out, in), ``"<i>.bias"`` (out).
+        """
+        check(_lib_.sn_model_add_linear(self._handle, to_int32(out_features, "out_features"), to_flag(bias, "bias"),
+                                        _init_code(init), to_uint64(seed, "seed")))
+        return self
+
+    def add_relu(self) -> Model:
+        """Appends ReLU: ``y = max(0, x)``."""
+        check(_lib_.sn_model_add_relu(self._handle))
+        return self
+
+    def add_dropout(self, p: float) -> Model:
+        """Appends inverted dropout with drop probability ``p`` in [0, 1) (identity in eval mode)."""
+        check(_lib_.sn_model_add_dropout(self._handle, to_float(p, "p")))
+        return self
+
+    def add_batchnorm1d(self, momentum: float = 0.1, eps: float = 1e-5) -> Model:
+        """Appends BatchNorm1d over the current (flat) features.
+
+        Args:
+            momentum: running-statistics momentum in [0, 1], as in PyTorch.
+            eps: added to the variance (> 0).
+
+        Shape:
+            (N, F) → (N, F); parameters ``"<i>.weight"``, ``"<i>.bias"``; buffers
+            ``"<i>.running_mean"``, ``"<i>.running_var"``, ``"<i>.num_batches_tracked"``.
+
+        Raises:
+            ShapeMismatchError: unless the current output is flat (after Flatten or Linear).
+        """
+        check(_lib_.sn_model_add_batchnorm1d(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps")))
+        return self
+
+    def add_flatten(self) -> Model:
+        """Appends Flatten: (N, C, H, W) → (N, C·H·W)."""
+        check(_lib_.sn_model_add_flatten(self._handle))
+        return self
+
+    def add_conv2d(self, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, bias: bool = True,
+                   init: str = "kaiming", seed: int = 0) -> Model:
+        """Appends a square 2-D convolution on the current (C, H, W) output.
+
+        Args:
+            out_channels: the number of output channels.
+            kernel_size: the kernel's height and width (1..15).
+            stride: the step between windows (1..15).
+            padding: zeros added on each side (0..kernel_size-1).
+            bias: whether the layer has a bias.
+            init: "kaiming" or "pytorch", as for :meth:`add_linear`.
+            seed: seeds the initialisation.
+
+        Shape:
+            (N, C, H, W) → (N, out_channels, (H + 2·padding − kernel_size)/stride + 1, …);
+            parameters ``"<i>.weight"`` (out, C, k, k), ``"<i>.bias"`` (out).
+
+        Raises:
+            ShapeMismatchError: the current output is not (C, H, W) or is smaller than the kernel.
+
+        Example:
+            >>> model = Model((1, 28, 28)).add_conv2d(16, 3, padding=1).add_relu().add_maxpool2d(2)
+        """
+        check(_lib_.sn_model_add_conv2d(self._handle, to_int32(out_channels, "out_channels"),
+                                        to_int32(kernel_size, "kernel_size"), to_int32(stride, "stride"),
+                                        to_int32(padding, "padding"), to_flag(bias, "bias"), _init_code(init),
+                                        to_uint64(seed, "seed")))
+        return self
+
+    def add_maxpool2d(self, kernel_size: int, stride: int | None = None) -> Model:
+        """Appends MaxPool2d: the maximum of each kernel_size × kernel_size window (no padding,
+        floor rounding); ``stride`` None means kernel_size."""
+        check(_lib_.sn_model_add_maxpool2d(self._handle, to_int32(kernel_size, "kernel_size"),
+                                           0 if stride is None else to_int32(stride, "stride")))
+        return self
+
+    def add_avgpool2d(self, kernel_size: int, stride: int | None = None) -> Model:
+        """Appends AvgPool2d: the mean of each kernel_size × kernel_size window (no padding,
+        floor rounding); ``stride`` None means kernel_size."""
+        check(_lib_.sn_model_add_avgpool2d(self._handle, to_int32(kernel_size, "kernel_size"),
+                                           0 if stride is None else to_int32(stride, "stride")))
+        return self
+
+    def add_globalavgpool2d(self) -> Model:
+        """Appends global average pooling: (N, C, H, W) → (N, C)."""
+        check(_lib_.sn_model_add_globalavgpool2d(self._handle))
+        return self
+
+    def add_batchnorm2d(self, momentum: float = 0.1, eps: float = 1e-5) -> Model:
+        """Appends BatchNorm2d over the channels of the current (C, H, W) output.
+
+        Args:
+            momentum: running-statistics momentum in [0, 1], as in PyTorch.
+            eps: added to the variance (> 0).
+
+        Shape:
+            (N, C, H, W) → (N, C, H, W); tensors named as for :meth:`add_batchnorm1d`, of size C.
+        """
+        check(_lib_.sn_model_add_batchnorm2d(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps")))
+        return self
+
+    # -------------------------------------------------------------------- properties ---
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable parameters (PyTorch's ``sum(p.numel() for p in parameters())``)."""
+        out = ctypes.c_int64()
+        check(_lib_.sn_model_n_params(self._handle, ctypes.byref(out)))
+        return out.value
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """The per-sample input shape (C, H, W)."""
+        c, h, w = ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
+        check(_lib_.sn_model_input_shape(self._handle, ctypes.byref(c), ctypes.byref(h), ctypes.byref(w)))
+        return c.value, h.value, w.value
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs per sample (the number of classes)."""
+        out = ctypes.c_int64()
+        check(_lib_.sn_model_n_outputs(self._handle, ctypes.byref(out)))
+        return out.value
+
+    @property
+    def layers(self) -> list[dict[str, Any]]:
+        """One dict per layer: ``index``, ``kind`` ("Linear", "ReLU", "Dropout", "BatchNorm1d",
+        "Flatten"), ``summary`` (e.g. "Linear(784 → 117)"), ``output_shape`` (per sample) and
+        ``n_params``."""
+        count = ctypes.c_size_t()
+        check(_lib_.sn_model_n_layers(self._handle, ctypes.byref(count)))
+        layers = []
+        for index in range(count.value):
+            info = _lib.sn_layer_info()
+            info.struct_size = ctypes.sizeof(info)
+            check(_lib_.sn_model_layer_info(self._handle, index, ctypes.byref(info)))
+            layers.append({
+                "index": index,
+                "kind": LAYER_KINDS.get(info.kind, f"unknown({info.kind})"),
+                "summary": info.summary.decode("utf-8", "replace"),
+                "output_shape": tuple(int(d) for d in info.shape[: info.rank]),
+                "n_params": int(info.n_params),
+            })
+        return layers
+
+    @property
+    def training(self) -> bool:
+        """True in training mode (batch statistics, dropout active), False in eval mode."""
+        out = ctypes.c_int32()
+        check(_lib_.sn_model_is_training(self._handle, ctypes.byref(out)))
+        return bool(out.value)
+
+    def train(self, mode: bool = True) -> Model:
+        """Switches to training mode (or to eval mode with ``mode=False``); returns self."""
+        check(_lib_.sn_model_set_training(self._handle, to_flag(mode, "mode")))
+        return self
+
+    def eval(self) -> Model:
+        """Switches to eval mode (running statistics, no dropout); returns self."""
+        return self.train(False)
+
+    # ----------------------------------------------------------------------- tensors ---
+
+    def tensor_info(self) -> list[dict[str, Any]]:
+        """The named tensors in state-dict order: dicts with ``name``, ``shape``, ``count``,
+        ``trainable`` (False for buffers such as running statistics)."""
+        count = ctypes.c_size_t()
+        check(_lib_.sn_model_n_tensors(self._handle, ctypes.byref(count)))
+        infos = []
+        for index in range(count.value):
+            info = _lib.sn_tensor_info()
+            info.struct_size = ctypes.sizeof(info)
+            check(_lib_.sn_model_tensor_info(self._handle, index, ctypes.byref(info)))
+            infos.append({
+                "name": info.name.decode("utf-8"),
+                "shape": tuple(int(d) for d in info.shape[: info.rank]),
+                "count": int(info.count),
+                "trainable": bool(info.trainable),
+            })
+        return infos
+
+    def _info(self, name: str) -> dict[str, Any] | None:
+        for info in self.tensor_info():
+            if info["name"] == name:
+                return info
+        return None
+
+    def _copy_out(self, function, name: Any) -> np.ndarray:
+        key = to_text(name, "name")
+        info = self._info(name)
+        if info is None:
+            # Let the library say what is wrong with the name.
+            probe = np.empty(1, dtype=np.float32)
+            check(function(self._handle, key, float_pointer(probe), 0))
+            raise NotFoundError(f"no tensor named {name!r}")
+        out = np.empty(info["count"], dtype=np.float32)
+        check(function(self._handle, key, float_pointer(out), out.size))
+        return out.reshape(info["shape"])
+
+    def get_tensor(self, name: str) -> np.ndarray:
+        """A copy of tensor ``name`` as float32 in its PyTorch shape.
+
+        Raises:
+            NotFoundError: no tensor of that name.
+        """
+        return self._copy_out(_lib_.sn_model_get_tensor, name)
+
+    def set_tensor(self, name: str, value: Any) -> None:
+        """Overwrites tensor ``name`` with ``value`` (same number of elements; finite).
+
+        Raises:
+            NotFoundError: no tensor of that name.
+            ShapeMismatchError: another number of elements.
+            InvalidArgumentError: non-finite or non-numeric values.
+        """
+        key = to_text(name, "name")
+        array = float_array(value, "value")
+        check(_lib_.sn_model_set_tensor(self._handle, key, float_pointer(array), array.size))
+
+    def grad(self, name: str) -> np.ndarray:
+        """A copy of the gradient of trainable parameter ``name``, in the parameter's shape."""
+        return self._copy_out(_lib_.sn_model_get_grad, name)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every named tensor, in the library's (PyTorch's) order.
+
+        Returns:
+            name → numpy array in PyTorch shape: float32, except ``*.num_batches_tracked``,
+            an int64 scalar array as PyTorch stores it.
+
+        Example:
+            >>> sd = model.state_dict()
+            >>> torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+        """
+        state: dict[str, np.ndarray] = {}
+        for info in self.tensor_info():
+            name = info["name"]
+            out = np.empty(info["count"], dtype=np.float32)
+            check(_lib_.sn_model_get_tensor(self._handle, name.encode("utf-8"), float_pointer(out), out.size))
+            value = out.reshape(info["shape"])
+            if name.endswith("num_batches_tracked"):
+                value = np.array(int(np.rint(value.reshape(-1)[0])) if value.size else 0, dtype=np.int64)
+            state[name] = value
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copies tensors from ``state`` (numpy arrays, or anything ``np.asarray`` accepts,
+        torch tensors included) into the model. Nothing changes unless all of them fit.
+
+        Args:
+            state: name → array, as from :meth:`state_dict`.
+            strict: require exactly the model's names.
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+
+        Raises:
+            InvalidArgumentError: with ``strict``, missing or unexpected names; non-finite values.
+            ShapeMismatchError: a tensor of another shape.
+        """
+        if not isinstance(state, Mapping):
+            raise InvalidArgumentError(f"state must be a mapping of names to arrays, got {type(state).__name__}")
+        infos = self.tensor_info()
+        names = [info["name"] for info in infos]
+        missing = [name for name in names if name not in state]
+        unexpected = [key for key in state if key not in names]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise InvalidArgumentError("error loading state dict: " + "; ".join(parts))
+        arrays = []
+        for info in infos:
+            name = info["name"]
+            if name not in state:
+                continue
+            value = state[name]
+            if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            array = float_array(value, name)
+            if array.shape != info["shape"] and not (array.size == info["count"] == 1):
+                raise ShapeMismatchError(
+                    f"{name}: the model's tensor has shape {info['shape']}, the state's {array.shape}"
+                )
+            if not np.isfinite(array).all():
+                raise InvalidArgumentError(f"{name} holds non-finite values")
+            arrays.append((name, array))
+        for name, array in arrays:
+            check(_lib_.sn_model_set_tensor(self._handle, name.encode("utf-8"), float_pointer(array), array.size))
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------- low-level loop ---
+
+    def _input(self, x: Any) -> tuple[np.ndarray, int]:
+        array = float_array(x, "x")
+        shape = self.input_shape
+        size = shape[0] * shape[1] * shape[2]
+        if array.ndim == 3 and array.shape == shape:
+            array = array[None]
+        elif not ((array.ndim == 4 and array.shape[1:] == shape) or (array.ndim == 2 and array.shape[1] == size)):
+            raise ShapeMismatchError(
+                f"expected input of shape (N, {shape[0]}, {shape[1]}, {shape[2]}) or {shape}, got {array.shape}"
+            )
+        return array, array.shape[0]
+
+    def output_shape(self) -> tuple[int, ...]:
+        """The per-sample output shape: (n_outputs,) for a classifier, (C, H, W) after a
+        convolution or pooling layer."""
+        count = ctypes.c_size_t()
+        check(_lib_.sn_model_n_layers(self._handle, ctypes.byref(count)))
+        if count.value == 0:
+            return self.input_shape
+        info = _lib.sn_layer_info()
+        info.struct_size = ctypes.sizeof(info)
+        check(_lib_.sn_model_layer_info(self._handle, count.value - 1, ctypes.byref(info)))
+        return tuple(int(d) for d in info.shape[: info.rank])
+
+    def forward(self, x: Any) -> np.ndarray:
+        """Forward pass in the current mode (see :meth:`train` / :meth:`eval`).
+
+        Args:
+            x: images (N, C, H, W), one image (C, H, W), or flat rows (N, C·H·W).
+
+        Shape:
+            returns logits (N, n_outputs); one image gives (1, n_outputs). A model ending in a
+            convolution or pooling layer returns (N, C', H', W').
+
+        Raises:
+            ShapeMismatchError: an input that does not fit the model.
+            InvalidArgumentError: N = 0, or a training batch of one through BatchNorm.
+        """
+        array, n = self._input(x)
+        out = np.empty((n, *self.output_shape()), dtype=np.float32)
+        check(_lib_.sn_model_forward(self._handle, float_pointer(array), n, float_pointer(out), out.size))
+        return out
+
+    __call__ = forward
+
+    def backward(self, dlogits: Any) -> None:
+        """Back-propagates ``dlogits`` for the last forward's samples, accumulating gradients.
+
+        Shape:
+            dlogits (N, n_outputs) (or (N, *output_shape)), N as in the last forward.
+
+        Raises:
+            BadStateError: no forward since the model was created, loaded or changed.
+            ShapeMismatchError: another N or number of outputs.
+        """
+        array = float_array(dlogits, "dlogits")
+        outputs = self.n_outputs
+        if array.ndim < 2 or int(np.prod(array.shape[1:])) != outputs:
+            raise ShapeMismatchError(f"dlogits must be (N, {outputs}), got shape {array.shape}")
+        check(_lib_.sn_model_backward(self._handle, float_pointer(array), array.shape[0]))
+
+    def zero_grad(self) -> None:
+        """Sets every parameter gradient to zero."""
+        check(_lib_.sn_model_zero_grad(self._handle))
+
+    # ---------------------------------------------------------------------- training ---
+
+    def fit(
+        self,
+        train: Dataset,
+        optimizer: Optimizer | None = None,
+        *,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        schedule: str | Mapping[str, Any] | None = None,
+        label_smoothing: float | None = None,
+        crop_padding: int | None = None,
+        horizontal_flip: bool | None = None,
+        threads: int | None = None,
+        validation: Dataset | None = None,
+        progress: bool | Callable[[dict[str, Any]], Any] = True,
+        recipe: str = "fcn",
+    ) -> History:
+        """Trains the model; every setting left as None takes the recipe's default (for "fcn",
+        ``sn_train_params_default``: 30 epochs, batch 64, cosine schedule with one warm-up
+        epoch, label smoothing 0.1, no augmentation).
+
+        Args:
+            train: the training data.
+            optimizer: an optimizer over this model; None means the recipe's
+                (``Optimizer.from_recipe``; for "fcn" ``AdamW(self, lr=0.002)``).
+            epochs, batch_size, seed: as named; the seed drives shuffling, dropout and augmentation.
+            schedule: "constant", "step", "cosine" or a dict with kind, step_size, gamma,
+                warmup_epochs, min_lr (fields left out keep the default schedule's).
+            label_smoothing: in [0, 1).
+            crop_padding: random-crop padding in pixels (0: none).
+            horizontal_flip: random horizontal flips.
+            threads: threads for this run (0: :func:`smallnet.get_num_threads`).
+            validation: evaluated after each epoch.
+            progress: True for a tqdm bar per epoch, False for silence, or a callable receiving
+                a dict (epoch, epochs, step, steps_per_epoch, loss, learning_rate,
+                images_per_second, epoch_end, and at an epoch's end train_loss,
+                train_accuracy, eval_loss, eval_accuracy, epoch_seconds) that returns
+                False to stop training early.
+            recipe: whose defaults fill in what is left as None: "fcn" or "cnn" (15 epochs,
+                random crops with padding 2 and flips, SGD lr 0.05 momentum 0.9).
+
+        Returns:
+            a :class:`History`, one dict per completed epoch. The model is left in training mode.
+
+        Raises:
+            DivergedError: the loss became NaN or infinite (``error.history`` holds the epochs so far).
+            Any exception raised by the ``progress`` callable, after training stopped.
+
+        Example:
+            >>> history = model.fit(train, AdamW(model, lr=2e-3), epochs=10, validation=test)
+            >>> history[-1]["eval_accuracy"]
+        """
+        if not isinstance(train, Dataset):
+            raise InvalidArgumentError(f"train must be a smallnet.Dataset, got {type(train).__name__}")
+        if validation is not None and not isinstance(validation, Dataset):
+            raise InvalidArgumentError(f"validation must be a smallnet.Dataset or None, got {type(validation).__name__}")
+        if optimizer is not None:
+            if not isinstance(optimizer, Optimizer):
+                raise InvalidArgumentError(f"optimizer must be a smallnet optimizer, got {type(optimizer).__name__}")
+        params = train_defaults(recipe)
+        if epochs is not None:
+            params.epochs = to_int32(epochs, "epochs")
+        if batch_size is not None:
+            params.batch_size = to_int32(batch_size, "batch_size")
+        if seed is not None:
+            params.seed = to_uint64(seed, "seed")
+        params.schedule = schedule_struct(schedule, params.schedule)
+        if label_smoothing is not None:
+            params.label_smoothing = to_float(label_smoothing, "label_smoothing")
+        if crop_padding is not None:
+            params.crop_padding = to_int32(crop_padding, "crop_padding")
+        if horizontal_flip is not None:
+            params.horizontal_flip = to_flag(horizontal_flip, "horizontal_flip")
+        if threads is not None:
+            params.threads = to_int32(threads, "threads")
+        params.validation = validation._handle if validation is not None else None
+        reporter = ProgressReporter(progress)
+
+        own_optimizer = optimizer is None
+        if own_optimizer:
+            optimizer = Optimizer.from_recipe(self, recipe)
+        capacity = max(int(params.epochs), 0)
+        records = (_lib.sn_epoch_record * max(capacity, 1))()
+        n_epochs = ctypes.c_size_t()
+        try:
+            with reporter.catching_interrupts():
+                status = _lib_.sn_fit(self._handle, optimizer._handle, train._handle, ctypes.byref(params),
+                                      reporter.c_callback, None, records, capacity, ctypes.byref(n_epochs))
+                error = error_for(status) if status != _lib.SN_OK else None
+        finally:
+            reporter.close()
+            if own_optimizer:
+                optimizer.close()
+        history = History.from_records(records, min(n_epochs.value, capacity))
+        if reporter.stopped_in_epoch is not None:  # only completed epochs
+            history = History(e for e in history if e["epoch"] != reporter.stopped_in_epoch)
+        if reporter.error is not None:
+            raise reporter.error
+        if error is not None:
+            if isinstance(error, DivergedError):
+                error.history = history
+            raise error
+        return history
+
+    def evaluate(self, data: Dataset) -> dict[str, Any]:
+        """Evaluates in eval mode (the mode is restored).
+
+        Returns:
+            dict with ``loss``, ``accuracy``, ``confusion`` (int64 (C, C), rows the true class,
+            columns the predicted one) and ``per_class_accuracy`` (C,) (NaN for a class
+            without samples).
+
+        Example:
+            >>> model.evaluate(test)["accuracy"]
+            0.8712
+        """
+        if not isinstance(data, Dataset):
+            raise InvalidArgumentError(f"data must be a smallnet.Dataset, got {type(data).__name__}")
+        classes = data.classes
+        loss, accuracy = ctypes.c_float(), ctypes.c_float()
+        confusion = np.zeros((classes, classes), dtype=np.int64)
+        check(_lib_.sn_evaluate(self._handle, data._handle, ctypes.byref(loss), ctypes.byref(accuracy),
+                                int64_pointer(confusion), confusion.size))
+        totals = confusion.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class = np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
+        return {"loss": loss.value, "accuracy": accuracy.value, "confusion": confusion,
+                "per_class_accuracy": per_class}
+
+    def predict(self, data: Dataset | Any, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities (softmax) in eval mode; the mode is restored.
+
+        Args:
+            data: a :class:`Dataset`, or images as for :meth:`forward`.
+            batch_size: for array input, how many images go through one forward.
+
+        Shape:
+            returns (N, n_outputs) float32, rows summing to 1.
+        """
+        if isinstance(data, Dataset):
+            out = np.empty((len(data), self.n_outputs), dtype=np.float32)
+            check(_lib_.sn_predict(self._handle, data._handle, float_pointer(out), out.size))
+            return out
+        array, n = self._input(data)
+        step = to_int(batch_size, "batch_size", 1, 2**31 - 1)
+        was_training = self.training
+        self.eval()
+        try:
+            parts = [self.forward(array[i : i + step]) for i in range(0, max(n, 1), step)]
+        finally:
+            self.train(was_training)
+        return _softmax(np.concatenate(parts, axis=0))
+
+    # ------------------------------------------------------------------- checkpoints ---
+
+    def save(self, path: str | os.PathLike, training_config: Mapping[str, Any] | str | None = None) -> None:
+        """Saves a ``.safetensors`` checkpoint (PyTorch names, F32), written atomically.
+
+        Args:
+            path: the file to write.
+            training_config: stored under ``"smallnet.training_config"``; a dict is JSON-encoded.
+
+        Raises:
+            SmallNetIOError: the file cannot be written.
+
+        Example:
+            >>> model.save("fcn.safetensors", {"epochs": 30, "lr": 0.002})
+        """
+        target = to_path(path)
+        config = None
+        if training_config is not None:
+            if isinstance(training_config, Mapping):
+                try:
+                    text = json.dumps(training_config, sort_keys=True)
+                except (TypeError, ValueError) as error:
+                    raise InvalidArgumentError(f"training_config cannot be JSON-encoded: {error}") from None
+            else:
+                text = training_config
+            config = to_text(text, "training_config")
+        check(_lib_.sn_model_save(self._handle, target, config))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Model:
+        """Loads a checkpoint written by :meth:`save`, in eval mode.
+
+        Raises:
+            NotFoundError: no such file.
+            SmallNetIOError: a malformed or foreign file.
+        """
+        out = new_pointer()
+        check(_lib_.sn_model_load(to_path(path), ctypes.byref(out)))
+        return cls._wrap(out.value)
+
+    # ----------------------------------------------------------------------- display ---
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "Model(closed)"
+        lines = [f"Model(input_shape={self.input_shape}, n_params={self.n_params:,}, "
+                 f"{'training' if self.training else 'eval'})"]
+        for layer in self.layers:
+            params = f"{layer['n_params']:,}" if layer["n_params"] else ""
+            lines.append(f"  ({layer['index']}) {layer['summary']:<28} {str(layer['output_shape']):<12} {params}")
+        return "\n".join(lines)
+
+
+def checkpoint_metadata(path: str | os.PathLike, key: str) -> str:
+    """Metadata entry ``key`` of a checkpoint: "smallnet.architecture" (JSON),
+    "smallnet.version" or "smallnet.training_config".
+
+    Raises:
+        NotFoundError: no such file or no such key.
+        SmallNetIOError: a malformed file.
+
+    Example:
+        >>> json.loads(checkpoint_metadata("fcn.safetensors", "smallnet.training_config"))
+    """
+    target, name = to_path(path), to_text(key, "key")
+    capacity = 4096
+    for _ in range(3):
+        buffer = ctypes.create_string_buffer(capacity)
+        length = ctypes.c_size_t()
+        status = _lib_.sn_checkpoint_metadata(target, name, buffer, capacity, ctypes.byref(length))
+        if status == _lib.SN_OK:
+            return buffer.raw[: length.value].decode("utf-8", "replace")
+        if status == _lib.SN_ERR_SHAPE_MISMATCH and length.value >= capacity:
+            capacity = length.value + 1
+            continue
+        raise error_for(status)
+    raise BadStateError(f"metadata {key!r} kept growing while it was read")
+
+
+# ---------------------------------------------------------------------------- builders ---
+
+
+def _widths(values: Any, name: str):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidArgumentError(f"{name} must be a list of widths, got {values!r}")
+    widths = [to_int32(v, f"{name} entry") for v in values]
+    return (ctypes.c_int32 * max(len(widths), 1))(*widths), len(widths)
+
+
+def _fcn(hidden: Sequence[int] | None, budget: int | None, input_shape, classes, dropout, batchnorm, init,
+         seed) -> Model:
+    params = _lib.sn_fcn_params()
+    params.struct_size = ctypes.sizeof(params)
+    check(_lib_.sn_fcn_params_default(ctypes.byref(params)))
+    if input_shape is not None:
+        params.channels, params.height, params.width = _shape3(input_shape)
+    if classes is not None:
+        params.classes = to_int32(classes, "classes")
+    widths = None
+    if hidden is not None:
+        widths, params.n_hidden = _widths(hidden, "hidden")
+        params.hidden = ctypes.cast(widths, ctypes.POINTER(ctypes.c_int32))
+    else:
+        params.hidden = None
+        params.n_hidden = 0
+        params.param_budget = to_int(budget, "budget", -(2**63), 2**63 - 1)
+    if dropout is not None:
+        params.dropout = to_float(dropout, "dropout")
+    if batchnorm is not None:
+        params.batchnorm = to_flag(batchnorm, "batchnorm")
+    if init is not None:
+        params.init = _init_code(init)
+    if seed is not None:
+        params.seed = to_uint64(seed, "seed")
+    out = new_pointer()
+    check(_lib_.sn_model_create_fcn(ctypes.byref(params), ctypes.byref(out)))
+    del widths  # borrowed only during the call
+    return Model._wrap(out.value)
+
+
+def fcn(hidden: Sequence[int] = (256, 128), *, input_shape: Sequence[int] | None = None, classes: int | None = None,
+        dropout: float | None = None, batchnorm: bool | None = None, init: str | None = None,
+        seed: int | None = None) -> Model:
+    """A fully-connected classifier with explicit hidden widths:
+    Flatten → [Linear → BatchNorm1d → ReLU → Dropout] × len(hidden) → Linear(classes).
+
+    Settings left as None take the library's defaults (``sn_fcn_params_default``).
+
+    Args:
+        hidden: the hidden layers' widths.
+        input_shape: (C, H, W); default (1, 28, 28).
+        classes: the number of outputs; default 10.
+        dropout: drop probability after each hidden ReLU; None: the recipe's choice
+            (0.1, none under 75K parameters); 0 for none.
+        batchnorm: BatchNorm1d after each hidden Linear; default True.
+        init: "kaiming" (default) or "pytorch".
+        seed: seeds the initialisation; default 0.
+
+    Example:
+        >>> model = smallnet.fcn([256, 128], dropout=0.2)
+    """
+    return _fcn(hidden, None, input_shape, classes, dropout, batchnorm, init, seed)
+
+
+def fcn_for_budget(budget: int, *, input_shape: Sequence[int] | None = None, classes: int | None = None,
+                   dropout: float | None = None, batchnorm: bool | None = None, init: str | None = None,
+                   seed: int | None = None) -> Model:
+    """A fully-connected classifier whose hidden widths (ratio 2:1) are sized so that the
+    parameter count lands within ±2 % of ``budget``. Other arguments as for :func:`fcn`.
+
+    Raises:
+        InvalidArgumentError: a budget too small for the input shape and classes.
+
+    Example:
+        >>> model = smallnet.fcn_for_budget(100_000)
+        >>> abs(model.n_params - 100_000) <= 2_000
+        True
+    """
+    return _fcn(None, budget, input_shape, classes, dropout, batchnorm, init, seed)
+
+
+def _cnn(widths: Sequence[int] | None, budget: int | None, input_shape, classes, head, dropout, init, seed) -> Model:
+    params = _lib.sn_cnn_params()
+    params.struct_size = ctypes.sizeof(params)
+    check(_lib_.sn_cnn_params_default(ctypes.byref(params)))
+    if input_shape is not None:
+        params.channels, params.height, params.width = _shape3(input_shape)
+    if classes is not None:
+        params.classes = to_int32(classes, "classes")
+    array = None
+    if widths is not None:
+        array, params.n_blocks = _widths(widths, "widths")
+        params.widths = ctypes.cast(array, ctypes.POINTER(ctypes.c_int32))
+    else:
+        params.widths = None
+        params.n_blocks = 0
+        params.param_budget = to_int(budget, "budget", -(2**63), 2**63 - 1)
+    if head is not None:
+        if head not in HEADS:
+            raise InvalidArgumentError(f"head must be 'linear' or 'global_average', got {head!r}")
+        params.head = HEADS[head]
+    if dropout is not None:
+        params.dropout = to_float(dropout, "dropout")
+    if init is not None:
+        params.init = _init_code(init)
+    if seed is not None:
+        params.seed = to_uint64(seed, "seed")
+    out = new_pointer()
+    check(_lib_.sn_model_create_cnn(ctypes.byref(params), ctypes.byref(out)))
+    del array  # borrowed only during the call
+    return Model._wrap(out.value)
+
+
+def cnn(widths: Sequence[int], *, input_shape: Sequence[int] | None = None, classes: int | None = None,
+        head: str | None = None, dropout: float | None = None, init: str | None = None,
+        seed: int | None = None) -> Model:
+    """A convolutional classifier with explicit block widths:
+    [Conv2d 3×3 (padding 1, no bias) → BatchNorm2d → ReLU → MaxPool2d(2)] per width, then the head.
+
+    Settings left as None take the library's defaults (``sn_cnn_params_default``).
+
+    Args:
+        widths: the output channels of each block.
+        input_shape: (C, H, W); default (1, 28, 28).
+        classes: the number of outputs; default 10.
+        head: "linear" (Flatten → Linear, the default) or "global_average"
+            (global average pooling → Linear).
+        dropout: drop probability before the head's Linear; None: the recipe's choice.
+        init: "kaiming" (default) or "pytorch".
+        seed: seeds the initialisation; default 0.
+
+    Example:
+        >>> model = smallnet.cnn([16, 32], head="global_average")
+    """
+    return _cnn(widths, None, input_shape, classes, head, dropout, init, seed)
+
+
+def cnn_for_budget(budget: int, *, input_shape: Sequence[int] | None = None, classes: int | None = None,
+                   head: str | None = None, dropout: float | None = None, init: str | None = None,
+                   seed: int | None = None) -> Model:
+    """A convolutional classifier whose block widths (ratio 1:2:4) are sized so that the
+    parameter count lands within ±2 % of ``budget`` (from 5,000 up). Other arguments as for
+    :func:`cnn`.
+
+    Example:
+        >>> model = smallnet.cnn_for_budget(100_000)
+    """
+    return _cnn(None, budget, input_shape, classes, head, dropout, init, seed)

@@ -1,0 +1,267 @@
+"""Optimizers over a model's trainable parameters: SGD, RMSProp, Adam, AdamW.
+
+Each follows its PyTorch counterpart's update rule, and every hyper-parameter left out takes
+PyTorch's default (as reported by ``sn_optimizer_params_default``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import TYPE_CHECKING, Any
+
+from . import _lib
+from ._handle import Handle, new_pointer, to_flag, to_float, to_int32
+from .errors import InvalidArgumentError, check
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["SGD", "RMSProp", "Adam", "AdamW", "Optimizer", "optimizer_defaults"]
+
+_lib_ = _lib.lib
+
+_FLOAT_FIELDS = ("lr", "momentum", "dampening", "weight_decay", "alpha", "beta1", "beta2", "eps")
+_FLAG_FIELDS = ("nesterov", "centered")
+
+
+ARCHS = {"fcn": _lib.SN_ARCH_FCN, "cnn": _lib.SN_ARCH_CNN}
+
+
+def arch_code(arch: str) -> int:
+    """``SN_ARCH_*`` for "fcn" or "cnn"."""
+    if arch not in ARCHS:
+        raise InvalidArgumentError(f"arch must be 'fcn' or 'cnn', got {arch!r}")
+    return ARCHS[arch]
+
+
+KINDS = {
+    "sgd": _lib.SN_OPTIMIZER_SGD,
+    "rmsprop": _lib.SN_OPTIMIZER_RMSPROP,
+    "adam": _lib.SN_OPTIMIZER_ADAM,
+    "adamw": _lib.SN_OPTIMIZER_ADAMW,
+}
+
+
+def optimizer_defaults(kind: str | int) -> dict[str, Any]:
+    """The library's (PyTorch's) default hyper-parameters for an optimizer.
+
+    Args:
+        kind: "sgd", "rmsprop", "adam", "adamw", or an ``SN_OPTIMIZER_*`` value.
+
+    Example:
+        >>> optimizer_defaults("adam")["lr"]
+        0.0010000000474974513
+    """
+    if isinstance(kind, str):
+        if kind.lower() not in KINDS:
+            raise InvalidArgumentError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        code = KINDS[kind.lower()]
+    else:
+        code = to_int32(kind, "kind")
+    params = _lib.sn_optimizer_params()
+    params.struct_size = ctypes.sizeof(params)
+    check(_lib_.sn_optimizer_params_default(code, ctypes.byref(params)))
+    return {name: getattr(params, name) for name in _FLOAT_FIELDS + _FLAG_FIELDS}
+
+
+class Optimizer(Handle):
+    """Base class: an optimizer handle over all trainable parameters of one model.
+
+    The library keeps the parameters alive, so model and optimizer may be closed in either
+    order. Subclasses choose the kind and which hyper-parameters apply.
+    """
+
+    _noun = "optimizer"
+    _kind: int = -1
+
+    def __init__(self, model: Model, **hyper: Any):
+        params = _lib.sn_optimizer_params()
+        params.struct_size = ctypes.sizeof(params)
+        check(_lib_.sn_optimizer_params_default(self._kind, ctypes.byref(params)))
+        for name, value in hyper.items():
+            if value is None:
+                continue
+            if name in _FLAG_FIELDS:
+                setattr(params, name, to_flag(value, name))
+            else:
+                setattr(params, name, to_float(value, name))
+        self._create(model, params)
+
+    @classmethod
+    def from_recipe(cls, model: Model, arch: str = "fcn") -> Optimizer:
+        """The optimizer ``smallnet train --arch <arch>`` uses by default
+        (``sn_recipe_optimizer_params``): for "fcn" AdamW lr 0.002; for "cnn" SGD lr 0.05,
+        momentum 0.9, weight decay 5e-4.
+
+        Example:
+            >>> optimizer = Optimizer.from_recipe(model, "cnn")   # an SGD
+        """
+        params = _lib.sn_optimizer_params()
+        params.struct_size = ctypes.sizeof(params)
+        check(_lib_.sn_recipe_optimizer_params(arch_code(arch), ctypes.byref(params)))
+        subclass = {c._kind: c for c in (SGD, RMSProp, Adam, AdamW)}.get(params.kind, Optimizer)
+        optimizer = subclass.__new__(subclass)
+        optimizer._create(model, params)
+        return optimizer
+
+    def _create(self, model: Model, params: _lib.sn_optimizer_params) -> None:
+        from .model import Model
+
+        if not isinstance(model, Model):
+            raise InvalidArgumentError(f"an optimizer needs a smallnet.Model, got {type(model).__name__}")
+        out = new_pointer()
+        check(_lib_.sn_optimizer_create(model._handle, ctypes.byref(params), ctypes.byref(out)))
+        super().__init__(out.value, _lib_.sn_optimizer_free)
+        self.model = model
+        self._params = {name: getattr(params, name) for name in _FLOAT_FIELDS + _FLAG_FIELDS}
+        self._kind_code = params.kind
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyper-parameters the optimizer was created with (lr: the current one)."""
+        values = dict(self._params)
+        values["lr"] = self.lr
+        return values
+
+    def step(self) -> None:
+        """Applies one update from the current gradients."""
+        check(_lib_.sn_optimizer_step(self._handle))
+
+    def zero_grad(self) -> None:
+        """Sets the model's parameter gradients to zero (as ``model.zero_grad()``)."""
+        self.model.zero_grad()
+
+    @property
+    def lr(self) -> float:
+        """The learning rate (schedules change it during ``fit`` and restore it afterwards)."""
+        out = ctypes.c_float()
+        check(_lib_.sn_optimizer_get_lr(self._handle, ctypes.byref(out)))
+        return out.value
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        check(_lib_.sn_optimizer_set_lr(self._handle, to_float(value, "lr")))
+
+    @property
+    def kind(self) -> str:
+        """"sgd", "rmsprop", "adam" or "adamw"."""
+        return {code: name for name, code in KINDS.items()}[self._kind_code]
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"{type(self).__name__}(closed)"
+        shown = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in self._shown().items())
+        return f"{type(self).__name__}({shown})"
+
+    def _shown(self) -> dict[str, Any]:
+        return {"lr": self.lr}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay.
+
+    Args:
+        model: the model whose parameters are updated.
+        lr: learning rate (default 0.001).
+        momentum: momentum factor (default 0).
+        dampening: dampening of the momentum (default 0).
+        weight_decay: L2 penalty added to the gradient (default 0).
+        nesterov: Nesterov momentum (default False).
+
+    Example:
+        >>> opt = SGD(model, lr=0.05, momentum=0.9)
+    """
+
+    _kind = _lib.SN_OPTIMIZER_SGD
+
+    def __init__(self, model: Model, lr: float | None = None, momentum: float | None = None,
+                 dampening: float | None = None, weight_decay: float | None = None,
+                 nesterov: bool | None = None):
+        super().__init__(model, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov)
+
+    def _shown(self) -> dict[str, Any]:
+        p = self._params
+        return {"lr": self.lr, "momentum": p["momentum"], "dampening": p["dampening"],
+                "weight_decay": p["weight_decay"], "nesterov": bool(p["nesterov"])}
+
+
+class RMSProp(Optimizer):
+    """RMSProp, optionally centred and with momentum.
+
+    Args:
+        model: the model whose parameters are updated.
+        lr: learning rate (default 0.01).
+        alpha: smoothing constant of the squared-gradient average (default 0.99).
+        eps: added to the denominator (default 1e-8).
+        weight_decay: L2 penalty (default 0).
+        momentum: momentum factor (default 0).
+        centered: normalise by the estimated variance of the gradient (default False).
+    """
+
+    _kind = _lib.SN_OPTIMIZER_RMSPROP
+
+    def __init__(self, model: Model, lr: float | None = None, alpha: float | None = None, eps: float | None = None,
+                 weight_decay: float | None = None, momentum: float | None = None, centered: bool | None = None):
+        super().__init__(model, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered)
+
+    def _shown(self) -> dict[str, Any]:
+        p = self._params
+        return {"lr": self.lr, "alpha": p["alpha"], "eps": p["eps"], "weight_decay": p["weight_decay"],
+                "momentum": p["momentum"], "centered": bool(p["centered"])}
+
+
+class _AdamBase(Optimizer):
+    def __init__(self, model: Model, lr: float | None = None, betas: tuple[float, float] | None = None,
+                 eps: float | None = None, weight_decay: float | None = None):
+        beta1 = beta2 = None
+        if betas is not None:
+            try:
+                beta1, beta2 = betas
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+        super().__init__(model, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return self._params["beta1"], self._params["beta2"]
+
+    def _shown(self) -> dict[str, Any]:
+        p = self._params
+        return {"lr": self.lr, "betas": (round(p["beta1"], 6), round(p["beta2"], 6)), "eps": p["eps"],
+                "weight_decay": p["weight_decay"]}
+
+
+class Adam(_AdamBase):
+    """Adam with L2 weight decay added to the gradient.
+
+    Args:
+        model: the model whose parameters are updated.
+        lr: learning rate (default 0.001).
+        betas: decay rates of the first and second moments (default (0.9, 0.999)).
+        eps: added to the denominator (default 1e-8).
+        weight_decay: L2 penalty (default 0).
+
+    Example:
+        >>> opt = Adam(model, lr=1e-3, betas=(0.9, 0.99))
+    """
+
+    _kind = _lib.SN_OPTIMIZER_ADAM
+
+
+class AdamW(_AdamBase):
+    """Adam with decoupled weight decay.
+
+    Args:
+        model: the model whose parameters are updated.
+        lr: learning rate (default 0.001).
+        betas: decay rates of the first and second moments (default (0.9, 0.999)).
+        eps: added to the denominator (default 1e-8).
+        weight_decay: decoupled decay factor (default 0.01).
+
+    Example:
+        >>> opt = AdamW(model, lr=0.002)
+    """
+
+    _kind = _lib.SN_OPTIMIZER_ADAMW

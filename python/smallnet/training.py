@@ -1,0 +1,298 @@
+"""Training support: settings, schedules, progress reporting and the history of a run."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import math
+import signal
+import threading
+from typing import Any, Callable, Mapping
+
+from . import _lib
+from ._handle import to_float, to_int, to_int32
+from .errors import InvalidArgumentError, check
+from .optim import arch_code
+
+__all__ = ["History", "recipe", "schedule_lr", "train_defaults"]
+
+_lib_ = _lib.lib
+
+SCHEDULES = {
+    "constant": _lib.SN_SCHEDULE_CONSTANT,
+    "step": _lib.SN_SCHEDULE_STEP,
+    "cosine": _lib.SN_SCHEDULE_COSINE,
+}
+_SCHEDULE_NAMES = {value: name for name, value in SCHEDULES.items()}
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+class History(list):
+    """The per-epoch records of :meth:`smallnet.Model.fit`: a list of dicts.
+
+    Each entry has the keys ``epoch``, ``train_loss``, ``train_accuracy``, ``eval_loss``,
+    ``eval_accuracy`` (None without validation data), ``lr`` (at the epoch's last step) and
+    ``seconds``.
+
+    Example:
+        >>> history = model.fit(train, epochs=3, validation=test)
+        >>> history.column("eval_accuracy")
+        [0.81, 0.84, 0.85]
+    """
+
+    KEYS = ("epoch", "train_loss", "train_accuracy", "eval_loss", "eval_accuracy", "lr", "seconds")
+
+    def column(self, key: str) -> list[Any]:
+        """The values of ``key`` over all epochs, in order."""
+        if key not in self.KEYS:
+            raise KeyError(f"unknown history key {key!r}; keys are {', '.join(self.KEYS)}")
+        return [entry[key] for entry in self]
+
+    @classmethod
+    def from_records(cls, records: ctypes.Array, count: int) -> History:
+        history = cls()
+        for record in records[:count]:
+            history.append({
+                "epoch": int(record.epoch),
+                "train_loss": float(record.train_loss),
+                "train_accuracy": float(record.train_accuracy),
+                "eval_loss": _none_if_nan(record.eval_loss),
+                "eval_accuracy": _none_if_nan(record.eval_accuracy),
+                "lr": float(record.learning_rate),
+                "seconds": float(record.seconds),
+            })
+        return history
+
+
+def train_defaults(arch: str = "fcn") -> _lib.sn_train_params:
+    """A fresh ``sn_train_params`` with the recipe's settings: ``sn_train_params_default`` for
+    "fcn", ``sn_recipe_train_params`` otherwise."""
+    code = arch_code(arch)
+    params = _lib.sn_train_params()
+    params.struct_size = ctypes.sizeof(params)
+    if code == _lib.SN_ARCH_FCN:
+        check(_lib_.sn_train_params_default(ctypes.byref(params)))
+    else:
+        check(_lib_.sn_recipe_train_params(code, ctypes.byref(params)))
+    return params
+
+
+def recipe(arch: str = "fcn") -> dict[str, Any]:
+    """The settings ``smallnet train --arch <arch>`` uses by default, as a dict: epochs,
+    batch_size, seed, schedule (a dict), label_smoothing, crop_padding, horizontal_flip,
+    threads, and optimizer (a dict with kind and hyper-parameters).
+
+    Example:
+        >>> smallnet.recipe("cnn")["optimizer"]["kind"]
+        'sgd'
+    """
+    from .optim import KINDS
+
+    params = train_defaults(arch)
+    optimizer = _lib.sn_optimizer_params()
+    optimizer.struct_size = ctypes.sizeof(optimizer)
+    check(_lib_.sn_recipe_optimizer_params(arch_code(arch), ctypes.byref(optimizer)))
+    names = {code: name for name, code in KINDS.items()}
+    return {
+        "epochs": params.epochs,
+        "batch_size": params.batch_size,
+        "seed": params.seed,
+        "schedule": schedule_dict(params.schedule),
+        "label_smoothing": params.label_smoothing,
+        "crop_padding": params.crop_padding,
+        "horizontal_flip": bool(params.horizontal_flip),
+        "threads": params.threads,
+        "optimizer": {"kind": names.get(optimizer.kind, optimizer.kind),
+                      **{name: getattr(optimizer, name) for name, _ in optimizer._fields_[2:]}},
+    }
+
+
+def schedule_struct(schedule: str | Mapping[str, Any] | None, base: _lib.sn_schedule | None = None) -> _lib.sn_schedule:
+    """An ``sn_schedule`` from a name, a dict, or None (the default schedule).
+
+    Fields not given keep the values of ``base`` (default: ``sn_schedule_default``).
+    """
+    if base is None:
+        out = _lib.sn_schedule()
+        out.struct_size = ctypes.sizeof(out)
+        check(_lib_.sn_schedule_default(ctypes.byref(out)))
+    else:
+        out = _lib.sn_schedule.from_buffer_copy(base)
+    if schedule is None:
+        return out
+    if isinstance(schedule, str):
+        schedule = {"kind": schedule}
+    if not isinstance(schedule, Mapping):
+        raise InvalidArgumentError(
+            f"schedule must be 'constant', 'step', 'cosine' or a dict, got {type(schedule).__name__}"
+        )
+    unknown = set(schedule) - {"kind", "step_size", "gamma", "warmup_epochs", "min_lr"}
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown schedule keys {sorted(unknown)}; use kind, step_size, gamma, warmup_epochs, min_lr"
+        )
+    if "kind" in schedule:
+        kind = schedule["kind"]
+        if isinstance(kind, str):
+            if kind not in SCHEDULES:
+                raise InvalidArgumentError(f"schedule kind must be constant, step or cosine, got {kind!r}")
+            out.kind = SCHEDULES[kind]
+        else:
+            out.kind = to_int32(kind, "schedule kind")
+    if schedule.get("step_size") is not None:
+        out.step_size = to_int32(schedule["step_size"], "step_size")
+    for name in ("gamma", "warmup_epochs", "min_lr"):
+        if schedule.get(name) is not None:
+            setattr(out, name, to_float(schedule[name], name))
+    return out
+
+
+def schedule_lr(schedule: str | Mapping[str, Any] | None, base_lr: float, step: int, total_steps: int,
+                steps_per_epoch: int) -> float:
+    """The learning rate a schedule gives at global step ``step`` (0-based) of ``total_steps``.
+
+    Args:
+        schedule: "constant", "step", "cosine", a dict with kind/step_size/gamma/
+            warmup_epochs/min_lr, or None for the default (cosine, one warm-up epoch).
+        base_lr: the optimizer's base learning rate.
+        step, total_steps, steps_per_epoch: where in training.
+
+    Example:
+        >>> schedule_lr("cosine", 0.002, 0, 9380, 938)   # first warm-up step
+    """
+    s = schedule_struct(schedule)
+    out = ctypes.c_float()
+    big = (-(2**63), 2**63 - 1)
+    check(_lib_.sn_schedule_lr(ctypes.byref(s), to_float(base_lr, "base_lr"), to_int(step, "step", *big),
+                               to_int(total_steps, "total_steps", *big),
+                               to_int(steps_per_epoch, "steps_per_epoch", *big), ctypes.byref(out)))
+    return out.value
+
+
+def schedule_dict(s: _lib.sn_schedule) -> dict[str, Any]:
+    return {
+        "kind": _SCHEDULE_NAMES.get(s.kind, s.kind),
+        "step_size": s.step_size,
+        "gamma": s.gamma,
+        "warmup_epochs": s.warmup_epochs,
+        "min_lr": s.min_lr,
+    }
+
+
+def progress_dict(p: _lib.sn_progress) -> dict[str, Any]:
+    """What a Python progress callable receives."""
+    info: dict[str, Any] = {
+        "epoch": p.epoch,
+        "epochs": p.epochs,
+        "step": p.step,
+        "steps_per_epoch": p.steps_per_epoch,
+        "loss": p.loss,
+        "learning_rate": p.learning_rate,
+        "images_per_second": p.images_per_second,
+        "epoch_end": bool(p.epoch_end),
+    }
+    if p.epoch_end:
+        info.update({
+            "train_loss": p.train_loss,
+            "train_accuracy": p.train_accuracy,
+            "eval_loss": _none_if_nan(p.eval_loss),
+            "eval_accuracy": _none_if_nan(p.eval_accuracy),
+            "epoch_seconds": p.epoch_seconds,
+        })
+    return info
+
+
+class ProgressReporter:
+    """The C progress callback of one ``sn_fit`` call.
+
+    Shows a tqdm bar per epoch (``progress=True``), or hands a dict to a Python callable that
+    returns True/None to go on and False to stop. Any exception (KeyboardInterrupt included)
+    is caught, stored in :attr:`error` and stops training; the caller re-raises it.
+    """
+
+    def __init__(self, progress: bool | Callable[[dict[str, Any]], Any]):
+        if not (isinstance(progress, bool) or callable(progress)):
+            raise InvalidArgumentError(f"progress must be True, False or a callable, got {progress!r}")
+        self.progress = progress
+        self.error: BaseException | None = None
+        self.bar = None
+        self.calls = 0
+        self.stopped = False
+        #: The epoch training was stopped in before its end, if it was.
+        self.stopped_in_epoch: int | None = None
+        # Referenced for as long as the reporter lives: the library calls it during sn_fit.
+        self.c_callback = _lib.sn_progress_fn(self._callback)
+
+    def _callback(self, pointer, _user) -> int:
+        if self.stopped or self.error is not None:  # asked to stop already: no more user code
+            self.stopped = True
+            return 1
+        p = None
+        try:
+            self.calls += 1
+            p = pointer[0]
+            if self.progress is True:
+                self._show(p)
+                return 0
+            if self.progress is False:
+                return 0
+            result = self.progress(progress_dict(p))
+            if result is None or result:
+                return 0
+        except BaseException as error:  # noqa: BLE001  (re-raised by fit after sn_fit returns)
+            self.error = error
+        self.stopped = True
+        if p is not None and not p.epoch_end:
+            self.stopped_in_epoch = int(p.epoch)
+        return 1
+
+    def _show(self, p: _lib.sn_progress) -> None:
+        if p.epoch_end:
+            bar = self.bar if self.bar is not None else self._open(p)
+            postfix = {"loss": f"{p.train_loss:.4f}", "acc": f"{p.train_accuracy:.2%}"}
+            if not math.isnan(p.eval_accuracy):
+                postfix["eval_loss"] = f"{p.eval_loss:.4f}"
+                postfix["eval_acc"] = f"{p.eval_accuracy:.2%}"
+            bar.set_postfix(postfix, refresh=False)
+            bar.update(bar.total - bar.n)
+            self.close()
+            return
+        if self.bar is None or p.step == 1:
+            self.close()
+            self._open(p)
+        self.bar.set_postfix({"loss": f"{p.loss:.4f}", "img/s": f"{p.images_per_second:,.0f}"}, refresh=False)
+        self.bar.update(int(p.step) - self.bar.n)
+
+    def _open(self, p: _lib.sn_progress):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=int(p.steps_per_epoch), desc=f"epoch {p.epoch}/{p.epochs}", unit="step",
+                        leave=True, dynamic_ncols=True)
+        return self.bar
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    @contextlib.contextmanager
+    def catching_interrupts(self):
+        """While the library trains, Ctrl-C stops training at the next step and ``fit`` raises
+        KeyboardInterrupt afterwards (Python's own handler could fire where nothing can catch it)."""
+        if threading.current_thread() is not threading.main_thread() or \
+                signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield
+            return
+
+        def on_interrupt(_signum, _frame):
+            if self.error is None:
+                self.error = KeyboardInterrupt()
+
+        signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
