@@ -64,31 +64,10 @@ public enum CNN {
     /// - Throws: `invalidArgument` for a budget below the smallest such CNN, or above 100M.
     public static func channelWidths(budget: Int, inputShape: [Int] = [1, 28, 28], classes: Int = 10,
                                      shape: [Double] = [1, 2, 4], head: Head = .linear) throws -> [Int] {
-        try require(!shape.isEmpty && shape.allSatisfy { $0 > 0 && $0.isFinite }, "CNN shape ratios must be positive, got \(shape)")
-        try require(budget > 0, "parameter budget must be positive, got \(budget)")
-        guard budget <= 100_000_000 else {
-            throw SmallNetError.outOfMemory("parameter budget \(budget) is above smallnet's limit of 100,000,000")
-        }
         try require(inputShape.count == 3 && inputShape.allSatisfy { $0 > 0 }, "a CNN takes (C, H, W) inputs, got \(inputShape)")
-        func widths(_ base: Int) -> [Int] { shape.map { Swift.max(1, Int(($0 * Double(base)).rounded())) } }
-        func count(_ c: [Int]) -> Int { parameterCount(inputShape: inputShape, classes: classes, channels: c, head: head) }
-        let smallest = count(widths(1))
-        try require(budget >= smallest, "parameter budget \(budget) is below the smallest CNN of this shape (\(smallest))")
-        var lo = 1, hi = 1
-        while count(widths(hi)) < budget { lo = hi; hi *= 2 }
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2
-            if count(widths(mid)) < budget { lo = mid } else { hi = mid }
+        // The last width, then the first, move the count in the smallest steps.
+        return try widthsForBudget(budget, shape: shape, family: "CNN", fineTune: [shape.count - 1, 0]) { channels in
+            parameterCount(inputShape: inputShape, classes: classes, channels: channels, head: head)
         }
-        var best = abs(count(widths(lo)) - budget) <= abs(count(widths(hi)) - budget) ? widths(lo) : widths(hi)
-        // Fine-tune the last width, then the first, which move the count in the smallest steps.
-        for position in [best.count - 1, 0] {
-            for candidate in Swift.max(1, best[position] - 32)...(best[position] + 32) {
-                var trial = best
-                trial[position] = candidate
-                if abs(count(trial) - budget) < abs(count(best) - budget) { best = trial }
-            }
-        }
-        return best
     }
 }

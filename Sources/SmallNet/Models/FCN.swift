@@ -48,31 +48,9 @@ public enum FCN {
     ///   layer, or the shape is empty or non-positive.
     public static func hiddenWidths(budget: Int, inputSize: Int = 784, classes: Int = 10,
                                     shape: [Double] = [1, 0.5], batchNorm: Bool = false) throws -> [Int] {
-        try require(!shape.isEmpty && shape.allSatisfy { $0 > 0 && $0.isFinite }, "FCN shape ratios must be positive, got \(shape)")
-        try require(budget > 0, "parameter budget must be positive, got \(budget)")
-        guard budget <= 100_000_000 else {
-            throw SmallNetError.outOfMemory("parameter budget \(budget) is above smallnet's limit of 100,000,000")
-        }
-        func widths(_ first: Int) -> [Int] { shape.map { Swift.max(1, Int(($0 * Double(first)).rounded())) } }
-        func count(_ hidden: [Int]) -> Int {
+        // The last width moves the count in the smallest steps.
+        try widthsForBudget(budget, shape: shape, family: "FCN", fineTune: [shape.count - 1]) { hidden in
             parameterCount(inputSize: inputSize, classes: classes, hidden: hidden, batchNorm: batchNorm)
         }
-        let smallest = count(widths(1))
-        try require(budget >= smallest, "parameter budget \(budget) is below the smallest FCN of this shape (\(smallest))")
-        var lo = 1, hi = 1
-        while count(widths(hi)) < budget { lo = hi; hi *= 2 }
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2
-            if count(widths(mid)) < budget { lo = mid } else { hi = mid }
-        }
-        var best = abs(count(widths(lo)) - budget) <= abs(count(widths(hi)) - budget) ? widths(lo) : widths(hi)
-        // Fine-tune the last width, which moves the count in the smallest steps.
-        let last = best.count - 1
-        for candidate in Swift.max(1, best[last] - 64)...(best[last] + 64) {
-            var trial = best
-            trial[last] = candidate
-            if abs(count(trial) - budget) < abs(count(best) - budget) { best = trial }
-        }
-        return best
     }
 }
