@@ -416,9 +416,14 @@ sn_status sn_train_params_default(sn_train_params *out);
 #define SN_ARCH_FCN 0
 #define SN_ARCH_CNN 1
 
-/* The training settings `smallnet train --arch <arch>` uses by default (for SN_ARCH_CNN:
- * 15 epochs, random crops with padding 2 and flips, label smoothing 0.1, cosine schedule). */
+/* The training settings `smallnet train --arch <arch>` uses by default at its default budget
+ * (for SN_ARCH_CNN: 30 epochs, random flips and 1-pixel crops, label smoothing 0.1, cosine
+ * schedule). */
 sn_status sn_recipe_train_params(int32_t arch, sn_train_params *out);
+
+/* The same for a model of `budget` trainable parameters (`smallnet train --arch <arch>
+ * --params <budget>`): the CNN recipe leaves out the random crops under 40,000 weights. */
+sn_status sn_recipe_train_params_for_budget(int32_t arch, int64_t budget, sn_train_params *out);
 
 /* The optimizer `smallnet train --arch <arch>` uses by default (SN_ARCH_FCN: AdamW lr 0.002;
  * SN_ARCH_CNN: SGD lr 0.05, momentum 0.9, weight decay 5e-4). */

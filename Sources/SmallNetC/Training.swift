@@ -39,6 +39,16 @@ public func sn_recipe_train_params(_ arch: Int32, _ out: UnsafeMutablePointer<sn
     }
 }
 
+@_cdecl("sn_recipe_train_params_for_budget")
+public func sn_recipe_train_params_for_budget(_ arch: Int32, _ budget: Int64,
+                                              _ out: UnsafeMutablePointer<sn_train_params>?) -> sn_status {
+    guarded {
+        let out = try nonNull(out, "out")
+        guard budget > 0 && budget <= 100_000_000 else { throw invalid("budget must be in 1...100000000, got \(budget)") }
+        out.pointee = trainParams(Recipe.defaults(for: try architecture(arch), budget: Int(budget)))
+    }
+}
+
 @_cdecl("sn_recipe_optimizer_params")
 public func sn_recipe_optimizer_params(_ arch: Int32, _ out: UnsafeMutablePointer<sn_optimizer_params>?) -> sn_status {
     guarded {

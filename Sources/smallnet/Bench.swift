@@ -42,8 +42,7 @@ struct Bench: ParsableCommand {
             for architecture in architectures {
                 let budgetList = explicitBudgets ?? (architecture == .fcn ? [50_000, 100_000, 200_000] : [10_000, 20_000, 50_000, 100_000])
                 for budget in budgetList {
-                    var recipe = Recipe.defaults(for: architecture)
-                    recipe.parameterBudget = budget
+                    var recipe = Recipe.defaults(for: architecture, budget: budget)
                     recipe.training.threads = threadCount
                     for batch in batchList {
                         let f = try measure(recipe: recipe, batchSize: batch, pool: pool)

@@ -32,7 +32,7 @@ struct StudyRun {
 enum StudyPlan {
     /// Table 2 compares optimizers and learning rates; shorter runs keep the study under the
     /// time it is given, and every configuration gets the same budget.
-    static let table2Epochs = 8
+    static let table2Epochs = 10
 
     static let fcnBudgets = [50_000, 100_000, 200_000]
     static let cnnBudgets = [10_000, 20_000, 50_000, 100_000]

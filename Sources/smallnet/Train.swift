@@ -68,8 +68,7 @@ struct Train: ParsableCommand {
     var json: String?
 
     func recipe() throws -> Recipe {
-        var r = Recipe.defaults(for: arch)
-        r.parameterBudget = params
+        var r = Recipe.defaults(for: arch, budget: params)
         if let hidden {
             let widths = hidden.split(separator: ",").map { Int($0.filter { $0 != " " }) }
             guard !widths.isEmpty, widths.allSatisfy({ ($0 ?? 0) > 0 }) else {

@@ -67,13 +67,16 @@ class History(list):
         return history
 
 
-def train_defaults(arch: str = "fcn") -> _lib.sn_train_params:
+def train_defaults(arch: str = "fcn", budget: int | None = None) -> _lib.sn_train_params:
     """A fresh ``sn_train_params`` with the recipe's settings: ``sn_train_params_default`` for
-    "fcn", ``sn_recipe_train_params`` otherwise."""
+    "fcn", ``sn_recipe_train_params`` otherwise; with ``budget``, the recipe for a model of
+    that many parameters (``sn_recipe_train_params_for_budget``)."""
     code = arch_code(arch)
     params = _lib.sn_train_params()
     params.struct_size = ctypes.sizeof(params)
-    if code == _lib.SN_ARCH_FCN:
+    if budget is not None:
+        check(_lib_.sn_recipe_train_params_for_budget(code, int(budget), ctypes.byref(params)))
+    elif code == _lib.SN_ARCH_FCN:
         check(_lib_.sn_train_params_default(ctypes.byref(params)))
     else:
         check(_lib_.sn_recipe_train_params(code, ctypes.byref(params)))

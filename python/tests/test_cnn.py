@@ -190,13 +190,15 @@ def test_recipes():
     assert (fcn["epochs"], fcn["batch_size"]) == (30, 64)
     assert fcn["schedule"]["kind"] == "cosine" and fcn["label_smoothing"] == pytest.approx(0.1)
     assert fcn["optimizer"]["kind"] == "adamw" and fcn["optimizer"]["lr"] == pytest.approx(0.002)
-    assert cnn["epochs"] == 15 and cnn["crop_padding"] == 2 and cnn["horizontal_flip"]
+    assert cnn["epochs"] == 30 and cnn["crop_padding"] == 1 and cnn["horizontal_flip"]
     assert cnn["schedule"]["kind"] == "cosine" and cnn["label_smoothing"] == pytest.approx(0.1)
     assert cnn["optimizer"]["kind"] == "sgd"
     assert (cnn["optimizer"]["lr"], cnn["optimizer"]["momentum"], cnn["optimizer"]["weight_decay"]) == pytest.approx(
         (0.05, 0.9, 5e-4))
     with pytest.raises(smallnet.InvalidArgumentError):
         smallnet.recipe("rnn")
+    small = smallnet.training.train_defaults("cnn", budget=10_000)
+    assert small.crop_padding == 0 and small.horizontal_flip == 1  # no crops for small CNNs
     with smallnet.cnn([4]) as model:
         optimizer = smallnet.Optimizer.from_recipe(model, "cnn")
         assert isinstance(optimizer, smallnet.SGD) and optimizer.kind == "sgd"

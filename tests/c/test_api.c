@@ -235,7 +235,11 @@ static void test_cnn(void) {
     sn_train_params tp;
     EXPECT_STATUS(sn_recipe_train_params(5, &tp), SN_ERR_INVALID_ARGUMENT);
     OK(sn_recipe_train_params(SN_ARCH_CNN, &tp));
-    EXPECT(tp.crop_padding == 2 && tp.horizontal_flip == 1 && tp.epochs > 0, "cnn recipe");
+    EXPECT(tp.crop_padding == 1 && tp.horizontal_flip == 1 && tp.epochs == 30, "cnn recipe");
+    OK(sn_recipe_train_params_for_budget(SN_ARCH_CNN, 10000, &tp));
+    EXPECT(tp.crop_padding == 0 && tp.horizontal_flip == 1, "small cnn recipe: no crops");
+    EXPECT_STATUS(sn_recipe_train_params_for_budget(SN_ARCH_CNN, 0, &tp), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_recipe_train_params_for_budget(9, 10000, &tp), SN_ERR_INVALID_ARGUMENT);
     sn_optimizer_params op;
     OK(sn_recipe_optimizer_params(SN_ARCH_CNN, &op));
     EXPECT(op.kind == SN_OPTIMIZER_SGD && op.momentum == 0.9f && op.lr > 0, "cnn optimizer recipe");
