@@ -103,3 +103,51 @@ def test_cnn_matches_torch(tmp_path, head):
     train, test = data(2000, 500)
     with train, test, smallnet.cnn_for_budget(20_000, head=head) as model:
         assert compare(model, train, test, tmp_path, recipe="cnn") <= 1e-4
+
+
+def _layer_model(input_shape, add):
+    model = smallnet.Model(input_shape)
+    add(model)
+    return model
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_single_layers_match_pytorch(training):
+    """Conv2d (stride, padding), MaxPool2d, AvgPool2d and BatchNorm2d (batch statistics in
+    training mode, running ones in eval mode) on random inputs, weights copied into PyTorch."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5, 3, 11, 9)).astype(np.float32)
+    cases = [
+        (lambda m: m.add_conv2d(4, 3, stride=1, padding=1, seed=1), torch.nn.Conv2d(3, 4, 3, padding=1)),
+        (lambda m: m.add_conv2d(6, 3, stride=2, padding=1, seed=2), torch.nn.Conv2d(3, 6, 3, stride=2, padding=1)),
+        (lambda m: m.add_conv2d(2, 2, stride=2, padding=0, bias=False, seed=3),
+         torch.nn.Conv2d(3, 2, 2, stride=2, bias=False)),
+        (lambda m: m.add_maxpool2d(2), torch.nn.MaxPool2d(2)),
+        (lambda m: m.add_maxpool2d(3, 2), torch.nn.MaxPool2d(3, stride=2)),
+        (lambda m: m.add_avgpool2d(2), torch.nn.AvgPool2d(2)),
+        (lambda m: m.add_batchnorm2d(), torch.nn.BatchNorm2d(3)),
+    ]
+    worst = 0.0
+    for add, reference in cases:
+        model = _layer_model((3, 11, 9), add)
+        state = {name: torch.from_numpy(np.asarray(value)) for name, value in model.state_dict().items()}
+        if isinstance(reference, torch.nn.BatchNorm2d):  # non-trivial statistics and affine terms
+            for name, value in (("0.weight", rng.normal(1, 0.3, 3)), ("0.bias", rng.normal(0, 0.5, 3)),
+                                ("0.running_mean", rng.normal(0, 0.5, 3)), ("0.running_var", rng.uniform(0.5, 2, 3))):
+                model.set_tensor(name, value.astype(np.float32))
+                state[name] = torch.from_numpy(value.astype(np.float32))
+        reference.load_state_dict({k.split(".", 1)[1]: v.to(reference.state_dict()[k.split(".", 1)[1]].dtype)
+                                   for k, v in state.items()})
+        model.train(training)
+        reference.train(training)
+        ours = model(x)
+        with torch.no_grad():
+            theirs = reference(torch.from_numpy(x)).numpy()
+        assert ours.shape == theirs.shape, (reference, ours.shape, theirs.shape)
+        difference = float(np.max(np.abs(ours - theirs)))
+        worst = max(worst, difference)
+        assert difference <= 1e-4, (reference, difference)
+        if isinstance(reference, torch.nn.BatchNorm2d) and training:  # running statistics moved alike
+            for name in ("running_mean", "running_var"):
+                assert np.allclose(model.get_tensor(f"0.{name}"), getattr(reference, name).numpy(), atol=1e-5)
+    print(f"largest difference from PyTorch ({'training' if training else 'eval'} mode): {worst:.2e}")
