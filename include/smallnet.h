@@ -422,7 +422,7 @@ sn_status sn_train_params_default(sn_train_params *out);
 sn_status sn_recipe_train_params(int32_t arch, sn_train_params *out);
 
 /* The same for a model of `budget` trainable parameters (`smallnet train --arch <arch>
- * --params <budget>`): the CNN recipe leaves out the random crops under 40,000 weights. */
+ * --params <budget>`): the CNN recipe leaves out the random crops under 15,000 weights. */
 sn_status sn_recipe_train_params_for_budget(int32_t arch, int64_t budget, sn_train_params *out);
 
 /* The optimizer `smallnet train --arch <arch>` uses by default (SN_ARCH_FCN: AdamW lr 0.002;

@@ -529,7 +529,7 @@ class Model(Handle):
                 train_accuracy, eval_loss, eval_accuracy, epoch_seconds) that returns
                 False to stop training early.
             recipe: whose defaults fill in what is left as None: "fcn" or "cnn" (30 epochs,
-                random flips and, from 40,000 parameters up, 1-pixel crops; SGD lr 0.05
+                random flips and, from 15,000 parameters up, 1-pixel crops; SGD lr 0.05
                 momentum 0.9), for a model of this one's size.
 
         Returns:

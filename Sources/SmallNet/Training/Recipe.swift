@@ -80,9 +80,9 @@ public struct Recipe: Sendable {
             r.training.batchSize = 64
             r.training.schedule = .cosine(warmupEpochs: 1, minimum: 0)
             r.training.labelSmoothing = 0.1
-            // Flips help every size; 1-pixel shifts help from about 40K weights up and cost the
+            // Flips help every size; 1-pixel shifts help from about 15K weights up and cost the
             // smaller models, which underfit already.
-            r.training.augmentation = try? Augmentation(cropPadding: budget >= 40_000 ? 1 : 0, horizontalFlip: true)
+            r.training.augmentation = try? Augmentation(cropPadding: budget >= 15_000 ? 1 : 0, horizontalFlip: true)
         }
         return r
     }
