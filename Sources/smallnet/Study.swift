@@ -25,6 +25,7 @@ struct Study: ParsableCommand {
         guard jobs >= 1 && jobs <= 16 else { throw ValidationError("--jobs must be in 1...16") }
         let total = threads ?? ThreadPool.availableProcessors
         guard total >= 1 && total <= 64 else { throw ValidationError("--threads must be in 1...64") }
+        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they happen, also in a log file
         reportingErrors {
             let start = monotonicSeconds()
             let runsDirectory = "\(out)/runs"
