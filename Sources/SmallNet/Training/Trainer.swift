@@ -159,7 +159,7 @@ public enum Trainer {
 
     /// Loss, accuracy and confusion matrix of `model` (in eval mode) on `data`.
     /// - Throws: `invalidArgument` when the data does not fit the model.
-    public static func evaluate(model: Sequential, data: Dataset, batchSize: Int = 500,
+    public static func evaluate(model: Sequential, data: Dataset, batchSize: Int = 128,
                                 pool: ThreadPool? = nil) throws -> Evaluation {
         try checkCompatible(model, data)
         let classes = data.classCount
@@ -181,7 +181,7 @@ public enum Trainer {
     }
 
     /// Class probabilities (N, classes) of `model` (in eval mode) for every sample of `data`.
-    public static func predict(model: Sequential, data: Dataset, batchSize: Int = 500,
+    public static func predict(model: Sequential, data: Dataset, batchSize: Int = 128,
                                pool: ThreadPool? = nil) throws -> [Float] {
         try checkCompatible(model, data)
         let classes = data.classCount
