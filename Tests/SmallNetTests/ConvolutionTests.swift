@@ -101,29 +101,9 @@ final class ConvolutionTests: XCTestCase {
     func testCNNBackwardMatchesFiniteDifferences() throws {
         var g = RandomGenerator(seed: 9)
         let model = try CNN.build(inputShape: [1, 8, 8], classes: 3, channels: [3, 4], head: .linear, dropout: 0, generator: &g)
-        let x = randomTensor([4, 1, 8, 8], seed: 4)
-        let labels: [Int32] = [0, 1, 2, 1]
-        let context = ExecutionContext(training: true)
-        func loss() throws -> Double {
-            let logits = try model.forward(x, context: context)
-            return Double(try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0).loss })
-        }
-        model.zeroGrad()
-        let logits = try model.forward(x, context: context)
-        let d = try Tensor(shape: logits.shape)
-        _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
-        try model.backward(d, context: context)
-        for (name, p) in model.namedParameters {
-            // A small step, so that few max-pool windows or ReLUs switch between the two sides.
-            for i in Swift.stride(from: 0, to: p.value.count, by: 5) {
-                let saved = p.value.data[i]
-                p.value.data[i] = saved + 1e-3; let up = try loss()
-                p.value.data[i] = saved - 1e-3; let down = try loss()
-                p.value.data[i] = saved
-                let numeric = (up - down) / 2e-3
-                XCTAssertEqual(Double(p.grad.data[i]), numeric, accuracy: 3e-3 + 3e-2 * abs(numeric), "\(name)[\(i)]")
-            }
-        }
+        // A small step, so that few max-pool windows or ReLUs switch between the two sides.
+        try checkModelGradients(model, input: randomTensor([4, 1, 8, 8], seed: 4), labels: [0, 1, 2, 1],
+                                step: 1e-3, stride: 5, relative: 3e-2, absolute: 3e-3)
     }
 
     func testCheckpointRoundTripOfACNN() throws {

@@ -92,27 +92,7 @@ final class LayerTests: XCTestCase {
     func testSequentialBackwardMatchesFiniteDifferences() throws {
         var g = RandomGenerator(seed: 4)
         let model = try FCN.build(inputShape: [1, 3, 3], classes: 4, hidden: [6, 5], batchNorm: true, generator: &g)
-        let x = randomTensor([5, 1, 3, 3], seed: 2)
-        let labels: [Int32] = [0, 1, 2, 3, 1]
-        let context = ExecutionContext(training: true)
-        func loss() throws -> Double {
-            let logits = try model.forward(x, context: context)
-            return Double(try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0).loss })
-        }
-        model.zeroGrad()
-        let logits = try model.forward(x, context: context)
-        let d = try Tensor(shape: logits.shape)
-        _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
-        try model.backward(d, context: context)
-        for (name, p) in model.namedParameters {
-            for i in Swift.stride(from: 0, to: p.value.count, by: 3) {
-                let saved = p.value.data[i]
-                p.value.data[i] = saved + 1e-2; let up = try loss()
-                p.value.data[i] = saved - 1e-2; let down = try loss()
-                p.value.data[i] = saved
-                let numeric = (up - down) / 2e-2
-                XCTAssertEqual(Double(p.grad.data[i]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(name)[\(i)]")
-            }
-        }
+        try checkModelGradients(model, input: randomTensor([5, 1, 3, 3], seed: 2), labels: [0, 1, 2, 3, 1],
+                                step: 1e-2, stride: 3, relative: 2e-2, absolute: 2e-3)
     }
 }

@@ -65,3 +65,30 @@ func checkGradients(_ layer: Layer, inputShape: [Int], training: Bool = true, se
         compare(p.value, p.grad.values, p.name)
     }
 }
+
+/// Checks a whole model's parameter gradients (cross-entropy on `labels`) against central
+/// finite differences with `step`, every `stride`-th entry of each parameter.
+func checkModelGradients(_ model: Sequential, input x: Tensor, labels: [Int32], step: Float, stride: Int,
+                         relative: Double, absolute: Double, file: StaticString = #filePath, line: UInt = #line) throws {
+    let context = ExecutionContext(training: true)
+    func loss() throws -> Double {
+        let logits = try model.forward(x, context: context)
+        return Double(try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0).loss })
+    }
+    model.zeroGrad()
+    let logits = try model.forward(x, context: context)
+    let d = try Tensor(shape: logits.shape)
+    _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
+    try model.backward(d, context: context)
+    for (name, p) in model.namedParameters {
+        for i in Swift.stride(from: 0, to: p.value.count, by: stride) {
+            let saved = p.value.data[i]
+            p.value.data[i] = saved + step; let up = try loss()
+            p.value.data[i] = saved - step; let down = try loss()
+            p.value.data[i] = saved
+            let numeric = (up - down) / Double(2 * step)
+            XCTAssertEqual(Double(p.grad.data[i]), numeric, accuracy: absolute + relative * abs(numeric), "\(name)[\(i)]",
+                           file: file, line: line)
+        }
+    }
+}
