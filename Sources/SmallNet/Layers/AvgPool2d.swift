@@ -14,10 +14,8 @@ public final class AvgPool2d: Layer {
 
     /// - Throws: `invalidArgument` for a kernel or stride outside 1...15 (stride defaults to the kernel size).
     public init(kernelSize: Int, stride: Int? = nil) throws {
-        try require(kernelSize >= 1 && kernelSize <= 15, "AvgPool2d kernel size must be in 1...15, got \(kernelSize)")
-        try require((stride ?? kernelSize) >= 1 && (stride ?? kernelSize) <= 15, "AvgPool2d stride must be in 1...15")
+        self.stride = try poolStride("AvgPool2d", kernelSize: kernelSize, stride: stride)
         self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
     }
 
     public var kind: String { "avgpool2d" }

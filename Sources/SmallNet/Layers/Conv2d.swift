@@ -102,7 +102,7 @@ public final class Conv2d: Layer {
     }
 
     /// Calls `body(group, chunk)` for consecutive chunks of `chunkSize` samples in each group.
-    private func forEachChunk(batch n: Int, _ g: WindowGeometry, pool: ThreadPool?, _ body: (Int, Range<Int>) -> Void) {
+    private func forEachSampleChunk(batch n: Int, _ g: WindowGeometry, pool: ThreadPool?, _ body: (Int, Range<Int>) -> Void) {
         let size = chunkSize(g)
         forEachSampleGroup(batch: n, pool: pool) { group, samples in
             var start = samples.lowerBound
@@ -122,7 +122,7 @@ public final class Conv2d: Layer {
         prepareScratch(g, groups: sampleGroupCount(n), backward: false)
         let inSize = g.channels * g.inPlane, outSize = outChannels * g.outPlane, plane = g.outPlane
         let w = weight.value.data, b = bias?.value.data, x = input.data, y = output.data, cout = outChannels
-        forEachChunk(batch: n, g, pool: context.pool) { group, chunk in
+        forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
             let col = self.columns[group].data
             for (j, s) in chunk.enumerated() { im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
@@ -156,7 +156,7 @@ public final class Conv2d: Layer {
         for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
         let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data
         let hasBias = bias != nil
-        forEachChunk(batch: n, g, pool: context.pool) { group, chunk in
+        forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
             let col = self.columns[group].data, dCol = self.dColumns[group].data
             let dyT = self.dOutT[group].data, dWT = self.dWeightT[group].data, db = self.dBias[group].data

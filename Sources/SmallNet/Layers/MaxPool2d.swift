@@ -17,10 +17,8 @@ public final class MaxPool2d: Layer {
 
     /// - Throws: `invalidArgument` for a kernel or stride outside 1...15 (stride defaults to the kernel size).
     public init(kernelSize: Int, stride: Int? = nil) throws {
-        try require(kernelSize >= 1 && kernelSize <= 15, "MaxPool2d kernel size must be in 1...15, got \(kernelSize)")
-        try require((stride ?? kernelSize) >= 1 && (stride ?? kernelSize) <= 15, "MaxPool2d stride must be in 1...15")
+        self.stride = try poolStride("MaxPool2d", kernelSize: kernelSize, stride: stride)
         self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
     }
 
     public var kind: String { "maxpool2d" }
@@ -97,6 +95,15 @@ public final class MaxPool2d: Layer {
         }
         return dInput
     }
+}
+
+/// Checks a pooling window's kernel size and stride (both in 1...15; the stride defaults to the
+/// kernel size) and returns the stride.
+func poolStride(_ name: String, kernelSize: Int, stride: Int?) throws -> Int {
+    try require(kernelSize >= 1 && kernelSize <= 15, "\(name) kernel size must be in 1...15, got \(kernelSize)")
+    let s = stride ?? kernelSize
+    try require(s >= 1 && s <= 15, "\(name) stride must be in 1...15, got \(s)")
+    return s
 }
 
 /// The per-sample output shape of a k×k / stride s pooling window over (C, H, W).

@@ -81,11 +81,6 @@ public final class Tensor {
 
     static func padded(_ n: Int) -> Int { Swift.max(16, (n + 15) & ~15) }
 
-    /// Reinterprets the same elements with another shape of equal size.
-    func reshape(_ newShape: [Int]) {
-        shape = newShape
-    }
-
     /// Sets every element to `value`.
     public func fill(_ value: Float) { data.update(repeating: value, count: count) }
 
