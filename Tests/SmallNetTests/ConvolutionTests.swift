@@ -12,6 +12,41 @@ final class ConvolutionTests: XCTestCase {
         try checkGradients(Conv2d(1, 40, kernelSize: 3, padding: 2, generator: &g), inputShape: [9, 1, 5, 5])
     }
 
+    /// Single-channel "same" convolutions without an input gradient (a first layer) take the
+    /// direct path: weight gradients against finite differences, outputs against a plain loop.
+    func testDirectSingleChannelConvolution() throws {
+        var g = RandomGenerator(seed: 6)
+        try checkGradients(Conv2d(1, 6, kernelSize: 3, padding: 1, generator: &g), inputShape: [3, 1, 5, 7],
+                           inputGradient: false)
+        try checkGradients(Conv2d(1, 5, kernelSize: 5, padding: 2, bias: false, generator: &g), inputShape: [2, 1, 6, 6],
+                           inputGradient: false)
+        for (k, h, w) in [(3, 28, 28), (3, 7, 9), (5, 6, 5), (1, 4, 3)] {
+            let conv = try Conv2d(1, 7, kernelSize: k, padding: k / 2, generator: &g)
+            for o in 0..<7 { conv.bias!.value.data[o] = Float(o) * 0.25 }
+            let x = randomTensor([2, 1, h, w], seed: UInt64(h * w))
+            let y = conv.forward(x, context: ExecutionContext(training: false))
+            var worst: Float = 0
+            for s in 0..<2 {
+                for o in 0..<7 {
+                    for oy in 0..<h {
+                        for ox in 0..<w {
+                            var expected = conv.bias!.value.data[o]
+                            for i in 0..<k {
+                                for j in 0..<k {
+                                    let iy = oy + i - k / 2, ix = ox + j - k / 2
+                                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                                    expected += conv.weight.value.data[(o * k + i) * k + j] * x.data[(s * h + iy) * w + ix]
+                                }
+                            }
+                            worst = max(worst, abs(y.data[((s * 7 + o) * h + oy) * w + ox] - expected))
+                        }
+                    }
+                }
+            }
+            XCTAssertLessThan(worst, 1e-5, "k \(k), \(h)×\(w)")
+        }
+    }
+
     func testConv2dHandComputed() throws {
         var g = RandomGenerator(seed: 0)
         let conv = try Conv2d(1, 1, kernelSize: 3, padding: 1, generator: &g)

@@ -36,16 +36,15 @@ func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     return s
 }
 
-/// Σ x[i]·y[i] for i in 0..<count (16 lanes, then across them).
-func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
-    var acc = Vec16()
+/// (Σ x[i], Σ x[i]·y[i]) for i in 0..<count in one pass; each in 16 lanes, then across them.
+func sumAndDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> (Float, Float) {
+    var acc = Vec16(), accDot = Vec16()
     var i = 0
-    while i + 16 <= count { acc += load16(x + i) * load16(y + i); i += 16 }
-    var s = acc.sum()
-    while i < count { s += x[i] * y[i]; i += 1 }
-    return s
+    while i + 16 <= count { let v = load16(x + i); acc += v; accDot += v * load16(y + i); i += 16 }
+    var s = acc.sum(), d = accDot.sum()
+    while i < count { s += x[i]; d += x[i] * y[i]; i += 1 }
+    return (s, d)
 }
-
 
 /// (Σ x[i], Σ x[i]²) for i in 0..<count, in 16 lanes then across them.
 func sumAndSquares(_ x: UnsafePointer<Float>, count: Int) -> (Float, Float) {

@@ -132,8 +132,9 @@ public final class BatchNorm2d: Layer {
                 var sumDy: Float = 0, sumDyX: Float = 0
                 for s in 0..<n {
                     let o = (s * c + ch) * plane
-                    sumDy += sum(dy + o, count: plane)
-                    sumDyX += dot(dy + o, x + o, count: plane)
+                    let (partialDy, partialDyX) = sumAndDot(dy + o, x + o, count: plane)
+                    sumDy += partialDy
+                    sumDyX += partialDyX
                 }
                 let inv = istd[ch], mean = mu[ch]
                 let sumDyXh = inv * (sumDyX - mean * sumDy)

@@ -25,6 +25,10 @@ public final class Conv2d: Layer {
     private var columns: [Tensor] = [], dColumns: [Tensor] = [], chunkOut: [Tensor] = [], dOutT: [Tensor] = []
     private var dWeightT: [Tensor] = [], dBias: [Tensor] = []
     private let weightT = Tensor(uncheckedShape: [0], count: 0)
+    /// The im2col matrices of every chunk of the last training forward, kept for backward:
+    /// the chunk of samples s..<s+S sits at s·K·P as (K, S·P).
+    private let savedColumns = Tensor(uncheckedShape: [0], count: 0)
+    private var savedColumnsValid = false
 
     /// - Throws: `invalidArgument` for non-positive sizes, stride < 1 or padding < 0.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
@@ -84,6 +88,12 @@ public final class Conv2d: Layer {
     /// Samples per GEMM: enough for about 400 output columns.
     private func chunkSize(_ g: WindowGeometry) -> Int { Swift.max(1, Swift.min(8, 400 / g.outPlane)) }
 
+    /// Whether training keeps the im2col matrices for backward rather than building them again.
+    /// Measured on the CNNs' layers: for 7×7 maps (short rows, many edge taps) rebuilding costs
+    /// more than keeping; for 14×14 and larger, writing all of them out to memory costs more
+    /// than rebuilding them in cache.
+    private func keepsColumns(_ g: WindowGeometry) -> Bool { g.outPlane < 100 }
+
     /// Grows the per-group scratch tensors to `groups` entries of the needed sizes.
     private func prepareScratch(_ g: WindowGeometry, groups: Int, backward: Bool) {
         func ensure(_ list: inout [Tensor], _ shape: [Int]) {
@@ -114,17 +124,32 @@ public final class Conv2d: Layer {
         }
     }
 
+    /// Single-channel input with "same" padding (a CNN's first layer): direct convolution
+    /// from shifted copies of each image instead of im2col + GEMM.
+    private func directPlanes(_ g: WindowGeometry) -> ShiftedPlanes? {
+        guard inChannels == 1, g.isSameShape else { return nil }
+        return ShiftedPlanes(height: g.height, width: g.width, kernel: kernelSize)
+    }
+
     public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
         let n = batchSize(input)
         let g = geometry(input.shape)
         self.input = input
         output.resize([n, outChannels, g.outHeight, g.outWidth])
+        if let planes = directPlanes(g) {
+            directForward(planes, input: input, batch: n, context: context)
+            savedColumnsValid = false
+            return output
+        }
         prepareScratch(g, groups: sampleGroupCount(n), backward: false)
         let inSize = g.channels * g.inPlane, outSize = outChannels * g.outPlane, plane = g.outPlane
         let w = weight.value.data, b = bias?.value.data, x = input.data, y = output.data, cout = outChannels
+        let keep = context.training && keepsColumns(g)
+        if keep { savedColumns.resize([n * g.patchSize * plane]) }
+        let saved = savedColumns.data
         forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
-            let col = self.columns[group].data
+            let col = keep ? saved + chunk.lowerBound * g.patchSize * plane : self.columns[group].data
             for (j, s) in chunk.enumerated() { im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
             // A single sample is written in place; a chunk goes through (Cout, S·P) scratch.
             let out = chunk.count == 1 ? y + chunk.lowerBound * outSize : self.chunkOut[group].data
@@ -137,6 +162,7 @@ public final class Conv2d: Layer {
                 }
             }
         }
+        savedColumnsValid = keep
         return output
     }
 
@@ -144,6 +170,10 @@ public final class Conv2d: Layer {
         guard let input else { return nil }
         let n = batchSize(dOut)
         let g = geometry(input.shape)
+        if !needInputGradient, let planes = directPlanes(g) {
+            directBackward(planes, input: input, dOut: dOut, batch: n, context: context)
+            return nil
+        }
         let groups = sampleGroupCount(n)
         prepareScratch(g, groups: groups, backward: true)
         let inSize = g.channels * g.inPlane, outSize = outChannels * g.outPlane, plane = g.outPlane
@@ -154,16 +184,19 @@ public final class Conv2d: Layer {
             transpose(rows: cout, cols: k, src: weight.value.data, lds: k, dst: weightT.data, ldd: cout)
         }
         for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
-        let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data
+        // Columns not kept by the forward pass are built again, chunk by chunk.
+        let recompute = !savedColumnsValid
+        let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data, saved = savedColumns.data
         let hasBias = bias != nil
         forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
-            let col = self.columns[group].data, dCol = self.dColumns[group].data
+            let col = recompute ? self.columns[group].data : saved + chunk.lowerBound * k * plane
+            let dCol = self.dColumns[group].data
             let dyT = self.dOutT[group].data, dWT = self.dWeightT[group].data, db = self.dBias[group].data
             // dy of the chunk as (Cout, S·P), and transposed as (S·P, Cout).
             let dyChunk = chunk.count == 1 ? dy + chunk.lowerBound * outSize : self.chunkOut[group].data
             for (j, s) in chunk.enumerated() {
-                im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld)
+                if recompute { im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
                 let grad = dy + s * outSize
                 if chunk.count > 1 {
                     for o in 0..<cout { copy(dyChunk + o * ld + j * plane, grad + o * plane, count: plane) }
@@ -191,5 +224,55 @@ public final class Conv2d: Layer {
             for group in 0..<groups { addInPlace(bias.grad.data, dBias[group].data, count: cout) }
         }
         return needInputGradient ? dInput : nil
+    }
+
+    // MARK: Direct path for single-channel inputs
+
+    /// Grows `columns` to one `ShiftedPlanes` scratch per sample group.
+    private func preparePlanes(_ planes: ShiftedPlanes, groups: Int) {
+        while columns.count < groups { columns.append(Tensor(uncheckedShape: [0], count: 0)) }
+        for t in columns.prefix(groups) { t.resize([planes.scratchCount]) }
+    }
+
+    private func directForward(_ planes: ShiftedPlanes, input: Tensor, batch n: Int, context: ExecutionContext) {
+        preparePlanes(planes, groups: sampleGroupCount(n))
+        let x = input.data, y = output.data, w = weight.value.data, b = bias?.value.data
+        let outSize = outChannels * planes.pixels
+        forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
+            let scratch = self.columns[group].data
+            for s in samples {
+                planes.fill(x + s * planes.pixels, into: scratch)
+                directConvolutionForward(planes, planes: scratch, weight: w, bias: b, outChannels: self.outChannels,
+                                         output: y + s * outSize)
+            }
+        }
+    }
+
+    /// Weight (and bias) gradients only: the input gradient of a first layer is not needed.
+    private func directBackward(_ planes: ShiftedPlanes, input: Tensor, dOut: Tensor, batch n: Int,
+                                context: ExecutionContext) {
+        let groups = sampleGroupCount(n)
+        preparePlanes(planes, groups: groups)
+        let k = kernelSize * kernelSize, cout = outChannels
+        while dWeightT.count < groups { dWeightT.append(Tensor(uncheckedShape: [0], count: 0)) }
+        while dBias.count < groups { dBias.append(Tensor(uncheckedShape: [0], count: 0)) }
+        for group in 0..<groups { dWeightT[group].resize([cout, k]); dWeightT[group].fill(0) }
+        for group in 0..<groups { dBias[group].resize([cout]); dBias[group].fill(0) }
+        let x = input.data, dy = dOut.data
+        let hasBias = bias != nil
+        forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
+            let scratch = self.columns[group].data
+            for s in samples {
+                planes.fill(x + s * planes.pixels, into: scratch)
+                directConvolutionWeightGradient(planes, planes: scratch, dOut: dy + s * cout * planes.pixels,
+                                                outChannels: cout, dWeight: self.dWeightT[group].data,
+                                                dBias: hasBias ? self.dBias[group].data : nil)
+            }
+        }
+        // Here the partials are (Cout, k·k), the layout of the weight itself.
+        for group in 0..<groups { addInPlace(weight.grad.data, dWeightT[group].data, count: cout * k) }
+        if let bias {
+            for group in 0..<groups { addInPlace(bias.grad.data, dBias[group].data, count: cout) }
+        }
     }
 }

@@ -11,8 +11,8 @@ public final class MaxPool2d: Layer {
 
     private let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
-    /// For each output element, the flat index of its arg-max within the sample's input.
-    private var argmax: [Int32] = []
+    /// For each output element, the position i·k + j of its arg-max within the window.
+    private var position: [UInt8] = []
     private var inputShape: [Int] = []
 
     /// - Throws: `invalidArgument` for a kernel or stride outside 1...15 (stride defaults to the kernel size).
@@ -34,42 +34,29 @@ public final class MaxPool2d: Layer {
         let ho = (h - kernelSize) / stride + 1, wo = (w - kernelSize) / stride + 1
         inputShape = input.shape
         output.resize([n, c, ho, wo])
-        if argmax.count < output.count { argmax = [Int32](repeating: 0, count: output.count) }
+        if position.count < output.count { position = [UInt8](repeating: 0, count: output.count) }
         let k = kernelSize, s = stride, x = input.data, y = output.data
-        argmax.withUnsafeMutableBufferPointer { arg in
-            let indices = arg.baseAddress!
+        position.withUnsafeMutableBufferPointer { positions in
+            let at = positions.baseAddress!
             forEachSampleGroup(batch: n, pool: context.pool) { _, samples in
                 for plane in (samples.lowerBound * c)..<(samples.upperBound * c) {
-                    let src = x + plane * h * w, channelOffset = (plane % c) * h * w
-                    var o = plane * ho * wo
+                    let src = x + plane * h * w, dst = y + plane * ho * wo, code = at + plane * ho * wo
+                    if k == 2 && s == 2 {
+                        maxPool2x2(src, width: w, outHeight: ho, outWidth: wo, output: dst, position: code)
+                        continue
+                    }
                     for oy in 0..<ho {
                         for ox in 0..<wo {
-                            let origin = oy * s * w + ox * s
-                            var best = origin
-                            var value = src[origin]
-                            if k == 2 {
-                                // The common 2×2 window, unrolled and free of branches: random data
-                                // makes every comparison a coin toss for a branch predictor.
-                                let v1 = src[origin + 1], v2 = src[origin + w], v3 = src[origin + w + 1]
-                                var offset = 0
-                                var step = Int(unsafeBitCast(v1 > value, to: UInt8.self))
-                                offset += step * (1 - offset); value = Swift.max(value, v1)
-                                step = Int(unsafeBitCast(v2 > value, to: UInt8.self))
-                                offset += step * (w - offset); value = Swift.max(value, v2)
-                                step = Int(unsafeBitCast(v3 > value, to: UInt8.self))
-                                offset += step * (w + 1 - offset); value = Swift.max(value, v3)
-                                best = origin + offset
-                            } else {
-                                for i in 0..<k {
-                                    for j in 0..<k where src[origin + i * w + j] > value {
-                                        value = src[origin + i * w + j]
-                                        best = origin + i * w + j
-                                    }
+                            let origin = src + oy * s * w + ox * s
+                            var best = 0, value = origin[0]
+                            for i in 0..<k {
+                                for j in 0..<k where origin[i * w + j] > value {
+                                    value = origin[i * w + j]
+                                    best = i * k + j
                                 }
                             }
-                            y[o] = value
-                            indices[o] = Int32(truncatingIfNeeded: channelOffset + best)
-                            o += 1
+                            dst[oy * wo + ox] = value
+                            code[oy * wo + ox] = UInt8(truncatingIfNeeded: best)
                         }
                     }
                 }
@@ -81,20 +68,69 @@ public final class MaxPool2d: Layer {
     public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
         guard needInputGradient else { return nil }
         dInput.resize(inputShape)
-        let n = inputShape[0], inSize = inputShape.dropFirst().reduce(1, *), outSize = dOut.count / Swift.max(n, 1)
-        let dy = dOut.data, dx = dInput.data
-        argmax.withUnsafeBufferPointer { arg in
-            let indices = arg.baseAddress!
+        let n = inputShape[0], c = inputShape[1], h = inputShape[2], w = inputShape[3]
+        let ho = dOut.shape[2], wo = dOut.shape[3]
+        let k = kernelSize, s = stride, dy = dOut.data, dx = dInput.data
+        position.withUnsafeBufferPointer { positions in
+            let at = positions.baseAddress!
             forEachSampleGroup(batch: n, pool: context.pool) { _, samples in
-                for sample in samples {
-                    let d = dx + sample * inSize
-                    d.update(repeating: 0, count: inSize)
-                    for o in (sample * outSize)..<((sample + 1) * outSize) { d[Int(indices[o])] += dy[o] }
+                for plane in (samples.lowerBound * c)..<(samples.upperBound * c) {
+                    let grad = dy + plane * ho * wo, code = at + plane * ho * wo, d = dx + plane * h * w
+                    if k == 2 && s == 2 {
+                        maxPool2x2Backward(grad, position: code, outHeight: ho, outWidth: wo, height: h, width: w, dInput: d)
+                        continue
+                    }
+                    d.update(repeating: 0, count: h * w)
+                    for oy in 0..<ho {
+                        for ox in 0..<wo {
+                            let p = Int(code[oy * wo + ox])
+                            d[(oy * s + p / k) * w + ox * s + p % k] += grad[oy * wo + ox]
+                        }
+                    }
                 }
             }
         }
         return dInput
     }
+}
+
+/// One plane of 2×2, stride-2 max pooling: the maximum of each window and its position
+/// (0 1 / 2 3, the first one in row-major order on ties), branch-free: random data makes every
+/// comparison a coin toss for a branch predictor.
+private func maxPool2x2(_ x: UnsafePointer<Float>, width w: Int, outHeight ho: Int, outWidth wo: Int,
+                        output y: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>) {
+    for oy in 0..<ho {
+        let r0 = x + 2 * oy * w, r1 = r0 + w
+        let out = y + oy * wo, code = position + oy * wo
+        for ox in 0..<wo {
+            let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
+            let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
+            out[ox] = m
+            // 0 if a is the max, else 1 + [b is not]·(1 + [c is not]).
+            let notA = unsafeBitCast(a != m, to: UInt8.self), notB = unsafeBitCast(b != m, to: UInt8.self)
+            let notC = unsafeBitCast(c != m, to: UInt8.self)
+            code[ox] = notA &* (1 &+ notB &* (1 &+ notC))
+        }
+    }
+}
+
+/// The adjoint of `maxPool2x2` for one plane: each dy goes to its window's max position; the
+/// other positions, and a last row or column no window covers (odd sizes), get 0.
+private func maxPool2x2Backward(_ dy: UnsafePointer<Float>, position: UnsafePointer<UInt8>, outHeight ho: Int,
+                                outWidth wo: Int, height h: Int, width w: Int, dInput dx: UnsafeMutablePointer<Float>) {
+    for oy in 0..<ho {
+        let r0 = dx + 2 * oy * w, r1 = r0 + w
+        let grad = dy + oy * wo, code = position + oy * wo
+        for ox in 0..<wo {
+            let g = grad[ox], p = code[ox]
+            r0[2 * ox] = p == 0 ? g : 0
+            r0[2 * ox + 1] = p == 1 ? g : 0
+            r1[2 * ox] = p == 2 ? g : 0
+            r1[2 * ox + 1] = p == 3 ? g : 0
+        }
+        if 2 * wo < w { r0[w - 1] = 0; r1[w - 1] = 0 }
+    }
+    if 2 * ho < h { (dx + (h - 1) * w).update(repeating: 0, count: w) }
 }
 
 /// Checks a pooling window's kernel size and stride (both in 1...15; the stride defaults to the
