@@ -26,7 +26,7 @@ struct ShiftedPlanes {
             let valid = Swift.max(0, -dx)..<Swift.min(w, w - dx)
             for y in 0..<height {
                 let dst = plane + (y + p) * w, src = image + y * w + dx
-                for x in valid { dst[x] = src[x] }
+                copy(dst + valid.lowerBound, src + valid.lowerBound, count: valid.count)
             }
         }
     }
@@ -82,47 +82,54 @@ func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, 
     }
 }
 
-/// dW (Cout, T) += Σ_q dy[·, q] · tap_t[q]: the weight gradient of `directConvolutionForward`
-/// for one image; db (Cout) += Σ_q dy[·, q] when `dBias` is given.
+/// dWᵀ (T, Cout) += Σ_q tap_t[q] · dyᵀ[q, ·]: the weight gradient of `directConvolutionForward`
+/// for one image, with dyᵀ (H·W, Cout) the output gradient transposed; db (Cout) += Σ_q dy[·, q]
+/// when `dBias` is given.
 ///
-/// Each (o, t) sum runs over 16 lanes and then across them, a fixed order.
-func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
-                                     outChannels: Int, dWeight: UnsafeMutablePointer<Float>,
-                                     dBias: UnsafeMutablePointer<Float>?) {
-    let taps = s.kernel * s.kernel, pixels = s.pixels, full = pixels & ~15
-    for t in 0..<taps {
-        let x = s.tap(t / s.kernel, t % s.kernel, of: planes)
+/// Each sum runs over q in order, in blocks of `gemmKC` pixels added to dWᵀ one after another,
+/// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix.
+/// `dOutT` needs 32 floats of slack after its last row.
+func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, dOutT: UnsafePointer<Float>,
+                                     outChannels: Int, dWeightT: UnsafeMutablePointer<Float>) {
+    let taps = s.kernel * s.kernel, pixels = s.pixels
+    withUnsafeTemporaryAllocation(of: Vec16.self, capacity: taps * 2) { buffer in
+        let partial = buffer.baseAddress!
         var o = 0
         while o < outChannels {
-            let block = Swift.min(4, outChannels - o)
-            let d0 = dOut + o * pixels
-            let d1 = dOut + (o + Swift.min(1, block - 1)) * pixels
-            let d2 = dOut + (o + Swift.min(2, block - 1)) * pixels
-            let d3 = dOut + (o + Swift.min(3, block - 1)) * pixels
-            var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16()
-            var q = 0
-            while q < full {
-                let v = load16(x + q)
-                a0 = a0.addingProduct(load16(d0 + q), v)
-                a1 = a1.addingProduct(load16(d1 + q), v)
-                a2 = a2.addingProduct(load16(d2 + q), v)
-                a3 = a3.addingProduct(load16(d3 + q), v)
-                q += 16
+            // Two 16-lane vectors of output channels at a time; lanes past Cout are dropped.
+            let lanes = Swift.min(32, outChannels - o)
+            var q0 = 0
+            while q0 < pixels {
+                let q1 = Swift.min(q0 + gemmKC, pixels)
+                // Three taps at a time: six independent accumulator chains.
+                var t = 0
+                while t < taps {
+                    let count = Swift.min(3, taps - t)
+                    let x0 = s.tap(t / s.kernel, t % s.kernel, of: planes)
+                    let t1 = t + Swift.min(1, count - 1), t2 = t + Swift.min(2, count - 1)
+                    let x1 = s.tap(t1 / s.kernel, t1 % s.kernel, of: planes)
+                    let x2 = s.tap(t2 / s.kernel, t2 % s.kernel, of: planes)
+                    var a0 = Vec16(), a1 = Vec16(), b0 = Vec16(), b1 = Vec16(), c0 = Vec16(), c1 = Vec16()
+                    for q in q0..<q1 {
+                        let row = dOutT + q * outChannels + o
+                        let low = load16(row), high = load16(row + 16)
+                        let u = Vec16(repeating: x0[q]), v = Vec16(repeating: x1[q]), w = Vec16(repeating: x2[q])
+                        a0 = a0.addingProduct(u, low); a1 = a1.addingProduct(u, high)
+                        b0 = b0.addingProduct(v, low); b1 = b1.addingProduct(v, high)
+                        c0 = c0.addingProduct(w, low); c1 = c1.addingProduct(w, high)
+                    }
+                    partial[2 * t] = a0; partial[2 * t + 1] = a1
+                    if count > 1 { partial[2 * t + 2] = b0; partial[2 * t + 3] = b1 }
+                    if count > 2 { partial[2 * t + 4] = c0; partial[2 * t + 5] = c1 }
+                    t += count
+                }
+                for t in 0..<taps {
+                    let dst = dWeightT + t * outChannels + o
+                    for l in 0..<lanes { dst[l] += l < 16 ? partial[2 * t][l] : partial[2 * t + 1][l - 16] }
+                }
+                q0 = q1
             }
-            @inline(__always) func add(_ b: Int, _ acc: Vec16) {
-                var total = acc.sum()
-                let d = dOut + (o + b) * pixels
-                for r in full..<pixels { total += d[r] * x[r] }
-                dWeight[(o + b) * taps + t] += total
-            }
-            add(0, a0)
-            if block > 1 { add(1, a1) }
-            if block > 2 { add(2, a2) }
-            if block > 3 { add(3, a3) }
-            o += block
+            o += lanes
         }
-    }
-    if let dBias {
-        for o in 0..<outChannels { dBias[o] += sum(dOut + o * pixels, count: pixels) }
     }
 }

@@ -249,28 +249,37 @@ public final class Conv2d: Layer {
     }
 
     /// Weight (and bias) gradients only: the input gradient of a first layer is not needed.
+    /// Sums in the order of the im2col + GEMM path, so both give the same numbers.
     private func directBackward(_ planes: ShiftedPlanes, input: Tensor, dOut: Tensor, batch n: Int,
                                 context: ExecutionContext) {
         let groups = sampleGroupCount(n)
         preparePlanes(planes, groups: groups)
-        let k = kernelSize * kernelSize, cout = outChannels
-        while dWeightT.count < groups { dWeightT.append(Tensor(uncheckedShape: [0], count: 0)) }
-        while dBias.count < groups { dBias.append(Tensor(uncheckedShape: [0], count: 0)) }
-        for group in 0..<groups { dWeightT[group].resize([cout, k]); dWeightT[group].fill(0) }
-        for group in 0..<groups { dBias[group].resize([cout]); dBias[group].fill(0) }
+        let k = kernelSize * kernelSize, cout = outChannels, pixels = planes.pixels
+        func ensure(_ list: inout [Tensor], _ shape: [Int]) {
+            while list.count < groups { list.append(Tensor(uncheckedShape: [0], count: 0)) }
+            for t in list.prefix(groups) { t.resize(shape) }
+        }
+        ensure(&dWeightT, [k, cout])
+        ensure(&dBias, [cout])
+        ensure(&dOutT, [pixels * cout + 32])
+        for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
         let x = input.data, dy = dOut.data
         let hasBias = bias != nil
         forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
-            let scratch = self.columns[group].data
+            let scratch = self.columns[group].data, dyT = self.dOutT[group].data
+            let dWT = self.dWeightT[group].data, db = self.dBias[group].data
             for s in samples {
-                planes.fill(x + s * planes.pixels, into: scratch)
-                directConvolutionWeightGradient(planes, planes: scratch, dOut: dy + s * cout * planes.pixels,
-                                                outChannels: cout, dWeight: self.dWeightT[group].data,
-                                                dBias: hasBias ? self.dBias[group].data : nil)
+                let grad = dy + s * cout * pixels
+                planes.fill(x + s * pixels, into: scratch)
+                transpose(rows: cout, cols: pixels, src: grad, lds: pixels, dst: dyT, ldd: cout)
+                directConvolutionWeightGradient(planes, planes: scratch, dOutT: dyT, outChannels: cout, dWeightT: dWT)
+                if hasBias { for o in 0..<cout { db[o] += sum(grad + o * pixels, count: pixels) } }
             }
         }
-        // Here the partials are (Cout, k·k), the layout of the weight itself.
-        for group in 0..<groups { addInPlace(weight.grad.data, dWeightT[group].data, count: cout * k) }
+        let total = dWeightT[0]
+        for group in 1..<groups { addInPlace(total.data, dWeightT[group].data, count: total.count) }
+        let dW = weight.grad.data
+        for o in 0..<cout { for j in 0..<k { dW[o * k + j] += total.data[j * cout + o] } }
         if let bias {
             for group in 0..<groups { addInPlace(bias.grad.data, dBias[group].data, count: cout) }
         }
