@@ -53,20 +53,34 @@ public func sn_recipe_train_params_for_budget(_ arch: Int32, _ budget: Int64,
 public func sn_recipe_optimizer_params(_ arch: Int32, _ out: UnsafeMutablePointer<sn_optimizer_params>?) -> sn_status {
     guarded {
         let out = try nonNull(out, "out")
-        let recipe = Recipe.defaults(for: try architecture(arch))
-        let kind: Int32
-        switch recipe.optimizer {
-        case .sgd: kind = SN_OPTIMIZER_SGD
-        case .rmsprop: kind = SN_OPTIMIZER_RMSPROP
-        case .adam: kind = SN_OPTIMIZER_ADAM
-        case .adamw: kind = SN_OPTIMIZER_ADAMW
-        }
-        var p = try optimizerDefaults(kind)
-        p.lr = recipe.effectiveLearningRate
-        if let momentum = recipe.momentum { p.momentum = momentum }
-        if let decay = recipe.weightDecay { p.weight_decay = decay }
-        out.pointee = p
+        out.pointee = try recipeOptimizerParams(Recipe.defaults(for: try architecture(arch)))
     }
+}
+
+@_cdecl("sn_recipe_optimizer_params_for_budget")
+public func sn_recipe_optimizer_params_for_budget(_ arch: Int32, _ budget: Int64,
+                                                  _ out: UnsafeMutablePointer<sn_optimizer_params>?) -> sn_status {
+    guarded {
+        let out = try nonNull(out, "out")
+        guard budget > 0 && budget <= 100_000_000 else { throw invalid("budget must be in 1...100000000, got \(budget)") }
+        out.pointee = try recipeOptimizerParams(Recipe.defaults(for: try architecture(arch), budget: Int(budget)))
+    }
+}
+
+/// The optimizer settings of a recipe, as C params.
+private func recipeOptimizerParams(_ recipe: Recipe) throws -> sn_optimizer_params {
+    let kind: Int32
+    switch recipe.optimizer {
+    case .sgd: kind = SN_OPTIMIZER_SGD
+    case .rmsprop: kind = SN_OPTIMIZER_RMSPROP
+    case .adam: kind = SN_OPTIMIZER_ADAM
+    case .adamw: kind = SN_OPTIMIZER_ADAMW
+    }
+    var p = try optimizerDefaults(kind)
+    p.lr = recipe.effectiveLearningRate
+    if let momentum = recipe.momentum { p.momentum = momentum }
+    if let decay = recipe.weightDecay { p.weight_decay = decay }
+    return p
 }
 
 /// The engine's training settings for a C params struct.

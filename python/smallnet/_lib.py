@@ -414,6 +414,8 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "sn_recipe_train_params_for_budget": (sn_status, [c_int32, c_int64, POINTER(sn_train_params)]),
     # sn_status sn_recipe_optimizer_params(int32_t arch, sn_optimizer_params *out);
     "sn_recipe_optimizer_params": (sn_status, [c_int32, POINTER(sn_optimizer_params)]),
+    # sn_status sn_recipe_optimizer_params_for_budget(int32_t arch, int64_t budget, sn_optimizer_params *out);
+    "sn_recipe_optimizer_params_for_budget": (sn_status, [c_int32, c_int64, POINTER(sn_optimizer_params)]),
     # sn_status sn_fit(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train,
     #                  const sn_train_params *params, sn_progress_fn progress, void *user,
     #                  sn_epoch_record *history, size_t history_capacity, size_t *n_epochs);

@@ -88,17 +88,22 @@ class Optimizer(Handle):
         self._create(model, params)
 
     @classmethod
-    def from_recipe(cls, model: Model, arch: str = "fcn") -> Optimizer:
-        """The optimizer ``smallnet train --arch <arch>`` uses by default
-        (``sn_recipe_optimizer_params``): for "fcn" AdamW lr 0.002; for "cnn" SGD lr 0.05,
-        momentum 0.9, weight decay 5e-4.
+    def from_recipe(cls, model: Model, arch: str = "fcn", budget: int | None = None) -> Optimizer:
+        """The optimizer ``smallnet train --arch <arch> --params <budget>`` uses by default
+        (``sn_recipe_optimizer_params_for_budget``; the budget defaults to the model's
+        parameter count): for "fcn" AdamW lr 0.002; for "cnn" SGD lr 0.05, momentum 0.9,
+        weight decay 5e-4 (1e-4 under 30,000 weights).
 
         Example:
             >>> optimizer = Optimizer.from_recipe(model, "cnn")   # an SGD
         """
         params = _lib.sn_optimizer_params()
         params.struct_size = ctypes.sizeof(params)
-        check(_lib_.sn_recipe_optimizer_params(arch_code(arch), ctypes.byref(params)))
+        if budget is None:
+            budget = getattr(model, "n_params", None)
+            if budget is None:
+                raise InvalidArgumentError(f"an optimizer needs a smallnet.Model, got {type(model).__name__}")
+        check(_lib_.sn_recipe_optimizer_params_for_budget(arch_code(arch), int(budget), ctypes.byref(params)))
         subclass = {c._kind: c for c in (SGD, RMSProp, Adam, AdamW)}.get(params.kind, Optimizer)
         optimizer = subclass.__new__(subclass)
         optimizer._create(model, params)

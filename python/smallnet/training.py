@@ -83,10 +83,12 @@ def train_defaults(arch: str = "fcn", budget: int | None = None) -> _lib.sn_trai
     return params
 
 
-def recipe(arch: str = "fcn") -> dict[str, Any]:
+def recipe(arch: str = "fcn", budget: int | None = None) -> dict[str, Any]:
     """The settings ``smallnet train --arch <arch>`` uses by default, as a dict: epochs,
     batch_size, seed, schedule (a dict), label_smoothing, crop_padding, horizontal_flip,
-    threads, and optimizer (a dict with kind and hyper-parameters).
+    threads, and optimizer (a dict with kind and hyper-parameters); with ``budget``, those of
+    ``--params <budget>`` (the CNN recipe leaves out crops under 15,000 weights and lightens
+    the weight decay under 30,000).
 
     Example:
         >>> smallnet.recipe("cnn")["optimizer"]["kind"]
@@ -94,10 +96,13 @@ def recipe(arch: str = "fcn") -> dict[str, Any]:
     """
     from .optim import KINDS
 
-    params = train_defaults(arch)
+    params = train_defaults(arch, budget)
     optimizer = _lib.sn_optimizer_params()
     optimizer.struct_size = ctypes.sizeof(optimizer)
-    check(_lib_.sn_recipe_optimizer_params(arch_code(arch), ctypes.byref(optimizer)))
+    if budget is None:
+        check(_lib_.sn_recipe_optimizer_params(arch_code(arch), ctypes.byref(optimizer)))
+    else:
+        check(_lib_.sn_recipe_optimizer_params_for_budget(arch_code(arch), int(budget), ctypes.byref(optimizer)))
     names = {code: name for name, code in KINDS.items()}
     return {
         "epochs": params.epochs,

@@ -245,6 +245,16 @@ static void test_cnn(void) {
     EXPECT(op.kind == SN_OPTIMIZER_SGD && op.momentum == 0.9f && op.lr > 0, "cnn optimizer recipe");
     OK(sn_recipe_optimizer_params(SN_ARCH_FCN, &op));
     EXPECT(op.kind == SN_OPTIMIZER_ADAMW && op.lr == 0.002f, "fcn optimizer recipe");
+    OK(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, 100000, &op));
+    EXPECT(op.kind == SN_OPTIMIZER_SGD && op.weight_decay == 5e-4f && op.lr == 0.05f, "cnn optimizer recipe at 100K");
+    OK(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, 20000, &op));
+    EXPECT(op.kind == SN_OPTIMIZER_SGD && op.weight_decay == 1e-4f, "cnn optimizer recipe under 30K: lighter decay");
+    OK(sn_recipe_optimizer_params_for_budget(SN_ARCH_FCN, 50000, &op));
+    EXPECT(op.kind == SN_OPTIMIZER_ADAMW && op.lr == 0.002f, "fcn optimizer recipe for a budget");
+    EXPECT_STATUS(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, 0, &op), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, -5, &op), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_recipe_optimizer_params_for_budget(7, 20000, &op), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, 20000, NULL), SN_ERR_INVALID_ARGUMENT);
 }
 
 static void test_handles(void) {
