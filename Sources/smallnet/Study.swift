@@ -34,7 +34,7 @@ struct Study: ParsableCommand {
             // Check the data once here, so that a missing directory is one clear error.
             _ = try FashionMNIST.load(directory: FashionMNIST.resolveDirectory(data), train: false)
             let plan = StudyPlan.runs
-            let pending = plan.filter { access(resultPath($0), F_OK) != 0 }
+            let pending = plan.filter { !isDone($0) }
             print("smallnet study: \(plan.count) runs, \(plan.count - pending.count) already done, \(min(jobs, max(pending.count, 1))) at a time\(quick ? " (quick)" : "")")
             let threadsPerJob = max(1, total / jobs)
             try runAll(pending, jobs: jobs, threadsPerJob: threadsPerJob)
@@ -50,6 +50,18 @@ struct Study: ParsableCommand {
     }
 
     func resultPath(_ run: StudyRun) -> String { "\(out)/runs/\(run.id).json" }
+    /// The `smallnet train` arguments a run's result was made with, one per line.
+    func settingsPath(_ run: StudyRun) -> String { "\(out)/runs/\(run.id).args" }
+    func settings(_ run: StudyRun) -> String { run.trainArguments(quick: quick).joined(separator: "\n") + "\n" }
+
+    /// A run is done when its result exists and was made with today's settings (not, say, by
+    /// a `--quick` study into the same directory, or by an older version of the plan).
+    func isDone(_ run: StudyRun) -> Bool {
+        guard access(resultPath(run), F_OK) == 0, let recorded = try? readFileDecompressing(settingsPath(run)) else {
+            return false
+        }
+        return recorded == Array(settings(run).utf8)
+    }
 
     /// Runs `pending` as child processes of this executable, `jobs` at a time.
     func runAll(_ pending: [StudyRun], jobs: Int, threadsPerJob: Int) throws {
@@ -58,6 +70,9 @@ struct Study: ParsableCommand {
         var failures: [String] = []
         while !queue.isEmpty || !running.isEmpty {
             while running.count < jobs, let run = queue.popFirst() {
+                // A stale result goes first, so that a kill from here on leaves the run pending.
+                unlink(resultPath(run))
+                try writeTextFile(settingsPath(run), settings(run))
                 var args = run.trainArguments(quick: quick) + ["--threads", String(threadsPerJob), "--json", resultPath(run)]
                 if let data { args += ["--data", data] }
                 let pid = try spawn(arguments: args, log: "\(out)/runs/\(run.id).log")

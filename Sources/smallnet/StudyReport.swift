@@ -23,6 +23,7 @@ struct StudyReport {
             ("quick", .bool(quick)),
             ("wall_seconds", .number(wallSeconds)),
             ("table2_epochs", .number(StudyPlan.table2Epochs)),
+            ("table2_settings", .array(StudyPlan.table2Settings.map { .string($0) })),
             ("runs", .array(results.map { run, json in
                 .object([
                     ("id", .string(run.id)), ("table", .number(run.table)), ("arch", .string(run.arch.rawValue)),
@@ -71,7 +72,8 @@ struct StudyReport {
             let layers = (json["layers"]?.arrayValue ?? []).compactMap(\.stringValue).filter { $0.hasPrefix("Linear") }
             md.append("| \(run.budget / 1000)K | \(params(json)) | \(layers.joined(separator: ", ")) | \(percentText(accuracy(json))) | \(run.published.map(percentText) ?? "") | \(delta(accuracy(json), run.published)) | \(fixed(seconds(json), 1)) s |")
         }
-        md += ["", "## Table 2: optimizers and learning rates (100K CNN, \(quick ? 1 : StudyPlan.table2Epochs) epochs)", "",
+        md += ["", "## Table 2: optimizers and learning rates", "",
+               "(\(quick ? "quick run: 1 epoch" : StudyPlan.table2Description).)", "",
                "| optimizer | " + StudyPlan.learningRates.map { "lr \($0)" }.joined(separator: " | ") + " |",
                "|---|" + StudyPlan.learningRates.map { _ in "---:" }.joined(separator: "|") + "|"]
         for optimizer in StudyPlan.optimizers {

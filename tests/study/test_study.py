@@ -67,3 +67,16 @@ def test_killed_study_resumes_only_unfinished_runs(tmp_path):
     for name, mtime in finished.items():
         assert (runs / name).stat().st_mtime_ns == mtime, f"{name} was run again"
     assert len(json.loads((tmp_path / "results.json").read_text())["runs"]) == 16
+    # A run whose recorded settings differ from the plan's (another version, or a quick study
+    # into a full study's directory) is run again; the others are kept.
+    changed = runs / "t2-cnn-100k-adam-0.005.args"
+    changed.write_text(changed.read_text().replace("--lr\n0.005", "--lr\n0.004"))
+    kept = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json") if not p.name.startswith("t2-cnn-100k-adam-0.005")}
+    result = study(tmp_path, "--jobs", "2", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "15 already done" in result.stdout
+    started = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith("started")]
+    assert started == ["t2-cnn-100k-adam-0.005"]
+    for name, mtime in kept.items():
+        assert (runs / name).stat().st_mtime_ns == mtime, f"{name} was run again"
+
