@@ -37,7 +37,7 @@ lib: deps
 
 # The main job: the whole parameter-budget study (three tables, report, plots) into study/.
 run study: build python-deps
-	$(BIN) study --out study --jobs 1
+	$(BIN) study --out study --jobs 2
 
 # The same pipeline in a few minutes: one short epoch per run, on part of the data.
 study-quick: build python-deps

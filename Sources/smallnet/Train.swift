@@ -89,10 +89,17 @@ struct Train: ParsableCommand {
         }
         if let epochs { r.training.epochs = epochs }
         if let batchSize { r.training.batchSize = batchSize }
-        if let optimizer { r.optimizer = optimizer }
-        r.learningRate = lr
-        r.momentum = momentum
-        r.weightDecay = weightDecay
+        if let optimizer, optimizer != r.optimizer {
+            // The recipe's hyper-parameters belong to its own optimizer: another one starts
+            // from its own defaults.
+            r.optimizer = optimizer
+            r.learningRate = nil
+            r.momentum = nil
+            r.weightDecay = nil
+        }
+        if let lr { r.learningRate = lr }
+        if let momentum { r.momentum = momentum }
+        if let weightDecay { r.weightDecay = weightDecay }
         if let schedule {
             switch schedule {
             case "constant": r.training.schedule = .constant

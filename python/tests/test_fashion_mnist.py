@@ -46,6 +46,28 @@ def test_short_fit_reaches_75_percent(fashion):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CLI.is_file(), reason=f"{CLI} is not built")
+@pytest.mark.parametrize("budget", [20_000, 50_000])
+def test_cnn_recipe_same_as_the_cli(fashion, tmp_path, budget):
+    """The CLI's CNN defaults (optimizer settings included) and model.fit(recipe="cnn") are one recipe."""
+    out = tmp_path / "cli.json"
+    subprocess.run(
+        [str(CLI), "train", "--arch", "cnn", "--params", str(budget), "--epochs", "1", "--train-limit", "1000",
+         "--threads", "2", "--seed", "0", "--json", str(out)],
+        check=True, capture_output=True, text=True, timeout=600,
+    )
+    cli = json.loads(out.read_text())
+    recipe = smallnet.recipe("cnn", budget=budget)["optimizer"]
+    for key in ("lr", "momentum", "weight_decay"):
+        assert np.float32(cli["config"][key]) == np.float32(recipe[key]), key
+    train, test = fashion
+    with train.subset(0, 1000) as subset, smallnet.cnn_for_budget(budget, seed=0) as model:
+        history = model.fit(subset, recipe="cnn", epochs=1, threads=2, seed=0, validation=test, progress=False)
+    for key in ("train_loss", "train_accuracy", "eval_loss", "eval_accuracy"):
+        assert np.float32(cli["history"][0][key]) == np.float32(history[0][key]), key
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CLI.is_file(), reason=f"{CLI} is not built")
 def test_same_numbers_as_the_cli(fashion, tmp_path):
     out = tmp_path / "cli.json"
     subprocess.run(

@@ -4,21 +4,33 @@
 public enum OptimizerKind: String, CaseIterable, Sendable {
     case sgd, rmsprop, adam, adamw
 
-    /// Builds the optimizer; unset values take PyTorch's defaults, except SGD's momentum (0.9 here).
+    /// The momentum used when none is given: PyTorch's, except SGD's (0.9 here); nil for the
+    /// Adam family, which has none.
+    public var defaultMomentum: Float? {
+        switch self {
+        case .sgd: return 0.9
+        case .rmsprop: return 0
+        case .adam, .adamw: return nil
+        }
+    }
+
+    /// The weight decay used when none is given (PyTorch's).
+    public var defaultWeightDecay: Float { self == .adamw ? 0.01 : 0 }
+
+    /// Builds the optimizer; unset values take the defaults above.
     /// - Throws: `invalidArgument` naming an invalid hyper-parameter.
     public func make(parameters: [Parameter], learningRate: Float, momentum: Float? = nil,
                      weightDecay: Float? = nil) throws -> Optimizer {
+        let decay = weightDecay ?? defaultWeightDecay, momentum = momentum ?? defaultMomentum ?? 0
         switch self {
         case .sgd:
-            return try SGD(parameters: parameters, learningRate: learningRate, momentum: momentum ?? 0.9,
-                           weightDecay: weightDecay ?? 0)
+            return try SGD(parameters: parameters, learningRate: learningRate, momentum: momentum, weightDecay: decay)
         case .rmsprop:
-            return try RMSProp(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay ?? 0,
-                               momentum: momentum ?? 0)
+            return try RMSProp(parameters: parameters, learningRate: learningRate, weightDecay: decay, momentum: momentum)
         case .adam:
-            return try Adam(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay ?? 0)
+            return try Adam(parameters: parameters, learningRate: learningRate, weightDecay: decay)
         case .adamw:
-            return try Adam.adamW(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay ?? 0.01)
+            return try Adam.adamW(parameters: parameters, learningRate: learningRate, weightDecay: decay)
         }
     }
 }
@@ -149,8 +161,8 @@ public struct Recipe: Sendable {
         if let hidden { members.append(("hidden", .array(hidden.map { .number($0) }))) }
         if let channels { members.append(("channels", .array(channels.map { .number($0) }))) }
         if architecture == .cnn { members.append(("head", .string(cnnHead.rawValue))) }
-        if let momentum { members.append(("momentum", .number(momentum))) }
-        if let weightDecay { members.append(("weight_decay", .number(weightDecay))) }
+        if let momentum = momentum ?? optimizer.defaultMomentum { members.append(("momentum", .number(momentum))) }
+        members.append(("weight_decay", .number(weightDecay ?? optimizer.defaultWeightDecay)))
         switch training.schedule {
         case .constant: members.append(("schedule", .string("constant")))
         case .step(let size, let gamma):
