@@ -426,11 +426,12 @@ sn_status sn_recipe_train_params(int32_t arch, sn_train_params *out);
 sn_status sn_recipe_train_params_for_budget(int32_t arch, int64_t budget, sn_train_params *out);
 
 /* The optimizer `smallnet train --arch <arch>` uses by default at its default budget
- * (SN_ARCH_FCN: AdamW lr 0.002; SN_ARCH_CNN: SGD lr 0.05, momentum 0.9, weight decay 5e-4). */
+ * (SN_ARCH_FCN: AdamW lr 0.002, weight decay 0.01; SN_ARCH_CNN: SGD lr 0.05, momentum 0.9,
+ * weight decay 1e-4). */
 sn_status sn_recipe_optimizer_params(int32_t arch, sn_optimizer_params *out);
 
 /* The same for a model of `budget` trainable parameters (`smallnet train --arch <arch>
- * --params <budget>`): the CNN recipe's weight decay is 1e-4 under 30,000 weights.
+ * --params <budget>`; today's recipes use the same optimizer settings at every budget).
  * Returns SN_ERR_INVALID_ARGUMENT for an unknown arch or a budget outside 1...100,000,000. */
 sn_status sn_recipe_optimizer_params_for_budget(int32_t arch, int64_t budget, sn_optimizer_params *out);
 

@@ -92,7 +92,7 @@ class Optimizer(Handle):
         """The optimizer ``smallnet train --arch <arch> --params <budget>`` uses by default
         (``sn_recipe_optimizer_params_for_budget``; the budget defaults to the model's
         parameter count): for "fcn" AdamW lr 0.002; for "cnn" SGD lr 0.05, momentum 0.9,
-        weight decay 5e-4 (1e-4 under 30,000 weights).
+        weight decay 1e-4.
 
         Example:
             >>> optimizer = Optimizer.from_recipe(model, "cnn")   # an SGD

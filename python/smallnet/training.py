@@ -87,8 +87,7 @@ def recipe(arch: str = "fcn", budget: int | None = None) -> dict[str, Any]:
     """The settings ``smallnet train --arch <arch>`` uses by default, as a dict: epochs,
     batch_size, seed, schedule (a dict), label_smoothing, crop_padding, horizontal_flip,
     threads, and optimizer (a dict with kind and hyper-parameters); with ``budget``, those of
-    ``--params <budget>`` (the CNN recipe leaves out crops under 15,000 weights and lightens
-    the weight decay under 30,000).
+    ``--params <budget>`` (the CNN recipe leaves out crops under 15,000 weights).
 
     Example:
         >>> smallnet.recipe("cnn")["optimizer"]["kind"]

@@ -194,19 +194,19 @@ def test_recipes():
     assert cnn["schedule"]["kind"] == "cosine" and cnn["label_smoothing"] == pytest.approx(0.1)
     assert cnn["optimizer"]["kind"] == "sgd"
     assert (cnn["optimizer"]["lr"], cnn["optimizer"]["momentum"], cnn["optimizer"]["weight_decay"]) == pytest.approx(
-        (0.05, 0.9, 5e-4))
+        (0.05, 0.9, 1e-4))
     with pytest.raises(smallnet.InvalidArgumentError):
         smallnet.recipe("rnn")
     small = smallnet.training.train_defaults("cnn", budget=10_000)
     assert small.crop_padding == 0 and small.horizontal_flip == 1  # no crops for small CNNs
     assert smallnet.recipe("cnn", budget=20_000)["optimizer"]["weight_decay"] == pytest.approx(1e-4)
     assert smallnet.recipe("cnn", budget=20_000)["crop_padding"] == 1
-    assert smallnet.recipe("cnn", budget=50_000)["optimizer"]["weight_decay"] == pytest.approx(5e-4)
+    assert smallnet.recipe("cnn", budget=50_000)["optimizer"]["weight_decay"] == pytest.approx(1e-4)
     with pytest.raises(smallnet.InvalidArgumentError):
         smallnet.recipe("cnn", budget=0)
     with smallnet.cnn_for_budget(20_000) as model:  # the budget defaults to the model's size
         assert smallnet.Optimizer.from_recipe(model, "cnn")._params["weight_decay"] == pytest.approx(1e-4)
-        assert smallnet.Optimizer.from_recipe(model, "cnn", budget=100_000)._params["weight_decay"] == pytest.approx(5e-4)
+        assert smallnet.Optimizer.from_recipe(model, "cnn", budget=100_000)._params["momentum"] == pytest.approx(0.9)
     with smallnet.cnn([4]) as model:
         optimizer = smallnet.Optimizer.from_recipe(model, "cnn")
         assert isinstance(optimizer, smallnet.SGD) and optimizer.kind == "sgd"

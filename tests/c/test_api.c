@@ -246,9 +246,10 @@ static void test_cnn(void) {
     OK(sn_recipe_optimizer_params(SN_ARCH_FCN, &op));
     EXPECT(op.kind == SN_OPTIMIZER_ADAMW && op.lr == 0.002f, "fcn optimizer recipe");
     OK(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, 100000, &op));
-    EXPECT(op.kind == SN_OPTIMIZER_SGD && op.weight_decay == 5e-4f && op.lr == 0.05f, "cnn optimizer recipe at 100K");
+    EXPECT(op.kind == SN_OPTIMIZER_SGD && op.weight_decay == 1e-4f && op.lr == 0.05f && op.momentum == 0.9f,
+           "cnn optimizer recipe at 100K");
     OK(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, 20000, &op));
-    EXPECT(op.kind == SN_OPTIMIZER_SGD && op.weight_decay == 1e-4f, "cnn optimizer recipe under 30K: lighter decay");
+    EXPECT(op.kind == SN_OPTIMIZER_SGD && op.weight_decay == 1e-4f, "cnn optimizer recipe at 20K");
     OK(sn_recipe_optimizer_params_for_budget(SN_ARCH_FCN, 50000, &op));
     EXPECT(op.kind == SN_OPTIMIZER_ADAMW && op.lr == 0.002f, "fcn optimizer recipe for a budget");
     EXPECT_STATUS(sn_recipe_optimizer_params_for_budget(SN_ARCH_CNN, 0, &op), SN_ERR_INVALID_ARGUMENT);
