@@ -44,8 +44,7 @@ public func sn_recipe_train_params_for_budget(_ arch: Int32, _ budget: Int64,
                                               _ out: UnsafeMutablePointer<sn_train_params>?) -> sn_status {
     guarded {
         let out = try nonNull(out, "out")
-        guard budget > 0 && budget <= 100_000_000 else { throw invalid("budget must be in 1...100000000, got \(budget)") }
-        out.pointee = trainParams(Recipe.defaults(for: try architecture(arch), budget: Int(budget)))
+        out.pointee = trainParams(try recipe(arch, budget: budget))
     }
 }
 
@@ -62,9 +61,15 @@ public func sn_recipe_optimizer_params_for_budget(_ arch: Int32, _ budget: Int64
                                                   _ out: UnsafeMutablePointer<sn_optimizer_params>?) -> sn_status {
     guarded {
         let out = try nonNull(out, "out")
-        guard budget > 0 && budget <= 100_000_000 else { throw invalid("budget must be in 1...100000000, got \(budget)") }
-        out.pointee = try recipeOptimizerParams(Recipe.defaults(for: try architecture(arch), budget: Int(budget)))
+        out.pointee = try recipeOptimizerParams(try recipe(arch, budget: budget))
     }
+}
+
+/// The recipe of `smallnet train --arch <arch> --params <budget>`.
+/// - Throws: `invalidArgument` for an unknown arch or a budget outside 1...100,000,000.
+private func recipe(_ arch: Int32, budget: Int64) throws -> Recipe {
+    guard budget > 0 && budget <= 100_000_000 else { throw invalid("budget must be in 1...100000000, got \(budget)") }
+    return Recipe.defaults(for: try architecture(arch), budget: Int(budget))
 }
 
 /// The optimizer settings of a recipe, as C params.

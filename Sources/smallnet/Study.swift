@@ -43,7 +43,8 @@ struct Study: ParsableCommand {
                 return (run, try JSON.parse(text))
             }
             let wall = monotonicSeconds() - start
-            try StudyReport(results: results, quick: quick, wallSeconds: wall).write(to: out)
+            try StudyReport(results: results, quick: quick, wallSeconds: wall, resumedRuns: plan.count - pending.count)
+                .write(to: out)
             plot()
             print("wrote \(out)/results.json, \(out)/results.csv, \(out)/report.md in \(fixed(wall, 1)) s")
         }

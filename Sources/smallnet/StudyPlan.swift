@@ -40,7 +40,7 @@ enum StudyPlan {
     static let table2Settings = ["--initialization", "pytorch", "--weight-decay", "0", "--augment", "none"]
     static var table2Description: String {
         "100K CNN, \(table2Epochs) epochs from PyTorch's default initialisation, no weight decay, no augmentation; "
-            + "otherwise the CNN recipe (batch 64, cosine schedule, label smoothing 0.1; SGD momentum 0.9)"
+            + "otherwise the CNN recipe: batch 64, cosine schedule, label smoothing 0.1, SGD momentum 0.9"
     }
 
     static let fcnBudgets = [50_000, 100_000, 200_000]

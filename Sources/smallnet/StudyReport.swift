@@ -7,6 +7,8 @@ struct StudyReport {
     let results: [(run: StudyRun, json: JSON)]
     let quick: Bool
     let wallSeconds: Double
+    /// Runs found already done when this invocation started (a resumed study).
+    let resumedRuns: Int
 
     func accuracy(_ json: JSON) -> Double { json["test_accuracy"]?.doubleValue ?? .nan }
     func seconds(_ json: JSON) -> Double { json["train_seconds"]?.doubleValue ?? .nan }
@@ -22,6 +24,7 @@ struct StudyReport {
         .object([
             ("quick", .bool(quick)),
             ("wall_seconds", .number(wallSeconds)),
+            ("resumed_runs", .number(resumedRuns)),
             ("table2_epochs", .number(StudyPlan.table2Epochs)),
             ("table2_settings", .array(StudyPlan.table2Settings.map { .string($0) })),
             ("runs", .array(results.map { run, json in
@@ -73,7 +76,7 @@ struct StudyReport {
             md.append("| \(run.budget / 1000)K | \(params(json)) | \(layers.joined(separator: ", ")) | \(percentText(accuracy(json))) | \(run.published.map(percentText) ?? "") | \(delta(accuracy(json), run.published)) | \(fixed(seconds(json), 1)) s |")
         }
         md += ["", "## Table 2: optimizers and learning rates", "",
-               "(\(quick ? "quick run: 1 epoch" : StudyPlan.table2Description).)", "",
+               quick ? "Quick run: 1 epoch." : StudyPlan.table2Description + ".", "",
                "| optimizer | " + StudyPlan.learningRates.map { "lr \($0)" }.joined(separator: " | ") + " |",
                "|---|" + StudyPlan.learningRates.map { _ in "---:" }.joined(separator: "|") + "|"]
         for optimizer in StudyPlan.optimizers {
@@ -96,7 +99,10 @@ struct StudyReport {
                "![Test accuracy against trainable parameters](accuracy_vs_params.png)", "",
                "![Learning curves](learning_curves.png)", "",
                "![Confusion matrix of the best model](confusion_best.png)", "",
-               "Study wall time: \(fixed(wallSeconds, 1)) s (\(results.count) runs).", ""]
+               resumedRuns == 0
+                   ? "Study wall time: \(fixed(wallSeconds, 1)) s (\(results.count) runs)."
+                   : "Wall time of the last invocation: \(fixed(wallSeconds, 1)) s for \(results.count - resumedRuns) runs; "
+                       + "\(resumedRuns) were done before it.", ""]
         return md.joined(separator: "\n")
     }
 }

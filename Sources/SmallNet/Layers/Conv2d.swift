@@ -215,15 +215,19 @@ public final class Conv2d: Layer {
                 col2im(g, col: dCol + j * plane, ld: ld, image: dImage)
             }
         }
-        // Sum the group partials in order, then dW += (Σ dWᵀ)ᵀ.
-        let total = dWeightT[0]
+        addGroupGradients(groups: groups)
+        return needInputGradient ? dInput : nil
+    }
+
+    /// Sums the per-group partials dWᵀ (K, Cout) and db in group order, then dW += (Σ dWᵀ)ᵀ.
+    private func addGroupGradients(groups: Int) {
+        let total = dWeightT[0], cout = outChannels, k = total.count / cout
         for group in 1..<groups { addInPlace(total.data, dWeightT[group].data, count: total.count) }
         let dW = weight.grad.data
         for o in 0..<cout { for j in 0..<k { dW[o * k + j] += total.data[j * cout + o] } }
         if let bias {
             for group in 0..<groups { addInPlace(bias.grad.data, dBias[group].data, count: cout) }
         }
-        return needInputGradient ? dInput : nil
     }
 
     // MARK: Direct path for single-channel inputs
@@ -276,12 +280,6 @@ public final class Conv2d: Layer {
                 if hasBias { for o in 0..<cout { db[o] += sum(grad + o * pixels, count: pixels) } }
             }
         }
-        let total = dWeightT[0]
-        for group in 1..<groups { addInPlace(total.data, dWeightT[group].data, count: total.count) }
-        let dW = weight.grad.data
-        for o in 0..<cout { for j in 0..<k { dW[o * k + j] += total.data[j * cout + o] } }
-        if let bias {
-            for group in 0..<groups { addInPlace(bias.grad.data, dBias[group].data, count: cout) }
-        }
+        addGroupGradients(groups: groups)
     }
 }
