@@ -96,18 +96,14 @@ public final class Conv2d: Layer {
 
     /// Grows the per-group scratch tensors to `groups` entries of the needed sizes.
     private func prepareScratch(_ g: WindowGeometry, groups: Int, backward: Bool) {
-        func ensure(_ list: inout [Tensor], _ shape: [Int]) {
-            while list.count < groups { list.append(Tensor(uncheckedShape: [0], count: 0)) }
-            for t in list.prefix(groups) { t.resize(shape) }
-        }
         let columnsPerChunk = chunkSize(g) * g.outPlane
-        ensure(&columns, [g.patchSize, columnsPerChunk])
-        ensure(&chunkOut, [outChannels, columnsPerChunk])
+        growScratch(&columns, groups: groups, shape: [g.patchSize, columnsPerChunk])
+        growScratch(&chunkOut, groups: groups, shape: [outChannels, columnsPerChunk])
         if backward {
-            ensure(&dColumns, [g.patchSize, columnsPerChunk])
-            ensure(&dOutT, [columnsPerChunk, outChannels])
-            ensure(&dWeightT, [g.patchSize, outChannels])
-            ensure(&dBias, [outChannels])
+            growScratch(&dColumns, groups: groups, shape: [g.patchSize, columnsPerChunk])
+            growScratch(&dOutT, groups: groups, shape: [columnsPerChunk, outChannels])
+            growScratch(&dWeightT, groups: groups, shape: [g.patchSize, outChannels])
+            growScratch(&dBias, groups: groups, shape: [outChannels])
         }
     }
 
@@ -232,14 +228,8 @@ public final class Conv2d: Layer {
 
     // MARK: Direct path for single-channel inputs
 
-    /// Grows `columns` to one `ShiftedPlanes` scratch per sample group.
-    private func preparePlanes(_ planes: ShiftedPlanes, groups: Int) {
-        while columns.count < groups { columns.append(Tensor(uncheckedShape: [0], count: 0)) }
-        for t in columns.prefix(groups) { t.resize([planes.scratchCount]) }
-    }
-
     private func directForward(_ planes: ShiftedPlanes, input: Tensor, batch n: Int, context: ExecutionContext) {
-        preparePlanes(planes, groups: sampleGroupCount(n))
+        growScratch(&columns, groups: sampleGroupCount(n), shape: [planes.scratchCount])
         let x = input.data, y = output.data, w = weight.value.data, b = bias?.value.data
         let outSize = outChannels * planes.pixels
         forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
@@ -257,15 +247,11 @@ public final class Conv2d: Layer {
     private func directBackward(_ planes: ShiftedPlanes, input: Tensor, dOut: Tensor, batch n: Int,
                                 context: ExecutionContext) {
         let groups = sampleGroupCount(n)
-        preparePlanes(planes, groups: groups)
         let k = kernelSize * kernelSize, cout = outChannels, pixels = planes.pixels
-        func ensure(_ list: inout [Tensor], _ shape: [Int]) {
-            while list.count < groups { list.append(Tensor(uncheckedShape: [0], count: 0)) }
-            for t in list.prefix(groups) { t.resize(shape) }
-        }
-        ensure(&dWeightT, [k, cout])
-        ensure(&dBias, [cout])
-        ensure(&dOutT, [pixels * cout + 32])
+        growScratch(&columns, groups: groups, shape: [planes.scratchCount])
+        growScratch(&dWeightT, groups: groups, shape: [k, cout])
+        growScratch(&dBias, groups: groups, shape: [cout])
+        growScratch(&dOutT, groups: groups, shape: [pixels * cout + 32])
         for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
         let x = input.data, dy = dOut.data
         let hasBias = bias != nil
@@ -282,4 +268,10 @@ public final class Conv2d: Layer {
         }
         addGroupGradients(groups: groups)
     }
+}
+
+/// Grows `list` to at least `groups` scratch tensors and gives the first `groups` the `shape`.
+private func growScratch(_ list: inout [Tensor], groups: Int, shape: [Int]) {
+    while list.count < groups { list.append(Tensor(uncheckedShape: [0], count: 0)) }
+    for t in list.prefix(groups) { t.resize(shape) }
 }

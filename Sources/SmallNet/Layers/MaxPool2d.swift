@@ -43,21 +43,9 @@ public final class MaxPool2d: Layer {
                     let src = x + plane * h * w, dst = y + plane * ho * wo, code = at + plane * ho * wo
                     if k == 2 && s == 2 {
                         maxPool2x2(src, width: w, outHeight: ho, outWidth: wo, output: dst, position: code)
-                        continue
-                    }
-                    for oy in 0..<ho {
-                        for ox in 0..<wo {
-                            let origin = src + oy * s * w + ox * s
-                            var best = 0, value = origin[0]
-                            for i in 0..<k {
-                                for j in 0..<k where origin[i * w + j] > value {
-                                    value = origin[i * w + j]
-                                    best = i * k + j
-                                }
-                            }
-                            dst[oy * wo + ox] = value
-                            code[oy * wo + ox] = UInt8(truncatingIfNeeded: best)
-                        }
+                    } else {
+                        maxPoolPlane(src, width: w, kernel: k, stride: s, outHeight: ho, outWidth: wo,
+                                     output: dst, position: code)
                     }
                 }
             }
@@ -78,19 +66,48 @@ public final class MaxPool2d: Layer {
                     let grad = dy + plane * ho * wo, code = at + plane * ho * wo, d = dx + plane * h * w
                     if k == 2 && s == 2 {
                         maxPool2x2Backward(grad, position: code, outHeight: ho, outWidth: wo, height: h, width: w, dInput: d)
-                        continue
-                    }
-                    d.update(repeating: 0, count: h * w)
-                    for oy in 0..<ho {
-                        for ox in 0..<wo {
-                            let p = Int(code[oy * wo + ox])
-                            d[(oy * s + p / k) * w + ox * s + p % k] += grad[oy * wo + ox]
-                        }
+                    } else {
+                        maxPoolPlaneBackward(grad, position: code, kernel: k, stride: s, outHeight: ho, outWidth: wo,
+                                             height: h, width: w, dInput: d)
                     }
                 }
             }
         }
         return dInput
+    }
+}
+
+/// One plane of k×k, stride-s max pooling: the maximum of each window and its position i·k + j
+/// (the first one in row-major order on ties).
+private func maxPoolPlane(_ x: UnsafePointer<Float>, width w: Int, kernel k: Int, stride s: Int, outHeight ho: Int,
+                          outWidth wo: Int, output y: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>) {
+    for oy in 0..<ho {
+        for ox in 0..<wo {
+            let origin = x + oy * s * w + ox * s
+            var best = 0, value = origin[0]
+            for i in 0..<k {
+                for j in 0..<k where origin[i * w + j] > value {
+                    value = origin[i * w + j]
+                    best = i * k + j
+                }
+            }
+            y[oy * wo + ox] = value
+            position[oy * wo + ox] = UInt8(truncatingIfNeeded: best)
+        }
+    }
+}
+
+/// The adjoint of `maxPoolPlane`: dx = 0, then each dy added at its window's max position
+/// (windows may overlap when s < k).
+private func maxPoolPlaneBackward(_ dy: UnsafePointer<Float>, position: UnsafePointer<UInt8>, kernel k: Int, stride s: Int,
+                                  outHeight ho: Int, outWidth wo: Int, height h: Int, width w: Int,
+                                  dInput dx: UnsafeMutablePointer<Float>) {
+    dx.update(repeating: 0, count: h * w)
+    for oy in 0..<ho {
+        for ox in 0..<wo {
+            let p = Int(position[oy * wo + ox])
+            dx[(oy * s + p / k) * w + ox * s + p % k] += dy[oy * wo + ox]
+        }
     }
 }
 
