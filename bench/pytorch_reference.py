@@ -6,16 +6,22 @@ it reports (same layers, widths, optimizer and loss), times PyTorch the same way
 training step: forward, loss, backward, optimizer step; and eval-mode inference), and prints
 both figures with their ratio.
 
+Shared machines drift by tens of per cent within a minute, so each model is measured in
+`--rounds` rounds, smallnet then PyTorch back to back; each figure printed is the median over
+the rounds, and the ratio is the median of the rounds' ratios, with their range.
+
 PyTorch is an optional dependency of this script only:
     python3 -m venv .venv-bench && .venv-bench/bin/pip install torch numpy
     .venv-bench/bin/python bench/pytorch_reference.py
 
-Usage: pytorch_reference.py [--smallnet PATH] [--threads N] [--seconds S] [--arch fcn|cnn|all] [--budgets ...]
+Usage: pytorch_reference.py [--smallnet PATH] [--threads N] [--seconds S] [--rounds R] [--arch fcn|cnn|all]
+                            [--budgets ...] [--batch-sizes ...]
 """
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +35,7 @@ def parse_args():
     p.add_argument("--smallnet", default=default_binary, help="path of the smallnet binary")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seconds", type=float, default=1.5, help="seconds per figure")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per model (medians are printed)")
     p.add_argument("--arch", default="all", help="fcn, cnn or all")
     p.add_argument("--budgets", default=None, help="comma-separated budgets (default: each family's four or three)")
     p.add_argument("--batch-sizes", default="64,256")
@@ -122,8 +129,30 @@ def torch_throughput(torch, row, seconds):
     return train, infer
 
 
+def smallnet_bench(args, arch, budgets, batch_sizes, seconds):
+    """The report of one `smallnet bench --json` run: {"gemm_peak_gflops": …, "results": [rows]}."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "bench.json")
+        command = [args.smallnet, "bench", "--threads", str(args.threads), "--seconds", str(seconds),
+                   "--arch", arch, "--batch-sizes", batch_sizes, "--json", out]
+        if budgets:
+            command += ["--budgets", budgets]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)
+
+
+def ratio_text(ratios):
+    """'2.31x (2.05-2.60)': the median of the per-round ratios and their range."""
+    low, high = min(ratios), max(ratios)
+    spread = f" ({low:.2f}-{high:.2f})" if len(ratios) > 1 else ""
+    return f"{statistics.median(ratios):>5.2f}x{spread:<12}"
+
+
 def main():
     args = parse_args()
+    if args.rounds < 1:
+        sys.exit("--rounds must be at least 1")
     try:
         import torch
     except ImportError:
@@ -131,29 +160,35 @@ def main():
                  ".venv-bench/bin/pip install torch numpy")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "bench.json")
-        command = [args.smallnet, "bench", "--threads", str(args.threads), "--seconds", str(args.seconds),
-                   "--arch", args.arch, "--batch-sizes", args.batch_sizes, "--json", out]
-        if args.budgets:
-            command += ["--budgets", args.budgets]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        with open(out) as f:
-            report = json.load(f)
-        rows = report["results"]
-    print(f"smallnet vs PyTorch {torch.__version__}, {args.threads} threads, images/s (ratio = smallnet / PyTorch)")
-    print(f"GEMM peak measured by smallnet in this run: {report['gemm_peak_gflops']:.0f} GFLOP/s")
-    header = (f"{'model':<10} {'params':>7} {'batch':>5} | {'train smallnet':>14} {'GFLOP/s':>8} {'PyTorch':>9} {'ratio':>6}"
-              f" | {'infer smallnet':>14} {'PyTorch':>9} {'ratio':>6}")
+    # A short run lists the models and their layers.
+    listing = smallnet_bench(args, args.arch, args.budgets, args.batch_sizes, seconds=0.05)
+    print(f"smallnet vs PyTorch {torch.__version__}, {args.threads} threads, images/s (ratio = smallnet / PyTorch);"
+          f" medians of {args.rounds} rounds")
+    header = (f"{'model':<10} {'params':>7} {'batch':>5} | {'train smallnet':>14} {'GFLOP/s':>8} {'PyTorch':>9}"
+              f" {'ratio (range)':<18} | {'infer smallnet':>14} {'PyTorch':>9} {'ratio (range)':<18}")
     print(header)
     print("-" * len(header))
-    for row in rows:
-        t_train, t_infer = torch_throughput(torch, row, args.seconds)
-        s_train, s_infer = row["train_images_per_second"], row["infer_images_per_second"]
+    peaks = []
+    for row in listing["results"]:
+        measured = []  # (smallnet row, PyTorch train, PyTorch inference) per round
+        for _ in range(args.rounds):
+            mine = smallnet_bench(args, row["arch"], str(row["budget"]), str(row["batch_size"]), args.seconds)
+            (mine_row,) = mine["results"]
+            peaks.append(mine["gemm_peak_gflops"])
+            measured.append((mine_row, *torch_throughput(torch, row, args.seconds)))
+        s_train = statistics.median(m["train_images_per_second"] for m, _, _ in measured)
+        s_infer = statistics.median(m["infer_images_per_second"] for m, _, _ in measured)
+        gflops = statistics.median(m["train_gflops"] for m, _, _ in measured)
+        t_train = statistics.median(t for _, t, _ in measured)
+        t_infer = statistics.median(t for _, _, t in measured)
+        train_ratios = [m["train_images_per_second"] / t for m, t, _ in measured]
+        infer_ratios = [m["infer_images_per_second"] / t for m, _, t in measured]
         name = f"{row['arch']}-{row['budget'] // 1000}k"
-        print(f"{name:<10} {row['params']:>7} {row['batch_size']:>5} | {s_train:>14,.0f} {row['train_gflops']:>8.1f}"
-              f" {t_train:>9,.0f} {s_train / t_train:>5.2f}x"
-              f" | {s_infer:>14,.0f} {t_infer:>9,.0f} {s_infer / t_infer:>5.2f}x", flush=True)
+        print(f"{name:<10} {row['params']:>7} {row['batch_size']:>5} | {s_train:>14,.0f} {gflops:>8.1f}"
+              f" {t_train:>9,.0f} {ratio_text(train_ratios)}"
+              f" | {s_infer:>14,.0f} {t_infer:>9,.0f} {ratio_text(infer_ratios)}", flush=True)
+    print(f"smallnet's GEMM peak in this run (256×256×256, {args.threads} threads): best {max(peaks):.0f},"
+          f" median {statistics.median(peaks):.0f} GFLOP/s of {len(peaks)} measurements")
 
 
 if __name__ == "__main__":
