@@ -733,15 +733,29 @@ def _widths(values: Any, name: str):
     return (ctypes.c_int32 * max(len(widths), 1))(*widths), len(widths)
 
 
-def _fcn(hidden: Sequence[int] | None, budget: int | None, input_shape, classes, dropout, batchnorm, init,
-         seed) -> Model:
-    params = _lib.sn_fcn_params()
+def _builder_params(struct_type, defaults, input_shape, classes, dropout, init, seed):
+    """A builder's parameter struct (``sn_fcn_params`` or ``sn_cnn_params``): the library's
+    defaults, then each of the settings both builders share that is not None."""
+    params = struct_type()
     params.struct_size = ctypes.sizeof(params)
-    check(_lib_.sn_fcn_params_default(ctypes.byref(params)))
+    check(defaults(ctypes.byref(params)))
     if input_shape is not None:
         params.channels, params.height, params.width = _shape3(input_shape)
     if classes is not None:
         params.classes = to_int32(classes, "classes")
+    if dropout is not None:
+        params.dropout = to_float(dropout, "dropout")
+    if init is not None:
+        params.init = _init_code(init)
+    if seed is not None:
+        params.seed = to_uint64(seed, "seed")
+    return params
+
+
+def _fcn(hidden: Sequence[int] | None, budget: int | None, input_shape, classes, dropout, batchnorm, init,
+         seed) -> Model:
+    params = _builder_params(_lib.sn_fcn_params, _lib_.sn_fcn_params_default, input_shape, classes, dropout, init,
+                             seed)
     widths = None
     if hidden is not None:
         widths, params.n_hidden = _widths(hidden, "hidden")
@@ -750,14 +764,8 @@ def _fcn(hidden: Sequence[int] | None, budget: int | None, input_shape, classes,
         params.hidden = None
         params.n_hidden = 0
         params.param_budget = to_int(budget, "budget", -(2**63), 2**63 - 1)
-    if dropout is not None:
-        params.dropout = to_float(dropout, "dropout")
     if batchnorm is not None:
         params.batchnorm = to_flag(batchnorm, "batchnorm")
-    if init is not None:
-        params.init = _init_code(init)
-    if seed is not None:
-        params.seed = to_uint64(seed, "seed")
     out = new_pointer()
     check(_lib_.sn_model_create_fcn(ctypes.byref(params), ctypes.byref(out)))
     del widths  # borrowed only during the call
@@ -806,13 +814,8 @@ def fcn_for_budget(budget: int, *, input_shape: Sequence[int] | None = None, cla
 
 
 def _cnn(widths: Sequence[int] | None, budget: int | None, input_shape, classes, head, dropout, init, seed) -> Model:
-    params = _lib.sn_cnn_params()
-    params.struct_size = ctypes.sizeof(params)
-    check(_lib_.sn_cnn_params_default(ctypes.byref(params)))
-    if input_shape is not None:
-        params.channels, params.height, params.width = _shape3(input_shape)
-    if classes is not None:
-        params.classes = to_int32(classes, "classes")
+    params = _builder_params(_lib.sn_cnn_params, _lib_.sn_cnn_params_default, input_shape, classes, dropout, init,
+                             seed)
     array = None
     if widths is not None:
         array, params.n_blocks = _widths(widths, "widths")
@@ -825,12 +828,6 @@ def _cnn(widths: Sequence[int] | None, budget: int | None, input_shape, classes,
         if head not in HEADS:
             raise InvalidArgumentError(f"head must be 'linear' or 'global_average', got {head!r}")
         params.head = HEADS[head]
-    if dropout is not None:
-        params.dropout = to_float(dropout, "dropout")
-    if init is not None:
-        params.init = _init_code(init)
-    if seed is not None:
-        params.seed = to_uint64(seed, "seed")
     out = new_pointer()
     check(_lib_.sn_model_create_cnn(ctypes.byref(params), ctypes.byref(out)))
     del array  # borrowed only during the call

@@ -93,6 +93,16 @@ private func sameShapeTap(_ g: WindowGeometry, _ i: Int, _ j: Int) -> (rows: Ran
     return (rows, dy * g.width + dx, dx)
 }
 
+/// Sets to 0 the `|dx|` columns of a tap's rows that fall outside the image (left for dx < 0,
+/// right for dx > 0).
+@inline(__always)
+private func zeroOutsideColumns(_ row: UnsafeMutablePointer<Float>, _ tap: (rows: Range<Int>, shift: Int, dx: Int),
+                                width w: Int) {
+    guard tap.dx != 0 else { return }
+    let edge = tap.dx < 0 ? 0..<(-tap.dx) : (w - tap.dx)..<w
+    for y in tap.rows { for x in edge { row[y * w + x] = 0 } }
+}
+
 /// `im2col` for stride 1 and "same" padding: one shifted copy per kernel tap, then the few
 /// out-of-image columns set to 0.
 private func im2colSameShape(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, ld: Int) {
@@ -110,10 +120,7 @@ private func im2colSameShape(_ g: WindowGeometry, image: UnsafePointer<Float>, c
                 // Copy [first + lo, end − hi): every source index stays inside the plane.
                 let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
                 copy(row + first + lo, src + first + lo + tap.shift, count: end - first - lo - hi)
-                if tap.dx != 0 {
-                    let edge = tap.dx < 0 ? 0..<(-tap.dx) : (w - tap.dx)..<w
-                    for y in tap.rows { for x in edge { row[y * w + x] = 0 } }
-                }
+                zeroOutsideColumns(row, tap, width: w)
             }
         }
     }
@@ -130,10 +137,7 @@ private func col2imSameShape(_ g: WindowGeometry, col: UnsafeMutablePointer<Floa
                 let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
                 let tap = sameShapeTap(g, i, j)
                 guard !tap.rows.isEmpty else { continue }
-                if tap.dx != 0 {
-                    let edge = tap.dx < 0 ? 0..<(-tap.dx) : (w - tap.dx)..<w
-                    for y in tap.rows { for x in edge { row[y * w + x] = 0 } }
-                }
+                zeroOutsideColumns(row, tap, width: w)
                 let first = tap.rows.lowerBound * w, end = tap.rows.upperBound * w
                 let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
                 addInPlace(dst + first + lo + tap.shift, row + first + lo, count: end - first - lo - hi)
