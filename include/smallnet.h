@@ -348,7 +348,8 @@ typedef struct sn_dataset sn_dataset;
 
 /* Loads the FashionMNIST training (train = 1) or test (train = 0) split from `directory`
  * (NULL: $SMALLNET_DATA, else /usr/share/datasets/fashion-mnist), checking the SHA-256 of
- * each file when verify = 1. Pixels are normalised to (x/255 − 0.2860)/0.3530.
+ * each file when verify = 1. Pixels stay bytes, prepared as (x/255 − 0.2860)/0.3530 (see
+ * sn_preprocessing); its class names are FashionMNIST's.
  * Caller owns *out; free with sn_dataset_free. SN_ERR_NOT_FOUND (with how to get the data),
  * SN_ERR_IO (checksum mismatch, malformed file). */
 sn_status sn_dataset_load_fashion_mnist(const char *directory, int32_t train, int32_t verify, sn_dataset **out);
@@ -469,21 +470,23 @@ typedef struct sn_epoch_record {
  * each epoch shuffles, walks mini-batches, calls progress (may be NULL) after every step.
  * history (may be NULL) receives one record per completed epoch, up to history_capacity;
  * *n_epochs (may be NULL) the number of epochs run. The model is left in training mode.
- * SN_ERR_INVALID_ARGUMENT for bad params, SN_ERR_SHAPE_MISMATCH for data that does not fit
+ * A model that records no preprocessing or class names takes the training data's (see
+ * sn_preprocessing). SN_ERR_INVALID_ARGUMENT for bad params, SN_ERR_SHAPE_MISMATCH for data that does not fit
  * the model, SN_ERR_DIVERGED when the loss becomes NaN or infinite (the history so far is
  * written). */
 sn_status sn_fit(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train, const sn_train_params *params,
                  sn_progress_fn progress, void *user, sn_epoch_record *history, size_t history_capacity,
                  size_t *n_epochs);
 
-/* Evaluates in eval mode (the mode is restored): mean loss, accuracy, and the confusion matrix
+/* Evaluates in eval mode (the mode is restored), raw pixels prepared with the model's
+ * preprocessing (the data's own when the model records none): mean loss, accuracy, and the confusion matrix
  * confusion[true·classes + predicted] (classes² int64 values, confusion_capacity ≥ that).
  * Any output may be NULL. */
 sn_status sn_evaluate(sn_model *model, const sn_dataset *data, float *loss, float *accuracy, int64_t *confusion,
                       size_t confusion_capacity);
 
-/* Class probabilities (softmax) in eval mode for every sample: size·classes floats into
- * probabilities (capacity ≥ that). */
+/* Class probabilities (softmax) in eval mode for every sample, prepared as for sn_evaluate:
+ * size·classes floats into probabilities (capacity ≥ that). */
 sn_status sn_predict(sn_model *model, const sn_dataset *data, float *probabilities, size_t capacity);
 
 /* ================================================================== Checkpoints === */
@@ -500,10 +503,95 @@ sn_status sn_model_save(const sn_model *model, const char *path, const char *tra
 sn_status sn_model_load(const char *path, sn_model **out);
 
 /* Copies metadata entry `key` of a checkpoint ("smallnet.architecture", "smallnet.version",
- * "smallnet.training_config") NUL-terminated into dst (capacity bytes); *length (may be NULL)
+ * "smallnet.training_config", "smallnet.preprocessing", "smallnet.class_names") NUL-terminated into dst (capacity bytes); *length (may be NULL)
  * receives the full length in bytes. SN_ERR_NOT_FOUND for a missing key; SN_ERR_SHAPE_MISMATCH
  * when capacity ≤ length (dst then holds a truncated copy). */
 sn_status sn_checkpoint_metadata(const char *path, const char *key, char *dst, size_t capacity, size_t *length);
+
+/* ================================================= Preprocessing and class names === */
+
+/* How raw pixels become model inputs, per channel c:
+ *     x_model = (x_raw · pixel_scale − mean[c]) / std[c]
+ * A model records the preprocessing it was trained with (sn_fit sets it from the training data
+ * when the model has none yet) and keeps it in its checkpoints. The rule for inputs:
+ *  - raw 8-bit pixels (uint8_t: sn_model_predict_u8, sn_dataset_from_u8, IDX files) are prepared
+ *    with the model's own preprocessing;
+ *  - float inputs are model inputs, used as given (sn_model_forward, sn_dataset_from_memory). */
+
+/* FashionMNIST's preprocessing: the statistics of its training images. */
+#define SN_FASHION_MNIST_PIXEL_SCALE (1.0f / 255.0f)
+#define SN_FASHION_MNIST_MEAN 0.2860f
+#define SN_FASHION_MNIST_STD 0.3530f
+
+/* The most channels with statistics of their own. */
+#define SN_MAX_CHANNELS 16
+
+typedef struct sn_preprocessing {
+    uint32_t struct_size;
+    int32_t known;                /* 1: recorded; 0 (from a get): the model records none */
+    float pixel_scale;            /* raw value → scaled value: 1/255 for 8-bit pixels; > 0 */
+    int32_t channels;             /* entries used in mean and std: 1 (all channels alike) or the
+                                   * input's channel count, at most SN_MAX_CHANNELS */
+    float mean[SN_MAX_CHANNELS];
+    float std[SN_MAX_CHANNELS];   /* > 0 */
+} sn_preprocessing;
+
+/* Fills *out with FashionMNIST's preprocessing (known 1, pixel scale 1/255, one channel,
+ * mean 0.2860, std 0.3530). */
+sn_status sn_preprocessing_default(sn_preprocessing *out);
+
+/* The model's preprocessing; out->known is 0 when it records none. Set out->struct_size first. */
+sn_status sn_model_get_preprocessing(const sn_model *model, sn_preprocessing *out);
+
+/* Records the model's preprocessing (NULL forgets it). SN_ERR_INVALID_ARGUMENT for bad values,
+ * SN_ERR_SHAPE_MISMATCH when channels is neither 1 nor the input's channel count. */
+sn_status sn_model_set_preprocessing(sn_model *model, const sn_preprocessing *preprocessing);
+
+/* The name of output class `index`, NUL-terminated into dst (capacity bytes; truncated to fit);
+ * the index as text when the model's classes are unnamed. */
+sn_status sn_model_class_name(const sn_model *model, int32_t index, char *dst, size_t capacity);
+
+/* Names the model's output classes: n UTF-8 strings (borrowed during the call), n equal to
+ * the number of outputs, or n = 0 to forget the names. */
+sn_status sn_model_set_class_names(sn_model *model, const char *const *names, size_t n);
+
+/* Class probabilities (softmax, eval mode; the mode is restored) for n raw 8-bit images
+ * (n·C·H·W bytes, (N, C, H, W)), prepared with the model's preprocessing: n·classes floats into
+ * probabilities (capacity ≥ that). SN_ERR_BAD_STATE when the model records no preprocessing
+ * (set it with sn_model_set_preprocessing, or train the model). */
+sn_status sn_model_predict_u8(sn_model *model, const uint8_t *pixels, size_t n, float *probabilities,
+                              size_t capacity);
+
+/* A new, independent copy of the model: architecture, parameters, buffers, mode, preprocessing
+ * and class names. Caller owns *out; free with sn_model_free. */
+sn_status sn_model_clone(const sn_model *model, sn_model **out);
+
+/* The bytes sn_model_save would write, into dst (capacity bytes); *length receives their
+ * number. SN_ERR_SHAPE_MISMATCH when capacity < *length (call again with a larger buffer;
+ * dst may be NULL when capacity is 0). training_config as for sn_model_save. */
+sn_status sn_model_save_to_buffer(const sn_model *model, const char *training_config, uint8_t *dst,
+                                  size_t capacity, size_t *length);
+
+/* Loads a model (in eval mode) from the bytes of a checkpoint, as sn_model_load does from a
+ * file. Caller owns *out. SN_ERR_IO for malformed bytes. */
+sn_status sn_model_load_from_buffer(const uint8_t *bytes, size_t size, sn_model **out);
+
+/* Copies n raw 8-bit images (n·C·H·W bytes, (N, C, H, W)) and n labels into a new dataset that
+ * keeps them as bytes. preprocessing (may be NULL) says how the data prepares them when no
+ * model records its own; NULL: the images' own statistics (pixel scale 1/255, per-channel mean
+ * and standard deviation of x/255 rounded to 4 decimals). Caller owns *out.
+ * SN_ERR_INVALID_ARGUMENT for a label out of range or bad preprocessing. */
+sn_status sn_dataset_from_u8(const uint8_t *images, const int32_t *labels, size_t n, int32_t channels,
+                             int32_t height, int32_t width, int32_t classes,
+                             const sn_preprocessing *preprocessing, sn_dataset **out);
+
+/* How the dataset prepares raw pixels when no model records its own (known 1; pixel scale 1,
+ * mean 0, std 1 for float data, which is used as given). Set out->struct_size first. */
+sn_status sn_dataset_get_preprocessing(const sn_dataset *dataset, sn_preprocessing *out);
+
+/* Names the dataset's classes: n strings (borrowed), n = classes, or 0 to forget them. A model
+ * trained on the dataset takes its names. */
+sn_status sn_dataset_set_class_names(sn_dataset *dataset, const char *const *names, size_t n);
 
 #ifdef __cplusplus
 }

@@ -41,3 +41,33 @@ public func sn_checkpoint_metadata(_ path: UnsafePointer<CChar>?, _ key: UnsafeP
         }
     }
 }
+
+@_cdecl("sn_model_save_to_buffer")
+public func sn_model_save_to_buffer(_ model: OpaquePointer?, _ trainingConfig: UnsafePointer<CChar>?,
+                                    _ dst: UnsafeMutablePointer<UInt8>?, _ capacity: Int,
+                                    _ length: UnsafeMutablePointer<Int>?) -> sn_status {
+    guarded {
+        let box = try modelBox(model)
+        let length = try nonNull(length, "length")
+        let capacity = try size(capacity, "capacity")
+        let config = trainingConfig == nil ? nil : try string(trainingConfig, "training_config")
+        let bytes = Checkpoint.serialize(box.model, trainingConfig: config)
+        length.pointee = bytes.count
+        guard capacity >= bytes.count else {
+            throw SmallNetError.shapeMismatch("the checkpoint is \(bytes.count) bytes; dst holds \(capacity)")
+        }
+        try nonNull(dst, "dst").update(from: bytes, count: bytes.count)
+    }
+}
+
+@_cdecl("sn_model_load_from_buffer")
+public func sn_model_load_from_buffer(_ bytes: UnsafePointer<UInt8>?, _ count: Int,
+                                      _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sn_status {
+    guarded {
+        let bytes = try nonNull(bytes, "bytes")
+        let out = try nonNull(out, "out")
+        let count = try size(count, "size")
+        let model = try Checkpoint.load(bytes: Array(UnsafeBufferPointer(start: bytes, count: count)), name: "buffer")
+        store(ModelBox(model), .model, into: out)
+    }
+}

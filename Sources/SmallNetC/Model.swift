@@ -204,6 +204,17 @@ public func sn_model_create_fcn(_ params: UnsafePointer<sn_fcn_params>?,
     }
 }
 
+@_cdecl("sn_model_clone")
+public func sn_model_clone(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> sn_status {
+    guarded {
+        let box = try modelBox(model)
+        let out = try nonNull(out, "out")
+        let twin = ModelBox(try box.model.copy())
+        twin.generator = box.generator
+        store(twin, .model, into: out)
+    }
+}
+
 @_cdecl("sn_model_free")
 public func sn_model_free(_ model: OpaquePointer?) { freeHandle(model, .model) }
 

@@ -30,6 +30,7 @@ from ctypes import (
     c_int64,
     c_size_t,
     c_uint32,
+    c_uint8,
     c_uint64,
     c_void_p,
 )
@@ -90,6 +91,11 @@ SN_SCHEDULE_COSINE = 2
 
 SN_ARCH_FCN = 0
 SN_ARCH_CNN = 1
+
+SN_FASHION_MNIST_PIXEL_SCALE = 1.0 / 255.0
+SN_FASHION_MNIST_MEAN = 0.2860
+SN_FASHION_MNIST_STD = 0.3530
+SN_MAX_CHANNELS = 16
 
 # ============================================================================== Structs ===
 
@@ -247,6 +253,19 @@ class sn_epoch_record(Structure):
     ]
 
 
+class sn_preprocessing(Structure):
+    """``sn_preprocessing``: how raw pixels become model inputs."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("known", c_int32),
+        ("pixel_scale", c_float),
+        ("channels", c_int32),
+        ("mean", c_float * SN_MAX_CHANNELS),
+        ("std", c_float * SN_MAX_CHANNELS),
+    ]
+
+
 # typedef int (*sn_progress_fn)(const sn_progress *progress, void *user);
 sn_progress_fn = CFUNCTYPE(c_int, POINTER(sn_progress), c_void_p)
 
@@ -260,6 +279,7 @@ STRUCTS = {
     "sn_train_params": sn_train_params,
     "sn_progress": sn_progress,
     "sn_epoch_record": sn_epoch_record,
+    "sn_preprocessing": sn_preprocessing,
 }
 
 # =========================================================================== Prototypes ===
@@ -272,6 +292,9 @@ _char_buf = POINTER(c_char)
 _model_pp = POINTER(sn_model_p)
 _optimizer_pp = POINTER(sn_optimizer_p)
 _dataset_pp = POINTER(sn_dataset_p)
+_uint8_p = POINTER(c_uint8)
+_strings = POINTER(c_char_p)
+_preprocessing_p = POINTER(sn_preprocessing)
 
 # name: (restype, argtypes), in the order of smallnet.h.
 FUNCTIONS: dict[str, tuple[object, list[object]]] = {
@@ -445,6 +468,37 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     # sn_status sn_checkpoint_metadata(const char *path, const char *key, char *dst, size_t capacity,
     #                                  size_t *length);
     "sn_checkpoint_metadata": (sn_status, [c_char_p, c_char_p, _char_buf, c_size_t, _size_p]),
+    # sn_status sn_preprocessing_default(sn_preprocessing *out);
+    "sn_preprocessing_default": (sn_status, [_preprocessing_p]),
+    # sn_status sn_model_get_preprocessing(const sn_model *model, sn_preprocessing *out);
+    "sn_model_get_preprocessing": (sn_status, [sn_model_p, _preprocessing_p]),
+    # sn_status sn_model_set_preprocessing(sn_model *model, const sn_preprocessing *preprocessing);
+    "sn_model_set_preprocessing": (sn_status, [sn_model_p, _preprocessing_p]),
+    # sn_status sn_model_class_name(const sn_model *model, int32_t index, char *dst, size_t capacity);
+    "sn_model_class_name": (sn_status, [sn_model_p, c_int32, _char_buf, c_size_t]),
+    # sn_status sn_model_set_class_names(sn_model *model, const char *const *names, size_t n);
+    "sn_model_set_class_names": (sn_status, [sn_model_p, _strings, c_size_t]),
+    # sn_status sn_model_predict_u8(sn_model *model, const uint8_t *pixels, size_t n, float *probabilities,
+    #                               size_t capacity);
+    "sn_model_predict_u8": (sn_status, [sn_model_p, _uint8_p, c_size_t, _float_p, c_size_t]),
+    # sn_status sn_model_clone(const sn_model *model, sn_model **out);
+    "sn_model_clone": (sn_status, [sn_model_p, _model_pp]),
+    # sn_status sn_model_save_to_buffer(const sn_model *model, const char *training_config, uint8_t *dst,
+    #                                   size_t capacity, size_t *length);
+    "sn_model_save_to_buffer": (sn_status, [sn_model_p, c_char_p, _uint8_p, c_size_t, _size_p]),
+    # sn_status sn_model_load_from_buffer(const uint8_t *bytes, size_t size, sn_model **out);
+    "sn_model_load_from_buffer": (sn_status, [_uint8_p, c_size_t, _model_pp]),
+    # sn_status sn_dataset_from_u8(const uint8_t *images, const int32_t *labels, size_t n, int32_t channels,
+    #                              int32_t height, int32_t width, int32_t classes,
+    #                              const sn_preprocessing *preprocessing, sn_dataset **out);
+    "sn_dataset_from_u8": (
+        sn_status,
+        [_uint8_p, _int32_p, c_size_t, c_int32, c_int32, c_int32, c_int32, _preprocessing_p, _dataset_pp],
+    ),
+    # sn_status sn_dataset_get_preprocessing(const sn_dataset *dataset, sn_preprocessing *out);
+    "sn_dataset_get_preprocessing": (sn_status, [sn_dataset_p, _preprocessing_p]),
+    # sn_status sn_dataset_set_class_names(sn_dataset *dataset, const char *const *names, size_t n);
+    "sn_dataset_set_class_names": (sn_status, [sn_dataset_p, _strings, c_size_t]),
 }
 
 # ============================================================================== Loading ===

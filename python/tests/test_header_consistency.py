@@ -17,6 +17,7 @@ C_SCALARS = {
     "sn_status": ctypes.c_int32,
     "int": ctypes.c_int,
     "int32_t": ctypes.c_int32,
+    "uint8_t": ctypes.c_uint8,
     "uint32_t": ctypes.c_uint32,
     "int64_t": ctypes.c_int64,
     "uint64_t": ctypes.c_uint64,
@@ -66,6 +67,8 @@ def ctype_of(c_type: str):
         return _lib.sn_progress_fn
     if base == "char" and stars == 1:
         return ctypes.c_char_p if const else ctypes.POINTER(ctypes.c_char)
+    if base == "char" and stars == 2 and const:  # const char *const *: a list of C strings
+        return ctypes.POINTER(ctypes.c_char_p)
     if base == "void" and stars == 1:
         return ctypes.c_void_p
     if base in HANDLES:
@@ -110,6 +113,13 @@ def test_every_prototype_has_its_c_comment():
         assert re.search(rf"\b{name}\(", comments), f"no prototype comment for {name}"
 
 
+def array_length(text: str | None) -> int | None:
+    """An array field's length: a number, or a macro such as SN_MAX_CHANNELS (its value in _lib)."""
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else getattr(_lib, text)
+
+
 def structs() -> dict[str, list[tuple[str, str, int | None]]]:
     """struct name → [(field, C type, array length or None)] from the header's typedefs."""
     found = {}
@@ -120,9 +130,9 @@ def structs() -> dict[str, list[tuple[str, str, int | None]]]:
             if not declaration:
                 continue
             head, *rest = declaration.split(",")
-            m = re.match(r"^(.+?)\s*(\**)\s*(\w+)\s*(?:\[(\d+)\])?$", head.strip())
+            m = re.match(r"^(.+?)\s*(\**)\s*(\w+)\s*(?:\[(\w+)\])?$", head.strip())
             base = m.group(1).strip()
-            fields.append((m.group(3), f"{base} {m.group(2)}".strip(), int(m.group(4)) if m.group(4) else None))
+            fields.append((m.group(3), f"{base} {m.group(2)}".strip(), array_length(m.group(4))))
             for extra in rest:
                 e = re.match(r"^(\**)\s*(\w+)\s*(?:\[(\d+)\])?$", extra.strip())
                 fields.append((e.group(2), f"{base} {e.group(1)}".strip(), int(e.group(3)) if e.group(3) else None))
@@ -179,11 +189,18 @@ def test_struct_layout_matches_the_c_compiler(tmp_path):
 
 def test_constants_match_the_header():
     text = HEADER.read_text(encoding="utf-8")
-    defines = dict(re.findall(r"^#define (SN_\w+) (-?\d+)", text, flags=re.M))
+    defines = dict(re.findall(r"^#define (SN_\w+) (-?\d+)\s*(?:/\*.*)?$", text, flags=re.M))
     assert len(defines) > 25
     for name, value in defines.items():
         python_name = name[3:] if name.startswith("SN_VERSION_") or name == "SN_ABI_VERSION" else name
         assert getattr(_lib, python_name) == int(value), name
+    floats = {}
+    for name, numerator, denominator in re.findall(r"^#define (SN_\w+) \(?(\d+\.\d+)f(?: / (\d+\.\d+)f\))?",
+                                                   text, flags=re.M):
+        floats[name] = float(numerator) / (float(denominator) if denominator else 1.0)
+    assert {"SN_FASHION_MNIST_MEAN", "SN_FASHION_MNIST_STD", "SN_FASHION_MNIST_PIXEL_SCALE"} <= set(floats)
+    for name, value in floats.items():
+        assert getattr(_lib, name) == pytest.approx(value, rel=1e-7), name
 
 
 def test_library_exports_exactly_the_header():

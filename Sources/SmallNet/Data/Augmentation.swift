@@ -20,8 +20,8 @@ public struct Augmentation: Equatable, Sendable {
     /// True when the augmentation changes nothing.
     public var isIdentity: Bool { cropPadding == 0 && !horizontalFlip }
 
-    /// Augments one (C, H, W) image in place.
-    func apply(_ image: UnsafeMutablePointer<Float>, shape: [Int], background: Float,
+    /// Augments one (C, H, W) image in place; `background(c)` fills the uncovered border of channel c.
+    func apply(_ image: UnsafeMutablePointer<Float>, shape: [Int], background: (Int) -> Float,
                generator: inout RandomGenerator) {
         let c = shape[0], h = shape[1], w = shape[2]
         let flip = horizontalFlip && generator.next() & 1 == 1
@@ -34,14 +34,14 @@ public struct Augmentation: Equatable, Sendable {
         let plane = UnsafeMutablePointer<Float>.allocate(capacity: h * w)
         defer { plane.deallocate() }
         for ch in 0..<c {
-            let p = image + ch * h * w
+            let p = image + ch * h * w, fill = background(ch)
             plane.update(from: p, count: h * w)
             for y in 0..<h {
                 let sy = y + dy
                 for x in 0..<w {
                     let tx = flip ? w - 1 - x : x
                     let sx = tx + dx
-                    p[y * w + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? plane[sy * w + sx] : background
+                    p[y * w + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? plane[sy * w + sx] : fill
                 }
             }
         }

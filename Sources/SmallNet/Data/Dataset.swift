@@ -1,9 +1,11 @@
-// Dataset: labelled images in memory, normalised into float batches on demand.
+// Dataset: labelled images in memory, prepared into float batches on demand.
 
-/// Labelled images held in memory, as bytes (IDX data) or floats (caller data).
+/// Labelled images held in memory, as raw bytes (IDX files, 8-bit images) or as floats
+/// (model inputs, used as given).
 ///
-/// Batches are produced by `gather`, which converts, normalises — x ↦ (x·scale − mean) / std —
-/// and optionally augments each image into a float buffer of shape (N, C, H, W).
+/// Batches are produced by `gather`, which prepares each raw image with a `Preprocessing`
+/// (the model's when it records one, else the dataset's own) and optionally augments it, into
+/// a float buffer of shape (N, C, H, W).
 public final class Dataset {
     enum Pixels {
         case bytes([UInt8])
@@ -17,26 +19,34 @@ public final class Dataset {
     /// Number of classes (labels are in 0..<classCount).
     public let classCount: Int
     /// Class names, `classCount` of them (or empty when unknown).
-    public let classNames: [String]
-    /// Normalisation applied by `gather`: (x·scale − mean) / std.
-    public let scale: Float, mean: Float, std: Float
+    public private(set) var classNames: [String]
+    /// How raw pixels are prepared when no model says otherwise: the data's own statistics
+    /// (or those given); `.identity` for float data, which is used as given.
+    public let preprocessing: Preprocessing
     let pixels: Pixels
 
     /// Number of samples.
     public var count: Int { labels.count }
     /// Number of values per sample (C·H·W).
     public var sampleSize: Int { sampleShape.reduce(1, *) }
+    /// Whether the samples are raw pixels (bytes) that a model's preprocessing applies to.
+    public var isRaw: Bool { if case .bytes = pixels { return true } else { return false } }
 
     init(sampleShape: [Int], pixels: Pixels, labels: [Int32], classCount: Int, classNames: [String],
-         scale: Float, mean: Float, std: Float) {
+         preprocessing: Preprocessing) {
         self.sampleShape = sampleShape
         self.pixels = pixels
         self.labels = labels
         self.classCount = classCount
         self.classNames = classNames
-        self.scale = scale
-        self.mean = mean
-        self.std = std
+        self.preprocessing = preprocessing
+    }
+
+    /// Names the classes (one name per class, or none to forget them).
+    /// - Throws: `invalidArgument` for another number of names.
+    public func setClassNames(_ names: [String]) throws {
+        try require(names.isEmpty || names.count == classCount, "\(names.count) class names for \(classCount) classes")
+        classNames = names
     }
 
     /// A dataset from float images (N, C, H, W) and labels, copied in; used as is (no
@@ -45,25 +55,48 @@ public final class Dataset {
     ///   0..<classCount, a non-finite pixel, or a bad shape.
     public convenience init(images: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
                             sampleShape: [Int], classCount: Int = 10, classNames: [String] = []) throws {
+        try Dataset.checkSamples(pixelCount: images.count, labels: Array(labels), sampleShape: sampleShape,
+                                 classCount: classCount, classNames: classNames)
+        for (i, v) in images.enumerated() where !v.isFinite {
+            throw SmallNetError.invalidArgument("pixel \(i) is not finite (\(v))")
+        }
+        self.init(sampleShape: sampleShape, pixels: .floats(Array(images)), labels: Array(labels),
+                  classCount: classCount, classNames: classNames, preprocessing: .identity)
+    }
+
+    /// A dataset from raw 8-bit images (N, C, H, W) and labels, kept as bytes. Without
+    /// `preprocessing`, the images' own statistics are used (`Preprocessing.statistics`).
+    /// - Throws: `shapeMismatch` when the sizes disagree; `invalidArgument` for a label outside
+    ///   0..<classCount, a bad shape, or preprocessing that does not fit the channels.
+    public convenience init(rawPixels: [UInt8], labels: [Int32], sampleShape: [Int], classCount: Int,
+                            classNames: [String] = [], preprocessing: Preprocessing? = nil) throws {
+        try Dataset.checkSamples(pixelCount: rawPixels.count, labels: labels, sampleShape: sampleShape,
+                                 classCount: classCount, classNames: classNames)
+        let prepared = try preprocessing ?? rawPixels.withUnsafeBufferPointer {
+            try Preprocessing.statistics(of: $0, sampleShape: sampleShape)
+        }
+        try prepared.check(channels: sampleShape[0])
+        self.init(sampleShape: sampleShape, pixels: .bytes(rawPixels), labels: labels, classCount: classCount,
+                  classNames: classNames, preprocessing: prepared)
+    }
+
+    /// Checks sizes, labels and names shared by the initialisers.
+    private static func checkSamples(pixelCount: Int, labels: [Int32], sampleShape: [Int], classCount: Int,
+                                     classNames: [String]) throws {
         try require(sampleShape.count == 3 && sampleShape.allSatisfy { $0 > 0 },
                     "sample shape must be (C, H, W) with positive sizes, got \(sampleShape)")
-        try require(classCount >= 2 && classCount <= 1 << 20, "class count must be at least 2, got \(classCount)")
+        try require(classCount >= 2 && classCount <= 1 << 20, "class count must be in 2...1048576, got \(classCount)")
         try require(classNames.isEmpty || classNames.count == classCount,
                     "\(classNames.count) class names for \(classCount) classes")
         let size = try Tensor.elementCount(sampleShape)
         let (total, overflow) = size.multipliedReportingOverflow(by: labels.count)
-        guard !overflow, images.count == total else {
-            throw SmallNetError.shapeMismatch("\(labels.count) labels of shape \(sampleShape) need \(total) floats, got \(images.count)")
+        guard !overflow, pixelCount == total else {
+            throw SmallNetError.shapeMismatch("\(labels.count) labels of shape \(sampleShape) need \(overflow ? "too many" : String(total)) values, got \(pixelCount)")
         }
         try require(labels.count > 0, "a dataset needs at least one sample")
         for (i, y) in labels.enumerated() where y < 0 || Int(y) >= classCount {
             throw SmallNetError.invalidArgument("label \(y) at index \(i) is outside 0..<\(classCount)")
         }
-        for (i, v) in images.enumerated() where !v.isFinite {
-            throw SmallNetError.invalidArgument("pixel \(i) is not finite (\(v))")
-        }
-        self.init(sampleShape: sampleShape, pixels: .floats(Array(images)), labels: Array(labels),
-                  classCount: classCount, classNames: classNames, scale: 1, mean: 0, std: 1)
     }
 
     /// The samples at `indices`, in that order, as a new dataset.
@@ -84,7 +117,7 @@ public final class Dataset {
             newPixels = .floats(out)
         }
         return Dataset(sampleShape: sampleShape, pixels: newPixels, labels: indices.map { labels[$0] },
-                       classCount: classCount, classNames: classNames, scale: scale, mean: mean, std: std)
+                       classCount: classCount, classNames: classNames, preprocessing: preprocessing)
     }
 
     /// Splits off `holdout` samples, chosen by a seeded shuffle, as a second dataset.
@@ -118,8 +151,8 @@ public final class Dataset {
         if let labelsOut { for (i, y) in gathered.enumerated() { labelsOut[i] = y } }
     }
 
-    /// A dataset from an IDX image array (N, H, W) and label array (N) of bytes; pixels are
-    /// normalised to (x/255 − mean)/std.
+    /// A dataset from an IDX image array (N, H, W) and label array (N) of bytes, prepared as
+    /// (x/255 − mean)/std unless a model says otherwise.
     /// - Throws: `io` (naming `imagesName` / `labelsName`) when the arrays do not fit together or a
     ///   label is not below `classCount`; `invalidArgument` for bad settings.
     public static func fromIDX(images: IDXArray, labels: IDXArray, imagesName: String, labelsName: String,
@@ -141,33 +174,40 @@ public final class Dataset {
             throw SmallNetError.io("\(labelsName): label \(y) at index \(i) is outside 0..<\(classCount)")
         }
         return Dataset(sampleShape: [1, h, w], pixels: .bytes(images.bytes), labels: labels.bytes.map { Int32($0) },
-                       classCount: classCount, classNames: classNames, scale: 1 / 255, mean: mean, std: std)
+                       classCount: classCount, classNames: classNames,
+                       preprocessing: try Preprocessing(pixelScale: 1 / 255, mean: [mean], std: [std]))
     }
 
-    /// Writes the normalised samples `indices` into `batch` (resized to (N, C, H, W)) and their
-    /// labels into `labelsOut`, applying `augmentation` when given.
+    /// Writes the samples `indices`, prepared, into `batch` (resized to (N, C, H, W)) and their
+    /// labels into `labelsOut`, applying `augmentation` when given. Raw pixels are prepared with
+    /// `preprocessing` (a model's) when given, else with the dataset's own; floats are used as given.
     func gather(_ indices: ArraySlice<Int>, into batch: Tensor, labels labelsOut: inout [Int32],
+                preprocessing modelPreprocessing: Preprocessing? = nil,
                 augmentation: Augmentation? = nil, generator: inout RandomGenerator) {
         batch.resize([indices.count] + sampleShape)
         labelsOut.removeAll(keepingCapacity: true)
-        let size = sampleSize
-        let invStd = 1 / std, a = scale * invStd, b = -mean * invStd
+        let size = sampleSize, channels = sampleShape[0], plane = size / channels
+        let prepare = isRaw ? (modelPreprocessing ?? preprocessing) : .identity
+        let coefficients = (0..<channels).map { prepare.coefficients(channel: $0) }
         for (row, i) in indices.enumerated() {
             let dst = batch.data + row * size
-            switch pixels {
-            case .bytes(let bytes):
-                bytes.withUnsafeBufferPointer { src in
-                    let s = src.baseAddress! + i * size
-                    for j in 0..<size { dst[j] = Float(s[j]) * a + b }
-                }
-            case .floats(let floats):
-                floats.withUnsafeBufferPointer { src in
-                    let s = src.baseAddress! + i * size
-                    for j in 0..<size { dst[j] = s[j] * a + b }
+            for (c, (a, b)) in coefficients.enumerated() {
+                let d = dst + c * plane, first = i * size + c * plane
+                switch pixels {
+                case .bytes(let bytes):
+                    bytes.withUnsafeBufferPointer { src in
+                        let s = src.baseAddress! + first
+                        for j in 0..<plane { d[j] = Float(s[j]) * a + b }
+                    }
+                case .floats(let floats):
+                    floats.withUnsafeBufferPointer { src in
+                        let s = src.baseAddress! + first
+                        for j in 0..<plane { d[j] = s[j] * a + b }
+                    }
                 }
             }
             if let augmentation {
-                augmentation.apply(dst, shape: sampleShape, background: b, generator: &generator)
+                augmentation.apply(dst, shape: sampleShape, background: { coefficients[$0].b }, generator: &generator)
             }
             labelsOut.append(labels[i])
         }

@@ -9,15 +9,28 @@ import Glibc
 /// tensor name to `{"dtype", "shape", "data_offsets"}` plus `"__metadata__"` (string → string),
 /// then the raw little-endian data. Parameters and running statistics are F32 under their
 /// PyTorch names; `num_batches_tracked` is I64, as PyTorch keeps it. The metadata holds
-/// `smallnet.architecture` (JSON), `smallnet.version` and optionally `smallnet.training_config`.
+/// `smallnet.architecture` (JSON), `smallnet.version`, and when known
+/// `smallnet.preprocessing` (JSON, `Preprocessing.json`), `smallnet.class_names` (a JSON list)
+/// and `smallnet.training_config`.
 public enum Checkpoint {
     /// Writes `model` to `path` atomically.
     /// - Throws: `io` when the file cannot be written.
     public static func save(_ model: Sequential, to path: String, trainingConfig: String? = nil) throws {
+        try writeFileAtomically(path, bytes: serialize(model, trainingConfig: trainingConfig))
+    }
+
+    /// The bytes of the `.safetensors` file `save` writes.
+    public static func serialize(_ model: Sequential, trainingConfig: String? = nil) -> [UInt8] {
         var metadata: [(String, JSON)] = [
             ("smallnet.architecture", .string(model.architecture.serialized())),
             ("smallnet.version", .string(SmallNetVersion.string)),
         ]
+        if let preprocessing = model.preprocessing {
+            metadata.append(("smallnet.preprocessing", .string(preprocessing.json.serialized())))
+        }
+        if !model.classNames.isEmpty {
+            metadata.append(("smallnet.class_names", .string(JSON.array(model.classNames.map { .string($0) }).serialized())))
+        }
         if let trainingConfig { metadata.append(("smallnet.training_config", .string(trainingConfig))) }
         var header: [(String, JSON)] = [("__metadata__", .object(metadata))]
         var payload: [UInt8] = []
@@ -43,14 +56,21 @@ public enum Checkpoint {
         withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { file.append(contentsOf: $0) }
         file += headerBytes
         file += payload
-        try writeFileAtomically(path, bytes: file)
+        return file
     }
 
     /// Reads a model written by `save`, in eval mode.
     /// - Throws: `notFound` for a missing file; `io` for a malformed file, a missing or
     ///   extra tensor, or a tensor whose dtype or shape does not match the architecture.
     public static func load(from path: String) throws -> Sequential {
-        let (header, data, bodyStart) = try readHeader(path)
+        try load(bytes: try readFileDecompressing(path, limit: 1 << 32), name: path)
+    }
+
+    /// Reads a model from the bytes of a `.safetensors` file (`serialize`), in eval mode;
+    /// `name` names the source in error messages.
+    /// - Throws: `io` as for `load(from:)`.
+    public static func load(bytes data: [UInt8], name path: String) throws -> Sequential {
+        let (header, bodyStart) = try parseHeader(data, name: path)
         guard let text = metadataValue(header, "smallnet.architecture") else {
             throw SmallNetError.io("\(path): no smallnet.architecture in the metadata (not a smallnet checkpoint)")
         }
@@ -94,13 +114,26 @@ public enum Checkpoint {
                 throw SmallNetError.io("\(path): tensor \(name) holds non-finite values")
             }
         }
+        do {
+            if let text = metadataValue(header, "smallnet.preprocessing") {
+                try model.setPreprocessing(try Preprocessing(json: try JSON.parse(text)))
+            }
+            if let text = metadataValue(header, "smallnet.class_names") {
+                guard let names = try JSON.parse(text).arrayValue?.compactMap(\.stringValue) else {
+                    throw SmallNetError.io("smallnet.class_names is not a list of strings")
+                }
+                try model.setClassNames(names)
+            }
+        } catch let e as SmallNetError {
+            throw SmallNetError.io("\(path): bad metadata: \(e.message)")
+        }
         model.isTraining = false
         return model
     }
 
     /// The metadata strings of a checkpoint.
     public static func metadata(at path: String) throws -> [(key: String, value: String)] {
-        let (header, _, _) = try readHeader(path)
+        let (header, _) = try parseHeader(try readFileDecompressing(path, limit: 1 << 32), name: path)
         guard case .object(let members)? = header["__metadata__"] else { return [] }
         return members.compactMap { key, value in value.stringValue.map { (key, $0) } }
     }
@@ -118,8 +151,7 @@ public enum Checkpoint {
         header["__metadata__"]?[key]?.stringValue
     }
 
-    private static func readHeader(_ path: String) throws -> (header: JSON, data: [UInt8], bodyStart: Int) {
-        let data = try readFileDecompressing(path, limit: 1 << 32)
+    private static func parseHeader(_ data: [UInt8], name path: String) throws -> (header: JSON, bodyStart: Int) {
         guard data.count >= 8 else { throw SmallNetError.io("\(path): too short for a safetensors file") }
         var size = 0
         for i in 0..<8 { size |= Int(data[i]) << (8 * i) }
@@ -130,6 +162,6 @@ public enum Checkpoint {
         do { header = try JSON.parse(Array(data[8..<(8 + size)])) } catch let e as SmallNetError {
             throw SmallNetError.io("\(path): \(e.message)")
         }
-        return (header, data, 8 + size)
+        return (header, 8 + size)
     }
 }

@@ -12,6 +12,10 @@ public final class Sequential {
     public private(set) var layerOutputShapes: [[Int]] = []
     /// Training mode (batch statistics, dropout) or eval mode.
     public var isTraining = true
+    /// How raw pixels become this model's inputs; nil until training or the caller records it.
+    public private(set) var preprocessing: Preprocessing?
+    /// One name per output class, or empty when unknown.
+    public private(set) var classNames: [String] = []
 
     private var lastBatch: Int?
 
@@ -35,6 +39,41 @@ public final class Sequential {
         layers.append(layer)
         layerOutputShapes.append(shape)
         lastBatch = nil
+    }
+
+    /// Records how raw pixels become this model's inputs (nil forgets it).
+    /// - Throws: `shapeMismatch` when the statistics do not fit the input channels.
+    public func setPreprocessing(_ value: Preprocessing?) throws {
+        if let value { try value.check(channels: inputShape.count == 3 ? inputShape[0] : 1) }
+        preprocessing = value
+    }
+
+    /// Names the output classes (one per output, or none to forget them).
+    /// - Throws: `invalidArgument` for another number of names.
+    public func setClassNames(_ names: [String]) throws {
+        let outputs = outputShape.reduce(1, *)
+        try require(names.isEmpty || names.count == outputs, "\(names.count) class names for \(outputs) outputs")
+        classNames = names
+    }
+
+    /// The name of class `index`, or the index as text when the classes are unnamed.
+    public func className(_ index: Int) -> String {
+        classNames.indices.contains(index) ? classNames[index] : String(index)
+    }
+
+    /// An independent copy: architecture, parameters, buffers, mode, preprocessing and class names.
+    public func copy() throws -> Sequential {
+        let twin = try Sequential(architecture: architecture)
+        for (mine, theirs) in zip(namedParameters, twin.namedParameters) {
+            theirs.parameter.value.data.update(from: mine.parameter.value.data, count: mine.parameter.value.count)
+        }
+        for (mine, theirs) in zip(namedBuffers, twin.namedBuffers) {
+            theirs.tensor.data.update(from: mine.tensor.data, count: mine.tensor.count)
+        }
+        twin.isTraining = isTraining
+        twin.preprocessing = preprocessing
+        twin.classNames = classNames
+        return twin
     }
 
     /// Trainable parameters with their full names, in order.

@@ -66,6 +66,9 @@ public struct Evaluation: Sendable {
 public enum Trainer {
     /// Trains `model` on `train` with `optimizer`, evaluating on `evaluation` after each epoch.
     ///
+    /// A model that records no preprocessing or class names takes the training data's, and
+    /// raw pixels are then prepared with the model's preprocessing.
+    ///
     /// Each epoch shuffles the samples (seeded), walks them in mini-batches (a final batch of
     /// one sample is dropped when the model has BatchNorm), and after every step calls
     /// `progress`, which returns false to stop training after that step; `onEpoch` receives
@@ -82,6 +85,8 @@ public enum Trainer {
         try require(train.count > 0, "the training set is empty")
         try checkCompatible(model, train)
         if let evaluation { try checkCompatible(model, evaluation) }
+        if model.preprocessing == nil { try model.setPreprocessing(train.preprocessing) }
+        if model.classNames.isEmpty { try model.setClassNames(train.classNames) }
         let pool = config.threads > 1 ? ThreadPool(threads: config.threads) : nil
         var generator = RandomGenerator(seed: config.seed)
         let context = ExecutionContext(training: true, generator: generator.fork(), pool: pool)
@@ -112,7 +117,7 @@ public enum Trainer {
             var rate = baseRate
             for step in 0..<stepsPerEpoch {
                 let lo = step * batchSize, hi = Swift.min(lo + batchSize, train.count)
-                train.gather(order[lo..<hi], into: batch, labels: &labels,
+                train.gather(order[lo..<hi], into: batch, labels: &labels, preprocessing: model.preprocessing,
                              augmentation: config.augmentation, generator: &generator)
                 rate = config.schedule.learningRate(base: baseRate, step: globalStep, totalSteps: totalSteps,
                                                     stepsPerEpoch: stepsPerEpoch)
@@ -157,7 +162,8 @@ public enum Trainer {
         return history
     }
 
-    /// Loss, accuracy and confusion matrix of `model` (in eval mode) on `data`.
+    /// Loss, accuracy and confusion matrix of `model` (in eval mode) on `data` (raw pixels
+    /// prepared with the model's preprocessing).
     /// - Throws: `invalidArgument` when the data does not fit the model.
     public static func evaluate(model: Sequential, data: Dataset, batchSize: Int = 128,
                                 pool: ThreadPool? = nil) throws -> Evaluation {
@@ -180,7 +186,8 @@ public enum Trainer {
                           confusion: confusion)
     }
 
-    /// Class probabilities (N, classes) of `model` (in eval mode) for every sample of `data`.
+    /// Class probabilities (N, classes) of `model` (in eval mode) for every sample of `data` (raw
+    /// pixels prepared with the model's preprocessing).
     public static func predict(model: Sequential, data: Dataset, batchSize: Int = 128,
                                pool: ThreadPool? = nil) throws -> [Float] {
         try checkCompatible(model, data)
@@ -208,7 +215,8 @@ public enum Trainer {
         let order = Array(0..<data.count)
         while first < data.count {
             let last = Swift.min(first + batchSize, data.count)
-            data.gather(order[first..<last], into: batch, labels: &labels, generator: &unused)
+            data.gather(order[first..<last], into: batch, labels: &labels, preprocessing: model.preprocessing,
+                        generator: &unused)
             let logits = try model.forward(batch, context: context)
             try body(logits, labels, first)
             first = last
