@@ -145,14 +145,14 @@ final class DataTests: XCTestCase {
         var flipped = 0
         for _ in 0..<20 {
             var image: [Float] = [1, 2, 3, 4, 5, 6]
-            image.withUnsafeMutableBufferPointer { flip.apply($0.baseAddress!, shape: [1, 2, 3], background: 0, generator: &g) }
+            image.withUnsafeMutableBufferPointer { flip.apply($0.baseAddress!, shape: [1, 2, 3], background: { _ in 0 }, generator: &g) }
             XCTAssertTrue(image == [1, 2, 3, 4, 5, 6] || image == [3, 2, 1, 6, 5, 4], "\(image)")
             if image[0] == 3 { flipped += 1 }
         }
         XCTAssertTrue(flipped > 3 && flipped < 17)
         let shift = try Augmentation(cropPadding: 1)
         var image: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
-        image.withUnsafeMutableBufferPointer { shift.apply($0.baseAddress!, shape: [1, 3, 3], background: -1, generator: &g) }
+        image.withUnsafeMutableBufferPointer { shift.apply($0.baseAddress!, shape: [1, 3, 3], background: { _ in -1 }, generator: &g) }
         XCTAssertEqual(image.filter { $0 != -1 }.count >= 4, true)
         XCTAssertThrowsError(try Augmentation(cropPadding: -1))
     }

@@ -596,6 +596,161 @@ static void test_fit_evaluate_predict_checkpoint(const char *dir) {
     sn_dataset_free(other);
 }
 
+/* Raw 8-bit images (1×4×4) of the same 3-class problem, with their labels. */
+static void raw_images(size_t n, uint8_t *pixels, int32_t *labels) {
+    srand(7);
+    for (size_t i = 0; i < n; i++) {
+        labels[i] = (int32_t)(i % 3);
+        for (int p = 0; p < 16; p++)
+            pixels[i * 16 + p] = (uint8_t)((p / 5 == labels[i] ? 180 : 30) + rand() % 50);
+    }
+}
+
+static void test_preprocessing_names_and_raw_pixels(const char *dir) {
+    enum { N = 120 };
+    uint8_t pixels[N * 16];
+    int32_t labels[N];
+    raw_images(N, pixels, labels);
+
+    sn_preprocessing fm;
+    OK(sn_preprocessing_default(&fm));
+    EXPECT(fm.known == 1 && fm.channels == 1 && fm.mean[0] == SN_FASHION_MNIST_MEAN && fm.std[0] == SN_FASHION_MNIST_STD &&
+               fm.pixel_scale == SN_FASHION_MNIST_PIXEL_SCALE, "FashionMNIST defaults");
+    EXPECT_STATUS(sn_preprocessing_default(NULL), SN_ERR_INVALID_ARGUMENT);
+
+    /* A byte dataset takes its own statistics unless told. */
+    sn_dataset *data = NULL;
+    EXPECT_STATUS(sn_dataset_from_u8(NULL, labels, N, 1, 4, 4, 3, NULL, &data), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_from_u8(pixels, labels, 0, 1, 4, 4, 3, NULL, &data), SN_ERR_INVALID_ARGUMENT);
+    labels[5] = 3;
+    EXPECT_STATUS(sn_dataset_from_u8(pixels, labels, N, 1, 4, 4, 3, NULL, &data), SN_ERR_INVALID_ARGUMENT);
+    labels[5] = 2;
+    sn_preprocessing bad = fm;
+    bad.std[0] = 0;
+    EXPECT_STATUS(sn_dataset_from_u8(pixels, labels, N, 1, 4, 4, 3, &bad, &data), SN_ERR_INVALID_ARGUMENT);
+    bad = fm;
+    bad.channels = 17;
+    EXPECT_STATUS(sn_dataset_from_u8(pixels, labels, N, 1, 4, 4, 3, &bad, &data), SN_ERR_INVALID_ARGUMENT);
+    bad = fm;
+    bad.struct_size = 3;
+    EXPECT_STATUS(sn_dataset_from_u8(pixels, labels, N, 1, 4, 4, 3, &bad, &data), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_dataset_from_u8(pixels, labels, N, 1, 4, 4, 3, NULL, &data));
+    sn_preprocessing own;
+    own.struct_size = sizeof own;
+    OK(sn_dataset_get_preprocessing(data, &own));
+    EXPECT(own.known == 1 && own.channels == 1 && own.mean[0] > 0.2f && own.mean[0] < 0.6f && own.std[0] > 0.1f,
+           "statistics %g %g", own.mean[0], own.std[0]);
+    const char *names[] = {"low", "middle", "high"};
+    EXPECT_STATUS(sn_dataset_set_class_names(data, names, 2), SN_ERR_INVALID_ARGUMENT);
+    const char *holes[] = {"low", NULL, "high"};
+    EXPECT_STATUS(sn_dataset_set_class_names(data, holes, 3), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_dataset_set_class_names(data, names, 3));
+
+    /* A model records nothing until trained; then it has the data's preprocessing and names. */
+    sn_model *model = small_model();
+    sn_preprocessing got;
+    got.struct_size = sizeof got;
+    OK(sn_model_get_preprocessing(model, &got));
+    EXPECT(got.known == 0, "a new model records no preprocessing");
+    char name[32];
+    OK(sn_model_class_name(model, 1, name, sizeof name));
+    EXPECT(strcmp(name, "1") == 0, "unnamed class %s", name);
+    EXPECT_STATUS(sn_model_class_name(model, 3, name, sizeof name), SN_ERR_INVALID_ARGUMENT);
+    float probabilities[N * 3];
+    EXPECT_STATUS(sn_model_predict_u8(model, pixels, N, probabilities, N * 3), SN_ERR_BAD_STATE);
+
+    sn_optimizer_params op;
+    OK(sn_optimizer_params_default(SN_OPTIMIZER_ADAM, &op));
+    op.lr = 0.01f;
+    sn_optimizer *opt = NULL;
+    OK(sn_optimizer_create(model, &op, &opt));
+    sn_train_params tp;
+    OK(sn_train_params_default(&tp));
+    tp.epochs = 3;
+    tp.batch_size = 16;
+    OK(sn_fit(model, opt, data, &tp, NULL, NULL, NULL, 0, NULL));
+    OK(sn_model_get_preprocessing(model, &got));
+    EXPECT(got.known == 1 && got.mean[0] == own.mean[0] && got.std[0] == own.std[0], "fit records the data's");
+    OK(sn_model_class_name(model, 2, name, sizeof name));
+    EXPECT(strcmp(name, "high") == 0, "class name %s", name);
+
+    /* Raw pixels through the model's preprocessing = the dataset's predictions. */
+    float from_dataset[N * 3];
+    OK(sn_model_predict_u8(model, pixels, N, probabilities, N * 3));
+    OK(sn_predict(model, data, from_dataset, N * 3));
+    EXPECT(memcmp(probabilities, from_dataset, sizeof probabilities) == 0, "predict_u8 equals sn_predict");
+    EXPECT_STATUS(sn_model_predict_u8(model, pixels, N, probabilities, N * 3 - 1), SN_ERR_SHAPE_MISMATCH);
+    EXPECT_STATUS(sn_model_predict_u8(model, NULL, N, probabilities, N * 3), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_predict_u8(model, pixels, 0, probabilities, N * 3), SN_ERR_INVALID_ARGUMENT);
+    float accuracy = 0;
+    OK(sn_evaluate(model, data, NULL, &accuracy, NULL, 0));
+    EXPECT(accuracy > 0.9f, "accuracy on raw pixels %g", accuracy);
+
+    /* Setting another preprocessing changes what raw pixels mean; NULL forgets it. */
+    sn_preprocessing two = fm;
+    two.channels = 2;
+    two.mean[1] = 0.5f;
+    two.std[1] = 0.5f;
+    EXPECT_STATUS(sn_model_set_preprocessing(model, &two), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_model_set_preprocessing(model, NULL));
+    OK(sn_model_get_preprocessing(model, &got));
+    EXPECT(got.known == 0, "forgotten");
+    OK(sn_model_set_preprocessing(model, &own));
+
+    /* Clones are independent; buffers round-trip with preprocessing and names. */
+    sn_model *twin = NULL;
+    EXPECT_STATUS(sn_model_clone(NULL, &twin), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_clone(model, &twin));
+    float twin_p[N * 3];
+    OK(sn_model_predict_u8(twin, pixels, N, twin_p, N * 3));
+    EXPECT(memcmp(probabilities, twin_p, sizeof twin_p) == 0, "clone predicts the same");
+    OK(sn_model_set_class_names(twin, NULL, 0));
+    OK(sn_model_class_name(model, 0, name, sizeof name));
+    EXPECT(strcmp(name, "low") == 0, "the original keeps its names: %s", name);
+    float zero[8] = {0};
+    OK(sn_model_set_tensor(twin, "1.bias", zero, 8));
+    OK(sn_model_predict_u8(model, pixels, N, twin_p, N * 3));
+    EXPECT(memcmp(probabilities, twin_p, sizeof twin_p) == 0, "changing the clone leaves the original");
+
+    size_t length = 0;
+    const char *config = "{\"epochs\": 3}";
+    EXPECT_STATUS(sn_model_save_to_buffer(model, config, NULL, 0, &length), SN_ERR_SHAPE_MISMATCH);
+    EXPECT(length > 100, "checkpoint length %zu", length);
+    uint8_t *bytes = malloc(length);
+    EXPECT_STATUS(sn_model_save_to_buffer(model, config, bytes, length - 1, &length), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_model_save_to_buffer(model, config, bytes, length, &length));
+    sn_model *restored = NULL;
+    OK(sn_model_load_from_buffer(bytes, length, &restored));
+    OK(sn_model_predict_u8(restored, pixels, N, twin_p, N * 3));
+    EXPECT(memcmp(probabilities, twin_p, sizeof twin_p) == 0, "restored from memory predicts the same");
+    OK(sn_model_class_name(restored, 1, name, sizeof name));
+    EXPECT(strcmp(name, "middle") == 0, "restored class name %s", name);
+    EXPECT_STATUS(sn_model_load_from_buffer(bytes, length / 2, &restored), SN_ERR_IO);
+    EXPECT_STATUS(sn_model_load_from_buffer(NULL, length, &restored), SN_ERR_INVALID_ARGUMENT);
+
+    /* The file checkpoint carries them too, readable as metadata. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/raw.safetensors", dir);
+    OK(sn_model_save(model, path, NULL));
+    char text[256];
+    OK(sn_checkpoint_metadata(path, "smallnet.class_names", text, sizeof text, NULL));
+    EXPECT(strcmp(text, "[\"low\",\"middle\",\"high\"]") == 0, "class names metadata %s", text);
+    OK(sn_checkpoint_metadata(path, "smallnet.preprocessing", text, sizeof text, NULL));
+    EXPECT(strstr(text, "\"pixel_scale\"") != NULL, "preprocessing metadata %s", text);
+    sn_model *loaded = NULL;
+    OK(sn_model_load(path, &loaded));
+    OK(sn_model_predict_u8(loaded, pixels, N, twin_p, N * 3));
+    EXPECT(memcmp(probabilities, twin_p, sizeof twin_p) == 0, "loaded from a file predicts the same");
+
+    free(bytes);
+    sn_model_free(loaded);
+    sn_model_free(restored);
+    sn_model_free(twin);
+    sn_optimizer_free(opt);
+    sn_model_free(model);
+    sn_dataset_free(data);
+}
+
 int main(void) {
     char dir[] = "/tmp/smallnet-c-test-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -607,6 +762,7 @@ int main(void) {
     test_schedules();
     test_datasets(dir);
     test_fit_evaluate_predict_checkpoint(dir);
+    test_preprocessing_names_and_raw_pixels(dir);
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
