@@ -85,7 +85,7 @@ public func sn_dataset_get(_ dataset: OpaquePointer?, _ start: Int, _ count: Int
         let data = try datasetBox(dataset).dataset
         let start = try size(start, "start"), count = try size(count, "count")
         guard start <= data.count && count <= data.count - start else {
-            throw invalid("samples \(start)..<\(start + count) are outside 0..<\(data.count)")
+            throw invalid("\(count) samples from \(start) do not fit in 0..<\(data.count)")
         }
         if images != nil {
             let needed = try product(count, data.sampleSize)
@@ -121,7 +121,7 @@ public func sn_dataset_subset(_ dataset: OpaquePointer?, _ start: Int, _ count: 
         let out = try nonNull(out, "out")
         let start = try size(start, "start"), count = try size(count, "count")
         guard count >= 1, start <= data.count, count <= data.count - start else {
-            throw invalid("subset \(start)..<\(start + count) must be non-empty and inside 0..<\(data.count)")
+            throw invalid("a subset of \(count) samples from \(start) must be non-empty and inside 0..<\(data.count)")
         }
         store(DatasetBox(try data.subset(Array(start..<(start + count)))), .dataset, into: out)
     }

@@ -751,6 +751,90 @@ static void test_preprocessing_names_and_raw_pixels(const char *dir) {
     sn_dataset_free(data);
 }
 
+/* Magnitudes that overflow sizes or float-to-integer conversions: each is an error, never a trap. */
+static void test_hostile_magnitudes(const char *dir) {
+    sn_dataset *data = synthetic(30, 3), *sub = NULL;
+    float images[16];
+    EXPECT_STATUS(sn_dataset_get(data, 1, (size_t)INT64_MAX, images, 16, NULL, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_get(data, (size_t)INT64_MAX, 2, images, 16, NULL, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_dataset_subset(data, 1, (size_t)INT64_MAX, &sub), SN_ERR_INVALID_ARGUMENT);
+
+    sn_schedule schedule;
+    OK(sn_schedule_default(&schedule));
+    float lr = 0;
+    schedule.warmup_epochs = 1e30f;
+    OK(sn_schedule_lr(&schedule, 0.1f, 5, 100, 10, &lr));
+    EXPECT(lr >= 0 && lr < 1e-20f, "a warm-up of 1e30 epochs starts near zero: %g", lr);
+    OK(sn_schedule_default(&schedule));
+    OK(sn_schedule_lr(&schedule, 0.1f, 5, 100, INT64_MAX, &lr));
+    EXPECT(isfinite(lr), "huge steps_per_epoch");
+    EXPECT_STATUS(sn_schedule_lr(&schedule, 0.1f, INT64_MAX, INT64_MAX, 1, &lr), SN_ERR_INVALID_ARGUMENT);
+
+    sn_model *model = small_model();
+    sn_optimizer_params op;
+    OK(sn_optimizer_params_default(SN_OPTIMIZER_SGD, &op));
+    sn_optimizer *opt = NULL;
+    OK(sn_optimizer_create(model, &op, &opt));
+    sn_train_params tp;
+    OK(sn_train_params_default(&tp));
+    tp.epochs = 1;
+    tp.schedule.warmup_epochs = 1e30f;
+    OK(sn_fit(model, opt, data, &tp, NULL, NULL, NULL, 0, NULL));
+
+    sn_model *built = NULL;
+    sn_fcn_params fcn;
+    OK(sn_fcn_params_default(&fcn));
+    fcn.width = INT32_MIN;
+    EXPECT_STATUS(sn_model_create_fcn(&fcn, &built), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_fcn_params_default(&fcn));
+    fcn.channels = INT32_MAX;
+    EXPECT_STATUS(sn_model_create_fcn(&fcn, &built), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_fcn_params_default(&fcn));
+    fcn.classes = INT32_MIN;
+    EXPECT_STATUS(sn_model_create_fcn(&fcn, &built), SN_ERR_INVALID_ARGUMENT);
+    sn_cnn_params cnn;
+    OK(sn_cnn_params_default(&cnn));
+    cnn.classes = INT32_MIN;
+    EXPECT_STATUS(sn_model_create_cnn(&cnn, &built), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_cnn_params_default(&cnn));
+    cnn.height = INT32_MAX;
+    EXPECT_STATUS(sn_model_create_cnn(&cnn, &built), SN_ERR_INVALID_ARGUMENT);
+
+    /* IDX headers whose dimensions multiply past 2^64 (wrapping to the payload's size). */
+    char images_path[512], labels_path[512];
+    snprintf(images_path, sizeof images_path, "%s/huge-images", dir);
+    snprintf(labels_path, sizeof labels_path, "%s/huge-labels", dir);
+    const unsigned char wrap[16] = {0, 0, 8, 3, 0, 0, 0, 8, 0x80, 0, 0, 0, 0x40, 0, 0, 0};
+    const unsigned char abort_dims[16] = {0, 0, 8, 3, 0, 2, 0, 0, 0, 2, 0, 0, 0x40, 0, 0, 0};
+    const unsigned char labels8[16] = {0, 0, 8, 1, 0, 0, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7};
+    write_file(labels_path, labels8, sizeof labels8);
+    sn_dataset *idx = NULL;
+    write_file(images_path, wrap, sizeof wrap);
+    EXPECT_STATUS(sn_dataset_load_idx(images_path, labels_path, 10, 0, 1, &idx), SN_ERR_IO);
+    write_file(images_path, abort_dims, sizeof abort_dims);
+    EXPECT_STATUS(sn_dataset_load_idx(images_path, labels_path, 10, 0, 1, &idx), SN_ERR_IO);
+
+    /* A small checkpoint whose architecture declares Linear(32768 → 32768): refused before allocating. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/huge.safetensors", dir);
+    const char *header =
+        "{\"__metadata__\":{\"smallnet.architecture\":\"{\\\"input\\\":[1,1,32768],\\\"layers\\\":["
+        "{\\\"kind\\\":\\\"flatten\\\"},{\\\"kind\\\":\\\"linear\\\",\\\"in\\\":32768,\\\"out\\\":32768}]}\"}}";
+    size_t header_length = strlen(header), body = 26000;
+    unsigned char *file = calloc(1, 8 + header_length + body);
+    for (int i = 0; i < 8; i++) file[i] = (unsigned char)(header_length >> (8 * i));
+    memcpy(file + 8, header, header_length);
+    write_file(path, file, 8 + header_length + body);
+    free(file);
+    sn_model *loaded = NULL;
+    EXPECT_STATUS(sn_model_load(path, &loaded), SN_ERR_IO);
+    EXPECT(strstr(sn_last_error(), "more parameters") != NULL, "names the problem: %s", sn_last_error());
+
+    sn_optimizer_free(opt);
+    sn_model_free(model);
+    sn_dataset_free(data);
+}
+
 int main(void) {
     char dir[] = "/tmp/smallnet-c-test-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -763,6 +847,7 @@ int main(void) {
     test_datasets(dir);
     test_fit_evaluate_predict_checkpoint(dir);
     test_preprocessing_names_and_raw_pixels(dir);
+    test_hostile_magnitudes(dir);
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -142,7 +142,7 @@ public final class Dataset {
     public func copySamples(start: Int, count n: Int, images: UnsafeMutablePointer<Float>?,
                             labels labelsOut: UnsafeMutablePointer<Int32>?) throws {
         try require(start >= 0 && n >= 0 && start <= count && n <= count - start,
-                    "samples \(start)..<\(start + n) are outside 0..<\(count)")
+                    "\(n) samples from \(start) do not fit in 0..<\(count)")
         let batch = Tensor(uncheckedShape: [0], count: 0)
         var unused = RandomGenerator(seed: 0)
         var gathered: [Int32] = []

@@ -67,13 +67,18 @@ public func parseIDX(_ data: [UInt8], name: String) throws -> IDXArray {
     let headerSize = 4 + 4 * rank
     guard data.count >= headerSize else { throw SmallNetError.io("\(name): truncated IDX header") }
     var dims: [Int] = []
-    var total = 1
+    var total = 1, bound = 1  // bound: the product of the non-zero dimensions
     for r in 0..<rank {
         let o = 4 + 4 * r
         let d = Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3])
         dims.append(d)
-        total = total.multipliedReportingOverflow(by: d).partialValue
-        guard total <= 1 << 34 else { throw SmallNetError.io("\(name): IDX dimensions \(dims) are too large") }
+        let (product, overflow) = bound.multipliedReportingOverflow(by: Swift.max(d, 1))
+        // No dimension, zero-sized or not, may describe more than the file holds.
+        guard !overflow, product <= Swift.max(data.count, 1) else {
+            throw SmallNetError.io("\(name): IDX dimensions \(dims) describe more bytes than the file's \(data.count)")
+        }
+        bound = product
+        total *= d
     }
     let payload = data.count - headerSize
     guard payload == total else {

@@ -7,14 +7,47 @@ extension Sequential {
     }
 
     /// Rebuilds a model (with freshly initialised parameters) from `architecture`.
-    /// - Throws: `io` for a malformed description, or the layers' own errors.
-    public convenience init(architecture: JSON) throws {
+    /// - Parameter stateLimit: the most parameter and buffer values the layers may hold
+    ///   together, checked before anything is allocated (a checkpoint passes what its file holds).
+    /// - Throws: `io` for a malformed description or one above `stateLimit`, or the layers' own errors.
+    public convenience init(architecture: JSON, stateLimit: Int = 1 << 31) throws {
         guard let input = architecture["input"]?.arrayValue?.compactMap(\.intValue),
               let specs = architecture["layers"]?.arrayValue else {
             throw SmallNetError.io("architecture needs \"input\" (integers) and \"layers\" (a list)")
         }
+        var state = 0
+        for spec in specs {
+            let (sum, overflow) = state.addingReportingOverflow(stateCount(of: spec))
+            guard !overflow, sum <= stateLimit else {
+                throw SmallNetError.io("the architecture declares more parameters than the \(stateLimit) values it may hold")
+            }
+            state = sum
+        }
         try self.init(inputShape: input)
         for spec in specs { try append(layer(from: spec, inputShape: outputShape)) }
+    }
+}
+
+/// The parameter and buffer values a layer spec declares (Int.max when they overflow), from
+/// its numbers alone, so a description can be checked before any layer is allocated.
+private func stateCount(of spec: JSON) -> Int {
+    func int(_ key: String) -> Int { Swift.min(Swift.max(spec[key]?.intValue ?? 0, 0), Int.max - 1) }
+    func product(_ factors: Int...) -> Int {
+        var n = 1
+        for f in factors {
+            let (r, overflow) = n.multipliedReportingOverflow(by: f)
+            if overflow { return Int.max }
+            n = r
+        }
+        return n
+    }
+    func plusOne(_ n: Int) -> Int { n == Int.max ? n : n + 1 }
+    switch spec["kind"]?.stringValue {
+    case "linear": return product(int("in") + 1, int("out"))
+    case "conv2d": return product(plusOne(product(int("in"), int("kernel"), int("kernel"))), int("out"))
+    case "batchnorm1d": return plusOne(product(int("features"), 4))
+    case "batchnorm2d": return plusOne(product(int("channels"), 4))
+    default: return 0
     }
 }
 
@@ -30,6 +63,7 @@ func layer(from spec: JSON, inputShape: [Int]) throws -> Layer {
         return Float(v)
     }
     var generator = RandomGenerator(seed: 0)
+    func plusOne(_ n: Int) -> Int { n == Int.max ? n : n + 1 }
     switch spec["kind"]?.stringValue {
     case "linear": return try Linear(try int("in"), try int("out"), bias: spec["bias"]?.boolValue ?? true, generator: &generator)
     case "relu": return ReLU()

@@ -75,7 +75,9 @@ public enum Checkpoint {
             throw SmallNetError.io("\(path): no smallnet.architecture in the metadata (not a smallnet checkpoint)")
         }
         let model: Sequential
-        do { model = try Sequential(architecture: try JSON.parse(text)) } catch let e as SmallNetError {
+        // Every value the architecture declares takes at least 4 bytes of the file.
+        let stateLimit = (data.count - bodyStart) / 4
+        do { model = try Sequential(architecture: try JSON.parse(text), stateLimit: stateLimit) } catch let e as SmallNetError {
             throw SmallNetError.io("\(path): bad architecture: \(e.message)")
         }
         let expected = stateTensors(model)

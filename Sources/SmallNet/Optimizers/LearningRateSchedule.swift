@@ -33,10 +33,11 @@ public enum LearningRateSchedule: Equatable, Sendable {
             let epoch = step / Swift.max(stepsPerEpoch, 1)
             return base * Float(_pow(Double(gamma), Double(epoch / size)))
         case .cosine(let warmupEpochs, let minimum):
-            let warmup = Int(warmupEpochs * Double(stepsPerEpoch))
-            if step < warmup { return base * Float(step + 1) / Float(warmup) }
-            let span = Swift.max(totalSteps - warmup, 1)
-            let progress = Double(step - warmup) / Double(span)
+            // Whole warm-up steps, kept in Double: any finite warm-up length is valid.
+            let warmup = (warmupEpochs * Double(stepsPerEpoch)).rounded(.towardZero)
+            if Double(step) < warmup { return base * Float(Double(step) + 1) / Float(warmup) }
+            let span = Swift.max(Double(totalSteps) - warmup, 1)
+            let progress = (Double(step) - warmup) / span
             return minimum + (base - minimum) * Float(0.5 * (1 + _cos(Double.pi * Swift.min(progress, 1))))
         }
     }

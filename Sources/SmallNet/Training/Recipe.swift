@@ -120,7 +120,13 @@ public struct Recipe: Sendable {
     }
 
     /// Builds the model for a (C, H, W) input and `classes` outputs; the seed fixes the init.
+    /// - Throws: `invalidArgument` for an input shape or class count out of range, or the
+    ///   builders' own errors.
     public func buildModel(inputShape: [Int] = [1, 28, 28], classes: Int = 10) throws -> Sequential {
+        try require(inputShape.count == 3 && inputShape.allSatisfy { $0 >= 1 && $0 <= 1 << 16 }
+                        && inputShape.reduce(1, *) <= 1 << 26,
+                    "input shape must be (C, H, W) with sizes in 1...65536 and at most 2^26 values, got \(inputShape)")
+        try require(classes >= 2 && classes <= 1 << 20, "classes must be in 2...1048576, got \(classes)")
         var generator = RandomGenerator(seed: training.seed)
         switch architecture {
         case .fcn:
