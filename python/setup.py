@@ -3,6 +3,9 @@
 ``pip install ./python`` runs ``make -C <source root> lib`` and copies the library into the
 package as ``smallnet/libsmallnet.so``. With ``SMALLNET_LIBRARY`` set to a library file, that
 file is copied instead and nothing is built.
+
+The package's licence is MIT (pyproject.toml); ``LICENSE`` here links to the source tree's, and
+is shipped in the package's metadata when it can be reached.
 """
 
 import os
@@ -60,4 +63,8 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(cmdclass={"build_py": build_py_with_library}, distclass=BinaryDistribution)
+setup(
+    cmdclass={"build_py": build_py_with_library},
+    distclass=BinaryDistribution,
+    license_files=["LICENSE"] if (HERE / "LICENSE").is_file() else [],
+)

@@ -7,13 +7,17 @@ Example:
     >>> model = smallnet.fcn_for_budget(100_000)
     >>> history = model.fit(train, epochs=10, validation=test)
     >>> model.evaluate(test)["accuracy"]
+    >>> model.save("fcn100k.safetensors")        # with its preprocessing and class names
+    >>> smallnet.Model.load("fcn100k.safetensors").predict(raw_uint8_images)
 """
 
 from . import _lib  # noqa: F401  (smallnet._lib: the low-level binding)
+from . import callbacks
 from .data import Dataset
 from .errors import (
     BadStateError,
     DivergedError,
+    InputStatisticsWarning,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
@@ -25,6 +29,7 @@ from .errors import (
 from .functional import cross_entropy, get_num_threads, set_num_threads, version
 from .model import IncompatibleKeys, Model, checkpoint_metadata, cnn, cnn_for_budget, fcn, fcn_for_budget
 from .optim import SGD, Adam, AdamW, Optimizer, RMSProp, optimizer_defaults
+from .preprocessing import Preprocessing
 from .training import History, recipe, schedule_lr
 
 __version__ = "0.1.0"
@@ -38,17 +43,20 @@ __all__ = [
     "DivergedError",
     "History",
     "IncompatibleKeys",
+    "InputStatisticsWarning",
     "InternalError",
     "InvalidArgumentError",
     "Model",
     "NotFoundError",
     "Optimizer",
     "OutOfMemoryError",
+    "Preprocessing",
     "RMSProp",
     "ShapeMismatchError",
     "SmallNetError",
     "SmallNetIOError",
     "__version__",
+    "callbacks",
     "checkpoint_metadata",
     "cnn",
     "cnn_for_budget",
@@ -62,3 +70,12 @@ __all__ = [
     "set_num_threads",
     "version",
 ]
+
+
+def __getattr__(name: str):
+    # smallnet.sklearn imports scikit-learn, so it is loaded on first use only.
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module(".sklearn", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -57,6 +57,12 @@ class Handle:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def __reduce__(self):
+        raise TypeError(
+            f"a smallnet {self._noun} cannot be pickled or copied: its data lives in the library; "
+            f"rebuild it in the other process"
+        )
+
 
 def new_pointer() -> ctypes.c_void_p:
     """A ``void *`` for a library function to write a new handle into."""
@@ -130,6 +136,16 @@ def to_text(value: Any, name: str) -> bytes:
     return value.encode("utf-8")
 
 
+def text_array(values: Any, name: str) -> tuple[ctypes.Array, int]:
+    """A list of str as a C array of UTF-8 strings and its length (None or [] → an empty array)."""
+    if values is None:
+        values = []
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidArgumentError(f"{name} must be a list of str, got {values!r}")
+    encoded = [to_text(v, f"{name} entry") for v in values]
+    return (ctypes.c_char_p * max(len(encoded), 1))(*encoded), len(encoded)
+
+
 def float_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a C-contiguous float32 array; InvalidArgumentError for non-numeric data."""
     try:
@@ -139,6 +155,46 @@ def float_array(x: Any, name: str) -> np.ndarray:
     if array.dtype.kind not in "fiu":
         raise InvalidArgumentError(f"{name} must hold real numbers, got dtype {array.dtype}")
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def pixel_or_float_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a C-contiguous array: uint8 stays uint8 (raw pixels, not copied when already
+    contiguous); any other real numbers become float32 (model inputs)."""
+    try:
+        array = np.asarray(x)
+    except Exception as error:  # ragged lists and the like
+        raise InvalidArgumentError(f"{name} must be a numeric array: {error}") from None
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    return float_array(array, name)
+
+
+def images_array(x: Any, sample_shape: tuple[int, int, int], name: str = "x") -> np.ndarray:
+    """Images for a model whose inputs are ``sample_shape`` (C, H, W), as (N, C, H, W).
+
+    The shape rule of every model method: (N, C·H·W), (N, H, W) when C is 1, (N, C, H, W), or
+    one image (C, H, W). uint8 stays uint8 (raw pixels); other numbers become float32.
+
+    Raises:
+        ShapeMismatchError: any other shape.
+    """
+    array = pixel_or_float_array(x, name)
+    c, h, w = sample_shape
+    if array.ndim == 3 and array.shape == (c, h, w):
+        return array.reshape(1, c, h, w)
+    fits = (
+        (array.ndim == 4 and array.shape[1:] == (c, h, w))
+        or (array.ndim == 3 and c == 1 and array.shape[1:] == (h, w))
+        or (array.ndim == 2 and array.shape[1] == c * h * w)
+    )
+    if not fits:
+        single = "" if c == 1 else f" or one image ({c}, {h}, {w})"
+        flat_images = f", (N, {h}, {w})" if c == 1 else ""
+        raise ShapeMismatchError(
+            f"{name} must be images (N, {c * h * w}){flat_images} or (N, {c}, {h}, {w}){single}, "
+            f"got shape {array.shape}"
+        )
+    return array.reshape(array.shape[0], c, h, w)
 
 
 def label_array(y: Any, name: str = "labels") -> np.ndarray:
@@ -154,6 +210,10 @@ def label_array(y: Any, name: str = "labels") -> np.ndarray:
     if array.size and (array.min() < _INT32[0] or array.max() > _INT32[1]):
         raise InvalidArgumentError(f"{name} hold values outside the 32-bit integer range")
     return np.ascontiguousarray(array, dtype=np.int32)
+
+
+def uint8_pointer(array: np.ndarray) -> ctypes._Pointer:
+    return array.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 def float_pointer(array: np.ndarray) -> ctypes._Pointer:

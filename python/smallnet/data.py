@@ -1,29 +1,32 @@
-"""Datasets: labelled images held by the library, normalised as the model sees them."""
+"""Datasets: labelled images held by the library, as raw pixels (bytes) or as model inputs (floats)."""
 
 from __future__ import annotations
 
 import ctypes
 import os
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from . import _lib
 from ._handle import (
     Handle,
-    float_array,
     float_pointer,
     int32_pointer,
     label_array,
     new_pointer,
+    pixel_or_float_array,
+    text_array,
     to_flag,
     to_float,
     to_int32,
     to_path,
     to_size,
     to_uint64,
+    uint8_pointer,
 )
 from .errors import InvalidArgumentError, ShapeMismatchError, check
+from .preprocessing import Preprocessing
 
 __all__ = ["Dataset"]
 
@@ -34,7 +37,10 @@ class Dataset(Handle):
     """Labelled images of shape (C, H, W) with integer labels in ``0..classes-1``.
 
     Create one with :meth:`fashion_mnist`, :meth:`from_numpy` or :meth:`from_idx`. The data
-    lives in the library; :meth:`get` and :meth:`numpy` copy it out.
+    lives in the library; :meth:`get` and :meth:`numpy` copy it out. Raw pixels (IDX files,
+    uint8 arrays) stay bytes and are prepared by a model with the model's
+    :attr:`~smallnet.Model.preprocessing` (with the dataset's own, :attr:`preprocessing`, when
+    the model records none); float images are used as given.
 
     Example:
         >>> train = Dataset.fashion_mnist(train=True)
@@ -67,7 +73,8 @@ class Dataset(Handle):
             verify: check each file's SHA-256.
 
         Shape:
-            images (1, 28, 28), normalised to ``(x/255 - 0.2860)/0.3530``; 10 classes.
+            images (1, 28, 28), raw pixels with preprocessing ``(x/255 - 0.2860)/0.3530``;
+            10 named classes.
 
         Raises:
             NotFoundError: the files are not there (the message says how to get them).
@@ -91,7 +98,8 @@ class Dataset(Handle):
             images_path: the images file.
             labels_path: the labels file.
             classes: number of classes; every label must be below it.
-            mean, std: pixels become ``(x/255 - mean)/std`` (std > 0).
+            mean, std: the dataset's preprocessing ``(x/255 - mean)/std`` (std > 0), used when
+                no model records its own.
 
         Shape:
             images (1, H, W).
@@ -108,31 +116,51 @@ class Dataset(Handle):
         return cls._create(lambda out: _lib_.sn_dataset_load_idx(images_b, labels_b, n_classes, m, s, out))
 
     @classmethod
-    def from_numpy(cls, images: Any, labels: Any, classes: int | None = None) -> Dataset:
-        """Copies images and labels from numpy arrays into a new dataset (used as given).
+    def from_numpy(cls, images: Any, labels: Any, classes: int | None = None,
+                   class_names: Sequence[str] | None = None,
+                   preprocessing: Preprocessing | Mapping[str, Any] | None = None) -> Dataset:
+        """Copies images and labels from numpy arrays into a new dataset.
+
+        uint8 images are raw pixels: they stay bytes inside the library (wrapping 60,000 images
+        costs about their own size) and a model prepares them with its preprocessing. Any other
+        numbers are model inputs, copied as float32 and used as given.
 
         Args:
-            images: real numbers shaped (N, C, H, W), or (N, H, W) for one channel.
+            images: (N, C, H, W), or (N, H, W) for one channel.
             labels: N integers in ``0..classes-1``.
             classes: number of classes; default ``max(labels) + 1``, at least 2.
+            class_names: one name per class; a model trained on the dataset takes them.
+            preprocessing: for uint8 images, how they are prepared when no model records its
+                own (a :class:`Preprocessing` or a dict); None: their own statistics (pixel
+                scale 1/255, per-channel mean and std of x/255 rounded to 4 decimals).
 
         Shape:
             images (N, C, H, W) or (N, H, W); labels (N,).
 
         Raises:
             ShapeMismatchError: images not 3- or 4-dimensional, or N differing.
-            InvalidArgumentError: non-numeric data, a label out of range, a non-finite pixel.
+            InvalidArgumentError: non-numeric data, a label out of range, a non-finite pixel,
+                preprocessing given for float images.
 
         Example:
             >>> x = np.random.rand(100, 1, 8, 8).astype(np.float32)
             >>> y = np.arange(100) % 3
-            >>> data = Dataset.from_numpy(x, y)      # 3 classes
+            >>> data = Dataset.from_numpy(x, y)      # 3 classes, used as given
+            >>> pixels = np.random.randint(0, 256, (100, 28, 28), dtype=np.uint8)
+            >>> raw = Dataset.from_numpy(pixels, y, class_names=["a", "b", "c"])
+            >>> raw.preprocessing                    # the pixels' own statistics
         """
-        x = float_array(images, "images")
+        x = pixel_or_float_array(images, "images")
         if x.ndim == 3:
             x = x[:, None, :, :]
         if x.ndim != 4:
             raise ShapeMismatchError(f"images must be (N, C, H, W) or (N, H, W), got shape {x.shape}")
+        return cls._from_arrays(x, labels, classes, class_names, Preprocessing.coerce(preprocessing))
+
+    @classmethod
+    def _from_arrays(cls, x: np.ndarray, labels: Any, classes: int | None, class_names: Sequence[str] | None,
+                     preprocessing: Preprocessing | None) -> Dataset:
+        """A dataset from C-contiguous images (N, C, H, W), uint8 or float32."""
         y = label_array(labels)
         if y.shape[0] != x.shape[0]:
             raise ShapeMismatchError(f"{x.shape[0]} images but {y.shape[0]} labels")
@@ -143,9 +171,20 @@ class Dataset(Handle):
         n, c, h, w = (int(d) for d in x.shape)
         for value, name in ((c, "channels"), (h, "height"), (w, "width")):
             to_int32(value, name)
-        return cls._create(
-            lambda out: _lib_.sn_dataset_from_memory(float_pointer(x), int32_pointer(y), n, c, h, w, n_classes, out)
-        )
+        if x.dtype == np.uint8:
+            settings = None if preprocessing is None else ctypes.byref(preprocessing._struct())
+            data = cls._create(lambda out: _lib_.sn_dataset_from_u8(uint8_pointer(x), int32_pointer(y), n, c, h, w,
+                                                                    n_classes, settings, out))
+        else:
+            if preprocessing is not None:
+                raise InvalidArgumentError(
+                    "preprocessing applies to uint8 pixels; float images are model inputs, used as given"
+                )
+            data = cls._create(lambda out: _lib_.sn_dataset_from_memory(float_pointer(x), int32_pointer(y), n, c, h,
+                                                                        w, n_classes, out))
+        if class_names is not None:
+            data.class_names = class_names
+        return data
 
     # -------------------------------------------------------------------- properties ---
 
@@ -179,8 +218,23 @@ class Dataset(Handle):
 
     @property
     def class_names(self) -> list[str]:
-        """The names of all classes, in label order."""
+        """The names of all classes, in label order (their numbers as text when unnamed).
+        Settable: one name per class, or None to forget them."""
         return [self.class_name(i) for i in range(self.classes)]
+
+    @class_names.setter
+    def class_names(self, names: Sequence[str] | None) -> None:
+        array, n = text_array(names, "class_names")
+        check(_lib_.sn_dataset_set_class_names(self._handle, array, n))
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How the dataset's raw pixels are prepared when no model records its own
+        preprocessing (a model that does uses its own); the identity for float data, which is
+        used as given."""
+        out = Preprocessing._empty_struct()
+        check(_lib_.sn_dataset_get_preprocessing(self._handle, ctypes.byref(out)))
+        return Preprocessing._from_struct(out)
 
     # ---------------------------------------------------------------------- slicing ---
 
@@ -212,7 +266,8 @@ class Dataset(Handle):
         return Dataset(rest.value), Dataset(held.value)
 
     def get(self, start: int = 0, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Copies samples ``start .. start+count-1`` out, normalised as the model sees them.
+        """Copies samples ``start .. start+count-1`` out as float model inputs: raw pixels
+        prepared with the dataset's own :attr:`preprocessing`, floats as given.
 
         Args:
             start: the first sample.

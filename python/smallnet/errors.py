@@ -12,6 +12,7 @@ from . import _lib
 __all__ = [
     "BadStateError",
     "DivergedError",
+    "InputStatisticsWarning",
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -95,6 +96,17 @@ class DivergedError(SmallNetError, ArithmeticError):
 
     status = _lib.SN_ERR_DIVERGED
     history = None
+
+
+class InputStatisticsWarning(UserWarning):
+    """Inputs whose statistics are far from what the model was trained on: floats on another
+    scale (pixels in [0, 1] for a model that expects ``(x/255 - 0.2860)/0.3530``), or raw uint8
+    pixels for a model trained on floats used as given. The message names the preprocessing the
+    model expects.
+
+    Example:
+        >>> warnings.simplefilter("error", smallnet.InputStatisticsWarning)   # make it an error
+    """
 
 
 _BY_STATUS: dict[int, type[SmallNetError]] = {

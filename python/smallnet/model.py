@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -15,8 +16,10 @@ from ._handle import (
     Handle,
     float_array,
     float_pointer,
+    images_array,
     int64_pointer,
     new_pointer,
+    text_array,
     to_flag,
     to_float,
     to_int,
@@ -24,7 +27,9 @@ from ._handle import (
     to_path,
     to_text,
     to_uint64,
+    uint8_pointer,
 )
+from .callbacks import Callback
 from .data import Dataset
 from .errors import (
     BadStateError,
@@ -36,6 +41,7 @@ from .errors import (
     error_for,
 )
 from .optim import Optimizer
+from .preprocessing import Preprocessing, check_inputs
 from .training import History, ProgressReporter, schedule_struct, train_defaults
 
 __all__ = ["IncompatibleKeys", "Model", "checkpoint_metadata", "cnn", "cnn_for_budget", "fcn", "fcn_for_budget"]
@@ -76,6 +82,12 @@ def _shape3(shape: Any, name: str = "input_shape") -> tuple[int, int, int]:
         raise InvalidArgumentError(f"{name} must be (channels, height, width), got {shape!r}")
     c, h, w = (to_int32(v, name) for v in values)
     return c, h, w
+
+
+_NO_PREPROCESSING = (
+    "this model records no preprocessing, so it cannot prepare uint8 pixels: train it on raw pixels, "
+    "set model.preprocessing (e.g. smallnet.Preprocessing.fashion_mnist()), or pass float model inputs"
+)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -289,6 +301,48 @@ class Model(Handle):
         """Switches to eval mode (running statistics, no dropout); returns self."""
         return self.train(False)
 
+    # ------------------------------------------------------ preprocessing and names ---
+
+    @property
+    def preprocessing(self) -> Preprocessing | None:
+        """How raw uint8 pixels become this model's inputs:
+        ``x_model[c] = (x_raw · pixel_scale − mean[c]) / std[c]``; None when not recorded.
+
+        ``fit`` records the training data's when the model has none; checkpoints keep it.
+        Settable with a :class:`Preprocessing`, a dict (pixel_scale, mean, std) or None.
+
+        Example:
+            >>> model.preprocessing = smallnet.Preprocessing.fashion_mnist()
+            >>> model.preprocessing.summary
+            '(x/255 − 0.2860)/0.3530'
+        """
+        out = Preprocessing._empty_struct()
+        check(_lib_.sn_model_get_preprocessing(self._handle, ctypes.byref(out)))
+        return Preprocessing._from_struct(out)
+
+    @preprocessing.setter
+    def preprocessing(self, value: Preprocessing | Mapping[str, Any] | None) -> None:
+        settings = Preprocessing.coerce(value)
+        check(_lib_.sn_model_set_preprocessing(self._handle,
+                                               None if settings is None else ctypes.byref(settings._struct())))
+
+    @property
+    def class_names(self) -> list[str]:
+        """One name per output class (their numbers as text when unnamed). ``fit`` records the
+        training data's names when the model has none; checkpoints keep them. Settable: one
+        name per output, or None to forget them."""
+        buffer = ctypes.create_string_buffer(256)
+        names = []
+        for index in range(self.n_outputs):
+            check(_lib_.sn_model_class_name(self._handle, index, buffer, len(buffer)))
+            names.append(buffer.value.decode("utf-8", "replace"))
+        return names
+
+    @class_names.setter
+    def class_names(self, names: Sequence[str] | None) -> None:
+        array, n = text_array(names, "class_names")
+        check(_lib_.sn_model_set_class_names(self._handle, array, n))
+
     # ----------------------------------------------------------------------- tensors ---
 
     def tensor_info(self) -> list[dict[str, Any]]:
@@ -423,17 +477,10 @@ class Model(Handle):
 
     # ------------------------------------------------------------- low-level loop ---
 
-    def _input(self, x: Any) -> tuple[np.ndarray, int]:
-        array = float_array(x, "x")
-        shape = self.input_shape
-        size = shape[0] * shape[1] * shape[2]
-        if array.ndim == 3 and array.shape == shape:
-            array = array[None]
-        elif not ((array.ndim == 4 and array.shape[1:] == shape) or (array.ndim == 2 and array.shape[1] == size)):
-            raise ShapeMismatchError(
-                f"expected input of shape (N, {shape[0]}, {shape[1]}, {shape[2]}) or {shape}, got {array.shape}"
-            )
-        return array, array.shape[0]
+    def _images(self, x: Any, name: str = "x") -> np.ndarray:
+        """Images for this model as (N, C, H, W), uint8 or float32, following the shape rule:
+        (N, C·H·W), (N, H, W) for one channel, (N, C, H, W), or one image (C, H, W)."""
+        return images_array(x, self.input_shape, name)
 
     def output_shape(self) -> tuple[int, ...]:
         """The per-sample output shape: (n_outputs,) for a classifier, (C, H, W) after a
@@ -451,7 +498,9 @@ class Model(Handle):
         """Forward pass in the current mode (see :meth:`train` / :meth:`eval`).
 
         Args:
-            x: images (N, C, H, W), one image (C, H, W), or flat rows (N, C·H·W).
+            x: images (N, C·H·W), (N, H, W) for one channel, (N, C, H, W), or one image
+                (C, H, W). Floats are model inputs, used as given; uint8 pixels are prepared
+                with the model's :attr:`preprocessing`.
 
         Shape:
             returns logits (N, n_outputs); one image gives (1, n_outputs). A model ending in a
@@ -460,8 +509,15 @@ class Model(Handle):
         Raises:
             ShapeMismatchError: an input that does not fit the model.
             InvalidArgumentError: N = 0, or a training batch of one through BatchNorm.
+            BadStateError: uint8 pixels for a model that records no preprocessing.
         """
-        array, n = self._input(x)
+        array = self._images(x)
+        if array.dtype == np.uint8:
+            preprocessing = self.preprocessing
+            if preprocessing is None:
+                raise BadStateError(_NO_PREPROCESSING)
+            array = preprocessing.apply(array)
+        n = array.shape[0]
         out = np.empty((n, *self.output_shape()), dtype=np.float32)
         check(_lib_.sn_model_forward(self._handle, float_pointer(array), n, float_pointer(out), out.size))
         return out
@@ -492,7 +548,8 @@ class Model(Handle):
 
     def fit(
         self,
-        train: Dataset,
+        x: Dataset | Any,
+        y: Any = None,
         optimizer: Optimizer | None = None,
         *,
         epochs: int | None = None,
@@ -503,16 +560,23 @@ class Model(Handle):
         crop_padding: int | None = None,
         horizontal_flip: bool | None = None,
         threads: int | None = None,
-        validation: Dataset | None = None,
+        validation_data: Dataset | tuple[Any, Any] | None = None,
+        validation: Dataset | tuple[Any, Any] | None = None,
+        callbacks: Sequence[Callback] | None = None,
         progress: bool | Callable[[dict[str, Any]], Any] = True,
-        recipe: str = "fcn",
+        recipe: str | None = None,
     ) -> History:
         """Trains the model; every setting left as None takes the recipe's default (for "fcn",
         ``sn_train_params_default``: 30 epochs, batch 64, cosine schedule with one warm-up
         epoch, label smoothing 0.1, no augmentation).
 
+        A model that records no preprocessing or class names takes the training data's.
+
         Args:
-            train: the training data.
+            x: the training data: a :class:`Dataset`, or images (uint8 raw pixels or float
+                model inputs) shaped as for :meth:`predict`.
+            y: the labels (N integers in ``0..n_outputs-1``) when ``x`` is an array. For a
+                Dataset, the second argument may be the optimizer, as in ``fit(train, opt)``.
             optimizer: an optimizer over this model; None means the recipe's
                 (``Optimizer.from_recipe``; for "fcn" ``AdamW(self, lr=0.002)``).
             epochs, batch_size, seed: as named; the seed drives shuffling, dropout and augmentation.
@@ -522,34 +586,49 @@ class Model(Handle):
             crop_padding: random-crop padding in pixels (0: none).
             horizontal_flip: random horizontal flips.
             threads: threads for this run (0: :func:`smallnet.get_num_threads`).
-            validation: evaluated after each epoch.
+            validation_data: evaluated after each epoch: a Dataset or ``(images, labels)``.
+            validation: another name for ``validation_data``.
+            callbacks: objects of :mod:`smallnet.callbacks` (or with the same hooks), called
+                at each epoch's end; one may stop training.
             progress: True for a tqdm bar per epoch, False for silence, or a callable receiving
                 a dict (epoch, epochs, step, steps_per_epoch, loss, learning_rate,
                 images_per_second, epoch_end, and at an epoch's end train_loss,
                 train_accuracy, eval_loss, eval_accuracy, epoch_seconds) that returns
                 False to stop training early.
-            recipe: whose defaults fill in what is left as None: "fcn" or "cnn" (30 epochs,
+            recipe: whose defaults fill in what is left as None: "fcn", or "cnn" (30 epochs,
                 random flips and, from 15,000 parameters up, 1-pixel crops; SGD lr 0.05
-                momentum 0.9), for a model of this one's size.
+                momentum 0.9), for a model of this one's size. None: "cnn" for a model with a
+                Conv2d layer, else "fcn".
 
         Returns:
-            a :class:`History`, one dict per completed epoch. The model is left in training mode.
+            a :class:`History`, one dict per completed epoch (``history.history``: Keras' dict
+            of lists). The model is left in training mode.
 
         Raises:
             DivergedError: the loss became NaN or infinite (``error.history`` holds the epochs so far).
-            Any exception raised by the ``progress`` callable, after training stopped.
+            Any exception raised by the ``progress`` callable or a callback, after training stopped.
 
         Example:
             >>> history = model.fit(train, AdamW(model, lr=2e-3), epochs=10, validation=test)
-            >>> history[-1]["eval_accuracy"]
+            >>> history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=10)
+            >>> history.history["val_accuracy"][-1]
         """
-        if not isinstance(train, Dataset):
-            raise InvalidArgumentError(f"train must be a smallnet.Dataset, got {type(train).__name__}")
-        if validation is not None and not isinstance(validation, Dataset):
-            raise InvalidArgumentError(f"validation must be a smallnet.Dataset or None, got {type(validation).__name__}")
-        if optimizer is not None:
-            if not isinstance(optimizer, Optimizer):
-                raise InvalidArgumentError(f"optimizer must be a smallnet optimizer, got {type(optimizer).__name__}")
+        if isinstance(y, Optimizer) and optimizer is None:  # fit(train, optimizer), as before
+            y, optimizer = None, y
+        if validation is not None:
+            if validation_data is not None:
+                raise InvalidArgumentError("give validation_data or validation, not both")
+            validation_data = validation
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise InvalidArgumentError(f"optimizer must be a smallnet optimizer, got {type(optimizer).__name__}")
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if not callable(getattr(callback, "on_epoch_end", None)):
+                raise InvalidArgumentError(
+                    f"callbacks must have on_epoch_end(epoch, logs), got {type(callback).__name__}"
+                )
+        if recipe is None:
+            recipe = "cnn" if any(layer["kind"] == "Conv2d" for layer in self.layers) else "fcn"
         params = train_defaults(recipe, budget=self.n_params)
         if epochs is not None:
             params.epochs = to_int32(epochs, "epochs")
@@ -566,37 +645,76 @@ class Model(Handle):
             params.horizontal_flip = to_flag(horizontal_flip, "horizontal_flip")
         if threads is not None:
             params.threads = to_int32(threads, "threads")
-        params.validation = validation._handle if validation is not None else None
-        reporter = ProgressReporter(progress)
+        reporter = ProgressReporter(progress, callbacks, self)
 
-        own_optimizer = optimizer is None
-        if own_optimizer:
-            optimizer = Optimizer.from_recipe(self, recipe)
-        capacity = max(int(params.epochs), 0)
-        records = (_lib.sn_epoch_record * max(capacity, 1))()
-        n_epochs = ctypes.c_size_t()
-        try:
-            with reporter.catching_interrupts():
-                status = _lib_.sn_fit(self._handle, optimizer._handle, train._handle, ctypes.byref(params),
-                                      reporter.c_callback, None, records, capacity, ctypes.byref(n_epochs))
-                error = error_for(status) if status != _lib.SN_OK else None
-        finally:
-            reporter.close()
-            if own_optimizer:
-                optimizer.close()
+        with contextlib.ExitStack() as owned:
+            train = self._dataset(x, y, "x", owned)
+            validation_set = None
+            if validation_data is not None:
+                # Raw validation pixels are prepared as the training data will be.
+                settings = self.preprocessing or train.preprocessing
+                validation_set = self._dataset(validation_data, None, "validation_data", owned, settings)
+            params.validation = validation_set._handle if validation_set is not None else None
+            if optimizer is None:
+                optimizer = owned.enter_context(Optimizer.from_recipe(self, recipe))
+            for callback in callbacks:
+                callback.model = self
+                callback.params = {"epochs": int(params.epochs), "batch_size": int(params.batch_size)}
+            self.stop_training = False
+            for callback in callbacks:
+                getattr(callback, "on_train_begin", lambda logs=None: None)()
+            capacity = max(int(params.epochs), 0)
+            records = (_lib.sn_epoch_record * max(capacity, 1))()
+            n_epochs = ctypes.c_size_t()
+            try:
+                with reporter.catching_interrupts():
+                    status = _lib_.sn_fit(self._handle, optimizer._handle, train._handle, ctypes.byref(params),
+                                          reporter.c_callback, None, records, capacity, ctypes.byref(n_epochs))
+                    error = error_for(status) if status != _lib.SN_OK else None
+            finally:
+                reporter.close()
         history = History.from_records(records, min(n_epochs.value, capacity))
         if reporter.stopped_in_epoch is not None:  # only completed epochs
             history = History(e for e in history if e["epoch"] != reporter.stopped_in_epoch)
         if reporter.error is not None:
             raise reporter.error
+        for callback in callbacks:
+            getattr(callback, "on_train_end", lambda logs=None: None)()
         if error is not None:
             if isinstance(error, DivergedError):
                 error.history = history
             raise error
         return history
 
-    def evaluate(self, data: Dataset) -> dict[str, Any]:
+    def _dataset(self, x: Any, y: Any, name: str, owned: contextlib.ExitStack,
+                 preprocessing: Preprocessing | None = None) -> Dataset:
+        """``x`` when it is a Dataset; else a temporary one (closed with ``owned``) from images
+        ``x`` and labels ``y``, or from a pair ``(images, labels)`` when ``y`` is None.
+        Raw pixels keep bytes; float inputs are checked against the model's preprocessing."""
+        if isinstance(x, Dataset):
+            if y is not None:
+                raise InvalidArgumentError(f"{name} is a Dataset, which holds its labels; pass no labels with it")
+            return x
+        if y is None:
+            if not (isinstance(x, (tuple, list)) and len(x) == 2):
+                raise InvalidArgumentError(
+                    f"{name} must be a smallnet.Dataset, or images with their labels; got {type(x).__name__}"
+                )
+            x, y = x
+        images = self._images(x, name)
+        check_inputs(images, self.preprocessing)
+        if images.dtype == np.uint8:
+            settings = self.preprocessing or preprocessing
+        else:
+            settings = None
+        return owned.enter_context(Dataset._from_arrays(images, y, self.n_outputs, None, settings))
+
+    def evaluate(self, x: Dataset | Any, y: Any = None) -> dict[str, Any]:
         """Evaluates in eval mode (the mode is restored).
+
+        Args:
+            x: a :class:`Dataset`, or images shaped as for :meth:`predict`.
+            y: the labels when ``x`` is an array.
 
         Returns:
             dict with ``loss``, ``accuracy``, ``confusion`` (int64 (C, C), rows the true class,
@@ -606,48 +724,81 @@ class Model(Handle):
         Example:
             >>> model.evaluate(test)["accuracy"]
             0.8712
+            >>> model.evaluate(x_test, y_test)["loss"]
         """
-        if not isinstance(data, Dataset):
-            raise InvalidArgumentError(f"data must be a smallnet.Dataset, got {type(data).__name__}")
-        classes = data.classes
-        loss, accuracy = ctypes.c_float(), ctypes.c_float()
-        confusion = np.zeros((classes, classes), dtype=np.int64)
-        check(_lib_.sn_evaluate(self._handle, data._handle, ctypes.byref(loss), ctypes.byref(accuracy),
-                                int64_pointer(confusion), confusion.size))
+        with contextlib.ExitStack() as owned:
+            data = self._dataset(x, y, "x", owned)
+            classes = data.classes
+            loss, accuracy = ctypes.c_float(), ctypes.c_float()
+            confusion = np.zeros((classes, classes), dtype=np.int64)
+            check(_lib_.sn_evaluate(self._handle, data._handle, ctypes.byref(loss), ctypes.byref(accuracy),
+                                    int64_pointer(confusion), confusion.size))
         totals = confusion.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             per_class = np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
         return {"loss": loss.value, "accuracy": accuracy.value, "confusion": confusion,
                 "per_class_accuracy": per_class}
 
-    def predict(self, data: Dataset | Any, batch_size: int = 4096) -> np.ndarray:
+    def score(self, x: Dataset | Any, y: Any = None) -> float:
+        """The accuracy on a Dataset, or on images ``x`` with labels ``y``:
+        ``evaluate(x, y)["accuracy"]``."""
+        return float(self.evaluate(x, y)["accuracy"])
+
+    def predict(self, x: Dataset | Any, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (softmax) in eval mode; the mode is restored.
 
         Args:
-            data: a :class:`Dataset`, or images as for :meth:`forward`.
-            batch_size: for array input, how many images go through one forward.
+            x: a :class:`Dataset`, or images (N, C·H·W), (N, H, W) for one channel,
+                (N, C, H, W), or one image (C, H, W). uint8 arrays are raw pixels, prepared
+                with the model's :attr:`preprocessing` inside the library (no float copy);
+                float arrays are model inputs, used as given. Inputs whose statistics are far
+                from what the model expects give an :class:`~smallnet.InputStatisticsWarning`.
+            batch_size: for float arrays, how many images go through one forward.
 
         Shape:
             returns (N, n_outputs) float32, rows summing to 1.
+
+        Raises:
+            BadStateError: uint8 pixels for a model that records no preprocessing.
+
+        Example:
+            >>> probabilities = model.predict(raw_images)          # uint8 (N, 28, 28)
+            >>> model.class_names[probabilities[0].argmax()]
+            'Ankle boot'
         """
-        if isinstance(data, Dataset):
-            out = np.empty((len(data), self.n_outputs), dtype=np.float32)
-            check(_lib_.sn_predict(self._handle, data._handle, float_pointer(out), out.size))
+        if isinstance(x, Dataset):
+            out = np.empty((len(x), self.n_outputs), dtype=np.float32)
+            check(_lib_.sn_predict(self._handle, x._handle, float_pointer(out), out.size))
             return out
-        array, n = self._input(data)
+        images = self._images(x)
+        check_inputs(images, self.preprocessing)
+        n = images.shape[0]
+        if images.dtype == np.uint8:
+            out = np.empty((n, self.n_outputs), dtype=np.float32)
+            check(_lib_.sn_model_predict_u8(self._handle, uint8_pointer(images), n, float_pointer(out), out.size))
+            return out
         step = to_int(batch_size, "batch_size", 1, 2**31 - 1)
         was_training = self.training
         self.eval()
         try:
-            parts = [self.forward(array[i : i + step]) for i in range(0, max(n, 1), step)]
+            parts = [self.forward(images[i : i + step]) for i in range(0, max(n, 1), step)]
         finally:
             self.train(was_training)
         return _softmax(np.concatenate(parts, axis=0))
 
+    def predict_classes(self, x: Dataset | Any) -> np.ndarray:
+        """The most probable class of each image, as indices (``model.class_names`` names them).
+
+        Shape:
+            returns (N,) int64.
+        """
+        return self.predict(x).argmax(axis=1)
+
     # ------------------------------------------------------------------- checkpoints ---
 
     def save(self, path: str | os.PathLike, training_config: Mapping[str, Any] | str | None = None) -> None:
-        """Saves a ``.safetensors`` checkpoint (PyTorch names, F32), written atomically.
+        """Saves a ``.safetensors`` checkpoint (PyTorch names, F32), written atomically, with the
+        model's preprocessing and class names in its metadata.
 
         Args:
             path: the file to write.
@@ -660,21 +811,12 @@ class Model(Handle):
             >>> model.save("fcn.safetensors", {"epochs": 30, "lr": 0.002})
         """
         target = to_path(path)
-        config = None
-        if training_config is not None:
-            if isinstance(training_config, Mapping):
-                try:
-                    text = json.dumps(training_config, sort_keys=True)
-                except (TypeError, ValueError) as error:
-                    raise InvalidArgumentError(f"training_config cannot be JSON-encoded: {error}") from None
-            else:
-                text = training_config
-            config = to_text(text, "training_config")
-        check(_lib_.sn_model_save(self._handle, target, config))
+        check(_lib_.sn_model_save(self._handle, target, _config_text(training_config)))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:
-        """Loads a checkpoint written by :meth:`save`, in eval mode.
+        """Loads a checkpoint written by :meth:`save`, in eval mode, with its preprocessing and
+        class names.
 
         Raises:
             NotFoundError: no such file.
@@ -683,6 +825,61 @@ class Model(Handle):
         out = new_pointer()
         check(_lib_.sn_model_load(to_path(path), ctypes.byref(out)))
         return cls._wrap(out.value)
+
+    # ------------------------------------------------------------- copies and pickles ---
+
+    def copy(self) -> Model:
+        """An independent copy: architecture, weights, BatchNorm statistics, mode,
+        preprocessing and class names (``copy.copy`` and ``copy.deepcopy`` give the same).
+
+        Example:
+            >>> snapshot = model.copy()
+        """
+        out = new_pointer()
+        check(_lib_.sn_model_clone(self._handle, ctypes.byref(out)))
+        return type(self)._wrap(out.value)
+
+    def __copy__(self) -> Model:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict) -> Model:
+        return self.copy()
+
+    def to_bytes(self, training_config: Mapping[str, Any] | str | None = None) -> bytes:
+        """The checkpoint :meth:`save` would write, as bytes (:meth:`from_bytes` reads them)."""
+        config = _config_text(training_config)
+        length = ctypes.c_size_t()
+        capacity = 0
+        for _ in range(3):
+            buffer = (ctypes.c_uint8 * max(capacity, 1))()
+            status = _lib_.sn_model_save_to_buffer(self._handle, config, buffer, capacity, ctypes.byref(length))
+            if status == _lib.SN_OK:
+                return bytes(memoryview(buffer)[: length.value])
+            if status != _lib.SN_ERR_SHAPE_MISMATCH or length.value <= capacity:
+                raise error_for(status)
+            capacity = length.value
+        raise BadStateError("the checkpoint kept growing while it was written")
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Model:
+        """Loads a checkpoint from its bytes (as written by :meth:`to_bytes` or :meth:`save`), in
+        eval mode.
+
+        Raises:
+            SmallNetIOError: malformed bytes.
+        """
+        try:
+            view = memoryview(data).cast("B")
+        except TypeError:
+            raise InvalidArgumentError(f"data must be bytes, got {type(data).__name__}") from None
+        buffer = (ctypes.c_uint8 * max(len(view), 1)).from_buffer_copy(view if len(view) else b"\0")
+        out = new_pointer()
+        check(_lib_.sn_model_load_from_buffer(buffer, len(view), ctypes.byref(out)))
+        return cls._wrap(out.value)
+
+    def __reduce__(self):
+        # Pickles as the checkpoint's bytes and the mode: another process gets the same model.
+        return _unpickle_model, (self.to_bytes(), self.training)
 
     # ----------------------------------------------------------------------- display ---
 
@@ -697,9 +894,28 @@ class Model(Handle):
         return "\n".join(lines)
 
 
+def _unpickle_model(data: bytes, training: bool) -> Model:
+    return Model.from_bytes(data).train(training)
+
+
+def _config_text(training_config: Mapping[str, Any] | str | None) -> bytes | None:
+    """A training config as the library stores it: JSON for a mapping, the text itself for a str."""
+    if training_config is None:
+        return None
+    if isinstance(training_config, Mapping):
+        try:
+            text = json.dumps(training_config, sort_keys=True)
+        except (TypeError, ValueError) as error:
+            raise InvalidArgumentError(f"training_config cannot be JSON-encoded: {error}") from None
+    else:
+        text = training_config
+    return to_text(text, "training_config")
+
+
 def checkpoint_metadata(path: str | os.PathLike, key: str) -> str:
     """Metadata entry ``key`` of a checkpoint: "smallnet.architecture" (JSON),
-    "smallnet.version" or "smallnet.training_config".
+    "smallnet.version", "smallnet.training_config", "smallnet.preprocessing" (JSON: pixel_scale,
+    mean, std) or "smallnet.class_names" (a JSON list).
 
     Raises:
         NotFoundError: no such file or no such key.

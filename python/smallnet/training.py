@@ -7,7 +7,7 @@ import ctypes
 import math
 import signal
 import threading
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from . import _lib
 from ._handle import to_float, to_int, to_int32
@@ -35,21 +35,35 @@ class History(list):
 
     Each entry has the keys ``epoch``, ``train_loss``, ``train_accuracy``, ``eval_loss``,
     ``eval_accuracy`` (None without validation data), ``lr`` (at the epoch's last step) and
-    ``seconds``.
+    ``seconds``. :attr:`history` gives the same figures as Keras does, a dict of lists.
 
     Example:
         >>> history = model.fit(train, epochs=3, validation=test)
         >>> history.column("eval_accuracy")
         [0.81, 0.84, 0.85]
+        >>> history.history["val_accuracy"]
+        [0.81, 0.84, 0.85]
     """
 
     KEYS = ("epoch", "train_loss", "train_accuracy", "eval_loss", "eval_accuracy", "lr", "seconds")
+
+    #: Keras' names for the entries' keys, in the order of :attr:`history`.
+    KERAS_KEYS = {"loss": "train_loss", "accuracy": "train_accuracy", "val_loss": "eval_loss",
+                  "val_accuracy": "eval_accuracy", "lr": "lr"}
 
     def column(self, key: str) -> list[Any]:
         """The values of ``key`` over all epochs, in order."""
         if key not in self.KEYS:
             raise KeyError(f"unknown history key {key!r}; keys are {', '.join(self.KEYS)}")
         return [entry[key] for entry in self]
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Keras' dict of lists: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` (only
+        with validation data) and ``lr``, one value per epoch."""
+        validated = any(entry["eval_loss"] is not None for entry in self)
+        return {name: self.column(key) for name, key in self.KERAS_KEYS.items()
+                if validated or not name.startswith("val_")}
 
     @classmethod
     def from_records(cls, records: ctypes.Array, count: int) -> History:
@@ -212,18 +226,33 @@ def progress_dict(p: _lib.sn_progress) -> dict[str, Any]:
     return info
 
 
+def epoch_logs(p: _lib.sn_progress) -> dict[str, Any]:
+    """What callbacks receive at an epoch's end: Keras' names (``loss``, ``accuracy``,
+    ``val_loss``, ``val_accuracy`` with validation data, ``lr``) and ``seconds``."""
+    logs = {"loss": float(p.train_loss), "accuracy": float(p.train_accuracy)}
+    if not math.isnan(p.eval_loss):
+        logs.update(val_loss=float(p.eval_loss), val_accuracy=float(p.eval_accuracy))
+    logs.update(lr=float(p.learning_rate), seconds=float(p.epoch_seconds))
+    return logs
+
+
 class ProgressReporter:
     """The C progress callback of one ``sn_fit`` call.
 
     Shows a tqdm bar per epoch (``progress=True``), or hands a dict to a Python callable that
-    returns True/None to go on and False to stop. Any exception (KeyboardInterrupt included)
-    is caught, stored in :attr:`error` and stops training; the caller re-raises it.
+    returns True/None to go on and False to stop. At each epoch's end it then calls
+    ``on_epoch_end(epoch, logs)`` of every callback; training stops when one of them sets
+    ``model.stop_training``. Any exception (KeyboardInterrupt included) is caught, stored in
+    :attr:`error` and stops training; the caller re-raises it.
     """
 
-    def __init__(self, progress: bool | Callable[[dict[str, Any]], Any]):
+    def __init__(self, progress: bool | Callable[[dict[str, Any]], Any], callbacks: Sequence[Any] = (),
+                 model: Any = None):
         if not (isinstance(progress, bool) or callable(progress)):
             raise InvalidArgumentError(f"progress must be True, False or a callable, got {progress!r}")
         self.progress = progress
+        self.callbacks = list(callbacks)
+        self.model = model
         self.error: BaseException | None = None
         self.bar = None
         self.calls = 0
@@ -241,13 +270,7 @@ class ProgressReporter:
         try:
             self.calls += 1
             p = pointer[0]
-            if self.progress is True:
-                self._show(p)
-                return 0
-            if self.progress is False:
-                return 0
-            result = self.progress(progress_dict(p))
-            if result is None or result:
+            if self._report(p) and self._epoch_end(p):
                 return 0
         except BaseException as error:  # noqa: BLE001  (re-raised by fit after sn_fit returns)
             self.error = error
@@ -255,6 +278,25 @@ class ProgressReporter:
         if p is not None and not p.epoch_end:
             self.stopped_in_epoch = int(p.epoch)
         return 1
+
+    def _report(self, p: _lib.sn_progress) -> bool:
+        """Shows the bar or calls the progress callable; False to stop training."""
+        if self.progress is True:
+            self._show(p)
+            return True
+        if self.progress is False:
+            return True
+        result = self.progress(progress_dict(p))
+        return result is None or bool(result)
+
+    def _epoch_end(self, p: _lib.sn_progress) -> bool:
+        """At an epoch's end, calls every callback; False when one of them stopped training."""
+        if not (p.epoch_end and self.callbacks):
+            return True
+        logs = epoch_logs(p)
+        for callback in self.callbacks:
+            callback.on_epoch_end(int(p.epoch), logs)
+        return not getattr(self.model, "stop_training", False)
 
     def _show(self, p: _lib.sn_progress) -> None:
         if p.epoch_end:

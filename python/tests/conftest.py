@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -21,6 +22,21 @@ DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLI = REPO / ".build" / "release" / "smallnet"
 
 requires_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"FashionMNIST is not in {DATA_DIR}")
+
+
+def read_idx(name: str, count: int | None = None) -> np.ndarray:
+    """The raw uint8 array of an IDX file of DATA_DIR (``name`` without ``-idx?-ubyte.gz``),
+    e.g. ``read_idx("t10k-images")`` → (10000, 28, 28); read straight into the array, so the
+    process never holds a second copy."""
+    (path,) = DATA_DIR.glob(f"{name}-idx*-ubyte.gz")
+    with gzip.open(path, "rb") as f:
+        header = f.read(4)
+        dims = [int.from_bytes(f.read(4), "big") for _ in range(header[3])]
+        if count is not None:
+            dims[0] = min(dims[0], count)
+        array = np.empty(dims, np.uint8)
+        assert f.readinto(memoryview(array).cast("B")) == array.size, f"{path} is truncated"
+    return array
 
 
 def synthetic(n: int = 512, classes: int = 3, shape=(1, 8, 8), seed: int = 0, noise: float = 0.5):
