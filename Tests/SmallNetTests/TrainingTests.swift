@@ -95,6 +95,25 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    func testALossFarAboveItsStartIsDivergenceEvenWhenFinite() throws {
+        // BatchNorm keeps activations bounded, so at lr 1e6 the loss grows huge but stays finite.
+        let data = try syntheticData(count: 200, seed: 2)
+        var recipe = Recipe.defaults(for: .fcn)
+        recipe.hidden = [16]
+        let model = try recipe.buildModel(inputShape: [1, 6, 6], classes: 3)
+        let optimizer = try SGD(parameters: model.parameters, learningRate: 1e6, momentum: 0.9)
+        var config = TrainingConfig()
+        config.epochs = 5
+        var losses: [Float] = []
+        XCTAssertThrowsError(try Trainer.fit(model: model, optimizer: optimizer, train: data, config: config,
+                                             progress: { losses.append($0.loss); return true })) { error in
+            guard case SmallNetError.diverged(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("rose to") || message.contains("became"), message)
+        }
+        XCTAssertLessThan(losses.count, 5 * 4, "stopped within the run")
+        XCTAssertLessThanOrEqual(losses.max() ?? 0, Trainer.divergenceFactor * Swift.max(losses[0], _log(Float(3))))
+    }
+
     func testIncompatibleDataAndBadConfigAreErrors() throws {
         let data = try syntheticData(count: 10, seed: 2)
         var g = RandomGenerator(seed: 3)

@@ -64,6 +64,10 @@ public struct Evaluation: Sendable {
 
 /// Trains models, evaluates them and predicts with them.
 public enum Trainer {
+    /// A batch loss this many times the first one (or ln(classes), when larger) stops
+    /// training as diverged.
+    public static let divergenceFactor: Float = 100
+
     /// Trains `model` on `train` with `optimizer`, evaluating on `evaluation` after each epoch.
     ///
     /// A model that records no preprocessing or class names takes the training data's, and
@@ -75,7 +79,8 @@ public enum Trainer {
     /// each epoch's record as soon as it is complete and returns false to stop there.
     /// - Returns: one record per completed epoch.
     /// - Throws: `invalidArgument` for a bad config or a dataset that does not fit the model;
-    ///   `diverged` when the loss becomes NaN or infinite.
+    ///   `diverged` when the loss becomes NaN or infinite, or exceeds `divergenceFactor` times
+    ///   where it started.
     @discardableResult
     public static func fit(model: Sequential, optimizer: Optimizer, train: Dataset, evaluation: Dataset? = nil,
                            config: TrainingConfig,
@@ -105,6 +110,7 @@ public enum Trainer {
         var history: [EpochRecord] = []
         var globalStep = 0
         var stopped = false
+        var startingLoss: Float?
         let wasTraining = model.isTraining, optimizerPool = optimizer.pool
         optimizer.pool = pool
         defer { model.isTraining = wasTraining; optimizer.learningRate = baseRate; optimizer.pool = optimizerPool }
@@ -129,6 +135,11 @@ public enum Trainer {
                 }
                 guard loss.isFinite else {
                     throw SmallNetError.diverged("training diverged: the loss became \(loss) at epoch \(epoch), step \(step + 1) (try a smaller learning rate)")
+                }
+                // A loss far above where training started is divergence too, long before it overflows.
+                if startingLoss == nil { startingLoss = Swift.max(loss, _log(Float(train.classCount))) }
+                if let start = startingLoss, loss > Trainer.divergenceFactor * start {
+                    throw SmallNetError.diverged("training diverged: the loss rose to \(loss) at epoch \(epoch), step \(step + 1), over \(Int(Trainer.divergenceFactor))× its start \(start) (try a smaller learning rate)")
                 }
                 optimizer.zeroGrad()
                 try model.backward(dLogits, context: context)
