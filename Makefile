@@ -18,7 +18,7 @@ LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswif
 	-Xlinker --version-script=$(CURDIR)/scripts/libsmallnet.map -Xlinker -soname=libsmallnet.so.$(SOVERSION)
 PREFIX ?= /usr/local
 
-.PHONY: all build lib deps python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study install clean
+.PHONY: all build lib deps python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-cli install uninstall clean
 
 all: build lib
 
@@ -51,7 +51,7 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps build lib test-swift test-c test-python test-study
+test: deps build lib test-swift test-c test-python test-study test-cli
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)
@@ -69,13 +69,41 @@ test-python: lib python-deps
 test-study: build python-deps
 	SMALLNET_REQUIRE_DATA=1 python3 -m pytest -q tests/study
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+# The command-line tool end to end: train --save, evaluate, predict, bad input, install/uninstall.
+test-cli: build lib python-deps
+	SMALLNET_REQUIRE_DATA=1 python3 -m pytest -q tests/cli
+
+# Installs the command-line tool, the library (with its soname links), the header, smallnet.pc
+# and the licence under PREFIX (DESTDIR for staging); `make uninstall` removes exactly these.
+# The tool links the Swift runtime of the toolchain that built it.
+INSTALLED := bin/smallnet lib/libsmallnet.so.$(VERSION) lib/libsmallnet.so.$(SOVERSION) lib/libsmallnet.so \
+	include/smallnet.h lib/pkgconfig/smallnet.pc share/doc/smallnet/LICENSE
+LDCONFIG := $(shell command -v ldconfig || echo /sbin/ldconfig)
+
+install: build lib
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/doc/smallnet
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/smallnet
 	install -m 755 $(LIB_DIR)/libsmallnet.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libsmallnet.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsmallnet.so.$(SOVERSION)
 	ln -sf libsmallnet.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libsmallnet.so
 	install -m 644 include/smallnet.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' smallnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/smallnet.pc
+	install -m 644 LICENSE $(DESTDIR)$(PREFIX)/share/doc/smallnet/
+	@# A hint when programs linked with -lsmallnet will not find the library at run time.
+	@libdir="$(abspath $(PREFIX))/lib"; \
+	if [ -z "$(DESTDIR)" ] && ! $(LDCONFIG) -p 2>/dev/null | grep -qF "=> $$libdir/libsmallnet.so.$(SOVERSION)" \
+		&& [[ ":$$LD_LIBRARY_PATH:" != *":$$libdir:"* ]]; then \
+		if $(LDCONFIG) -v -N 2>/dev/null | grep -q "^$$libdir:"; then \
+			echo "note: run 'ldconfig' as root so that programs find libsmallnet.so.$(SOVERSION) in $$libdir"; \
+		else \
+			echo "note: $$libdir is not on the loader's path: export LD_LIBRARY_PATH=$$libdir (or link with -Wl,-rpath,$$libdir)"; \
+		fi; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	rmdir $(DESTDIR)$(PREFIX)/share/doc/smallnet 2>/dev/null || true
 
 clean:
 	rm -rf .build .build-test .build-lib build

@@ -1,4 +1,4 @@
-// Console output: progress lines (one updating line on a terminal) and number formatting.
+// Console output: progress lines (one updating line on a terminal), number formatting, result headers.
 import SmallNet
 #if canImport(Glibc)
 import Glibc
@@ -49,3 +49,14 @@ func fixed(_ x: Double, _ digits: Int) -> String {
 func fixed(_ x: Float, _ digits: Int) -> String { fixed(Double(x), digits) }
 func percent(_ x: Float) -> String { fixed(Double(x) * 100, 2) }
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+
+/// The members every JSON result file starts with: the tool's version and the layout's version
+/// (raised when a key changes meaning or goes away; new keys may appear at any time).
+func resultHeader() -> [(String, JSON)] {
+    [("smallnet_version", .string(SmallNetVersion.string)), ("schema_version", .number(1))]
+}
+
+/// Prints a warning on stderr as one line.
+func warn(_ message: String) {
+    fputs("smallnet: warning: \(message)\n", stderr)
+}

@@ -1,4 +1,4 @@
-// The smallnet command-line tool: train, info, bench.
+// The smallnet command-line tool: train, evaluate, predict, study, info, bench.
 import ArgumentParser
 import SmallNet
 #if canImport(Glibc)
@@ -11,7 +11,7 @@ struct SmallNetCommand: ParsableCommand {
         commandName: "smallnet",
         abstract: "Train and evaluate small FCN and CNN image classifiers on FashionMNIST, on the CPU.",
         version: SmallNetVersion.string,
-        subcommands: [Train.self, Study.self, Info.self, Bench.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, Study.self, Info.self, Bench.self])
 }
 
 /// Prints `message` on stderr as one line and exits with status 1.
@@ -23,4 +23,12 @@ func fail(_ message: String) -> Never {
 /// Runs `body`, turning an engine error into one clear line on stderr and exit status 1.
 func reportingErrors<T>(_ body: () throws -> T) -> T {
     do { return try body() } catch let error as SmallNetError { fail(error.message) } catch { fail("\(error)") }
+}
+
+/// The kernels' thread pool for `--threads` (default: all processors; nil for one thread).
+/// - Throws: `invalidArgument` outside 1...64, the range training accepts.
+func threadPool(_ threads: Int?) throws -> ThreadPool? {
+    let count = threads ?? ThreadPool.availableProcessors
+    guard count >= 1 && count <= 64 else { throw SmallNetError.invalidArgument("--threads must be in 1...64, got \(count)") }
+    return count > 1 ? ThreadPool(threads: count) : nil
 }

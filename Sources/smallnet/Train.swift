@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
     var trainLimit: Int?
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
+    @Option(help: "Save the trained model to this .safetensors file (with its preprocessing, class names and training settings).")
+    var save: String?
 
     func recipe() throws -> Recipe {
         var r = Recipe.defaults(for: arch, budget: params)
@@ -135,6 +137,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let recipe = try recipe()
         reportingErrors {
+            if let save { try checkOutputFile(save, what: "checkpoint") }
             let directory = FashionMNIST.resolveDirectory(data)
             var train = try FashionMNIST.load(directory: directory, train: true, verify: !noVerify)
             let test = try FashionMNIST.load(directory: directory, train: false, verify: !noVerify)
@@ -157,9 +160,13 @@ struct Train: ParsableCommand {
             let trainSeconds = monotonicSeconds() - start
             let result = try Trainer.evaluate(model: model, data: test)
             print("test accuracy \(percent(result.accuracy)) %, test loss \(fixed(result.loss, 4)), \(model.parameterCount) parameters, trained in \(fixed(trainSeconds, 1)) s")
+            if let save {
+                try Checkpoint.save(model, to: save, trainingConfig: recipe.json.serialized())
+                print("saved the model to \(save)")
+            }
             if let json {
                 try writeTextFile(json, resultJSON(recipe: recipe, model: model, history: history, test: result,
-                                                   seconds: trainSeconds).serialized(indent: 2) + "\n")
+                                                   seconds: trainSeconds, checkpoint: save).serialized(indent: 2) + "\n")
             }
         }
     }
@@ -193,8 +200,9 @@ func printArchitecture(_ model: Sequential) {
     print("  trainable parameters: \(model.parameterCount)")
 }
 
-func resultJSON(recipe: Recipe, model: Sequential, history: [EpochRecord], test: Evaluation, seconds: Double) -> JSON {
-    .object([
+func resultJSON(recipe: Recipe, model: Sequential, history: [EpochRecord], test: Evaluation, seconds: Double,
+                checkpoint: String? = nil) -> JSON {
+    .object(resultHeader() + [
         ("arch", .string(recipe.architecture.rawValue)),
         ("layers", .array(model.layerSummaries.map { .string($0.summary) })),
         ("params", .number(model.parameterCount)),
@@ -219,5 +227,6 @@ func resultJSON(recipe: Recipe, model: Sequential, history: [EpochRecord], test:
         })),
         ("confusion", .array(test.confusion.map { .array($0.map { .number($0) }) })),
         ("per_class_accuracy", .array(test.perClassAccuracy.map { .number($0) })),
+        ("checkpoint", checkpoint.map { .string($0) } ?? .null),
     ])
 }

@@ -58,14 +58,14 @@ int main(int argc, char **argv) {
     CHECK(sn_model_n_params(model, &n_params));
     printf("smallnet %s: FCN with %lld parameters\n", sn_version_string(), (long long)n_params);
 
+    /* The recipe's optimizer and training settings: the CLI's defaults for an FCN. */
     sn_optimizer_params opt;
-    CHECK(sn_optimizer_params_default(SN_OPTIMIZER_ADAMW, &opt));
-    opt.lr = 0.002f; /* the CLI's default for AdamW */
+    CHECK(sn_recipe_optimizer_params(SN_ARCH_FCN, &opt));
     sn_optimizer *optimizer = NULL;
     CHECK(sn_optimizer_create(model, &opt, &optimizer));
 
     sn_train_params params;
-    CHECK(sn_train_params_default(&params));
+    CHECK(sn_recipe_train_params(SN_ARCH_FCN, &params));
     if (argc > 1) params.epochs = atoi(argv[1]);
     if (smoke) params.epochs = 1;
     params.validation = test;

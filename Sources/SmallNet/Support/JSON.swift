@@ -51,7 +51,9 @@ public indirect enum JSON: Equatable, Sendable {
         }
     }
 
-    /// Integers print without a fraction; NaN and infinities (not JSON) print as null.
+    /// Integers print without a fraction; other numbers as the shortest decimal that reads back
+    /// as the same Double (`1e-05` style exponents are valid JSON); NaN and infinities (not JSON)
+    /// print as null.
     static func format(_ x: Double) -> String {
         guard x.isFinite else { return "null" }
         if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
@@ -81,6 +83,11 @@ public indirect enum JSON: Equatable, Sendable {
 }
 
 extension JSON {
-    public static func number(_ x: Float) -> JSON { .number(Double(x)) }
+    /// A Float as the shortest decimal that reads back as the same Float: a setting of 0.05 prints
+    /// `0.05`, not the widened Double's `0.05000000074505806`. NaN and infinities print as null.
+    public static func number(_ x: Float) -> JSON {
+        guard x.isFinite else { return .number(Double(x)) }
+        return .number(Double(x.description) ?? Double(x))
+    }
     public static func number(_ x: Int) -> JSON { .number(Double(x)) }
 }
