@@ -40,7 +40,11 @@ func status(for error: SmallNetError) -> sn_status {
 }
 
 /// Runs `body`; a thrown error becomes its status code and this thread's last error message.
+/// The handles `body` looks up are this thread's until it returns (see `object`).
 func guarded(_ body: () throws -> Void) -> sn_status {
+    let claims = ClaimedHandles.current
+    let outer = claims.ids.count
+    defer { registry.release(claims.ids[outer...]); claims.ids.removeSubrange(outer...) }
     do {
         try body()
         return SN_OK
@@ -130,46 +134,121 @@ func copyString(_ text: String, to dst: UnsafeMutablePointer<CChar>, capacity: I
 /// Kinds of opaque handles; a pointer is only accepted as the kind it was created as.
 enum HandleKind: String { case model = "sn_model", optimizer = "sn_optimizer", dataset = "sn_dataset" }
 
-/// Every live handle, so that NULL, freed and foreign pointers are refused instead of followed.
+/// A live handle: its object and kind, and the thread running a call on it, if any.
+private final class Entry {
+    let object: AnyObject
+    let kind: HandleKind
+    var user: pthread_t?
+    init(_ object: AnyObject, _ kind: HandleKind) { self.object = object; self.kind = kind }
+}
+
+/// Every live handle, so that NULL, freed, foreign and wrong-kind pointers are refused instead
+/// of followed. A handle is a number that is never given out twice (not an address), so a
+/// stale handle can never name a newer object.
 private final class Registry: @unchecked Sendable {
-    var live: [UnsafeMutableRawPointer: HandleKind] = [:]
-    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var live: [UInt: Entry] = [:]
+    private var nextID: UInt = 0x5_0000_0000
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     init() { pthread_mutex_init(mutex, nil) }
-    func locked<T>(_ body: () -> T) -> T {
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return body()
+        return try body()
+    }
+
+    func add(_ object: AnyObject, _ kind: HandleKind) -> UInt {
+        locked {
+            nextID += 16
+            live[nextID] = Entry(object, kind)
+            return nextID
+        }
+    }
+
+    /// The object of handle `id`, claimed for the calling thread; `newlyClaimed` is false when
+    /// this thread already had it (a call made from inside another call's callback).
+    func claim(_ id: UInt, _ kind: HandleKind, _ name: String) throws -> (object: AnyObject, newlyClaimed: Bool) {
+        try locked {
+            guard let entry = live[id], entry.kind == kind else {
+                throw invalid("\(name) is not a live \(kind.rawValue) (already freed, or another kind of pointer)")
+            }
+            let me = pthread_self()
+            if let user = entry.user {
+                guard pthread_equal(user, me) != 0 else {
+                    throw SmallNetError.badState("\(name) is in use by a call on another thread: one handle, one call at a time")
+                }
+                return (entry.object, false)
+            }
+            entry.user = me
+            return (entry.object, true)
+        }
+    }
+
+    func release(_ ids: ArraySlice<UInt>) {
+        guard !ids.isEmpty else { return }
+        locked { for id in ids { live[id]?.user = nil } }
+    }
+
+    /// Removes handle `id` of `kind`; nil when it is not live, of another kind, or in use by another thread.
+    func remove(_ id: UInt, _ kind: HandleKind) -> String? {
+        locked {
+            guard let entry = live[id], entry.kind == kind else {
+                return "not a live \(kind.rawValue) (double free, or another kind of pointer)"
+            }
+            if let user = entry.user, pthread_equal(user, pthread_self()) == 0 {
+                return "the \(kind.rawValue) is in use by a call on another thread"
+            }
+            live[id] = nil
+            return nil
+        }
     }
 }
 
 private let registry = Registry()
 
-/// Retains `object` and returns it as a new handle of `kind`.
-func makeHandle(_ object: AnyObject, _ kind: HandleKind) -> OpaquePointer {
-    let raw = Unmanaged.passRetained(object).toOpaque()
-    registry.locked { registry.live[raw] = kind }
-    return OpaquePointer(raw)
+/// The handles claimed by the calls running on this thread, outermost first.
+private final class ClaimedHandles {
+    var ids: [UInt] = []
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { Unmanaged<ClaimedHandles>.fromOpaque($0!).release() }
+        return key
+    }()
+
+    static var current: ClaimedHandles {
+        if let p = pthread_getspecific(key) { return Unmanaged<ClaimedHandles>.fromOpaque(p).takeUnretainedValue() }
+        let fresh = ClaimedHandles()
+        pthread_setspecific(key, Unmanaged.passRetained(fresh).toOpaque())
+        return fresh
+    }
 }
 
-/// The object behind a live handle of `kind`.
+/// Registers `object` as a new handle of `kind`.
+func makeHandle(_ object: AnyObject, _ kind: HandleKind) -> OpaquePointer {
+    OpaquePointer(bitPattern: registry.add(object, kind))!
+}
+
+/// The object behind a live handle of `kind`, which is this thread's until the running
+/// `guarded` call returns.
+/// - Throws: `invalidArgument` for NULL, freed, foreign or wrong-kind handles; `badState` for a
+///   handle a call on another thread is using.
 func object<T: AnyObject>(_ handle: OpaquePointer?, _ kind: HandleKind, _ name: String) throws -> T {
     guard let handle else { throw invalid("\(name) is NULL") }
-    let raw = UnsafeMutableRawPointer(handle)
-    guard registry.locked({ registry.live[raw] }) == kind else {
-        throw invalid("\(name) is not a live \(kind.rawValue) (already freed, or another kind of pointer)")
-    }
-    return Unmanaged<T>.fromOpaque(raw).takeUnretainedValue()
+    let id = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
+    let (found, newlyClaimed) = try registry.claim(id, kind, name)
+    if newlyClaimed { ClaimedHandles.current.ids.append(id) }
+    guard let object = found as? T else { throw SmallNetError.badState("\(name) holds an object of another type") }
+    return object
 }
 
-/// Releases a handle; NULL is a no-op, a pointer that is not live is reported, not followed.
+/// Releases a handle; NULL is a no-op. A pointer that is not a live handle of `kind`, or one in
+/// use by another thread, is reported through sn_last_error and changes nothing.
 func freeHandle(_ handle: OpaquePointer?, _ kind: HandleKind) {
     guard let handle else { return }
-    let raw = UnsafeMutableRawPointer(handle)
-    let wasLive = registry.locked { registry.live.removeValue(forKey: raw) == kind }
-    if wasLive {
-        Unmanaged<AnyObject>.fromOpaque(raw).release()
-    } else {
-        setLastError("\(kind.rawValue)_free: not a live \(kind.rawValue) (double free, or another kind of pointer); ignored")
+    let id = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
+    if let problem = registry.remove(id, kind) {
+        setLastError("\(kind.rawValue)_free: \(problem); ignored")
     }
 }
 
@@ -180,7 +259,8 @@ func store(_ object: AnyObject, _ kind: HandleKind, into out: UnsafeMutablePoint
 
 // MARK: Threads
 
-/// The process-wide thread setting of the C API and its pool.
+/// The process-wide thread setting of the C API and its pool; it starts at the default thread
+/// count (`SMALLNET_NUM_THREADS`, `OMP_NUM_THREADS`, else the CPUs this process may use).
 final class SharedThreads: @unchecked Sendable {
     private var count = ThreadPool.availableProcessors
     private var pool: ThreadPool?

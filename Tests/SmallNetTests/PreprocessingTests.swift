@@ -93,6 +93,13 @@ final class PreprocessingTests: XCTestCase {
         XCTAssertFalse(loaded.isTraining)
         XCTAssertEqual(Checkpoint.serialize(loaded, trainingConfig: "{}"), bytes)
 
+        // Layers without bias (the CNN's convolutions) declare no bias values.
+        var recipe = Recipe.defaults(for: .cnn)
+        recipe.parameterBudget = 10_000
+        let cnn = try recipe.buildModel()
+        XCTAssertEqual(Checkpoint.serialize(try Checkpoint.load(bytes: Checkpoint.serialize(cnn), name: "cnn")),
+                       Checkpoint.serialize(cnn))
+
         let unnamed = try Checkpoint.load(bytes: Checkpoint.serialize(try smallModel()), name: "memory")
         XCTAssertNil(unnamed.preprocessing)
         XCTAssertEqual(unnamed.classNames, [])
@@ -108,5 +115,61 @@ final class PreprocessingTests: XCTestCase {
         try twin.setClassNames([])
         XCTAssertNotEqual(Checkpoint.serialize(twin), Checkpoint.serialize(model))
         XCTAssertEqual(model.classNames, ["a", "b", "c"])
+    }
+}
+
+/// The safetensors reader is as strict as the format's reference reader.
+final class CheckpointStrictnessTests: XCTestCase {
+    /// A checkpoint of a tiny model with its header replaced by `edit(header)` and `extra` bytes appended.
+    func checkpoint(editing edit: (String) -> String = { $0 }, extra: [UInt8] = []) throws -> [UInt8] {
+        let model = try Sequential(inputShape: [1, 1, 2], layers: [Flatten(), try Linear(2, 2, generator: &generatorForTests)])
+        let bytes = Checkpoint.serialize(model)
+        var size = 0
+        for i in 0..<8 { size |= Int(bytes[i]) << (8 * i) }
+        var header = Array(edit(String(decoding: bytes[8..<(8 + size)], as: UTF8.self)).utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var out: [UInt8] = []
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
+        return out + header + Array(bytes[(8 + size)...]) + extra
+    }
+
+    func expectRefused(_ bytes: [UInt8], _ words: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try Checkpoint.load(bytes: bytes, name: "t"), file: file, line: line) { error in
+            XCTAssertTrue("\(error)".contains(words), "\(error)", file: file, line: line)
+        }
+    }
+
+    func testWellFormedLoads() throws {
+        XCTAssertNoThrow(try Checkpoint.load(bytes: try checkpoint(), name: "t"))
+    }
+
+    func testTrailingBytesGapsAndOverlapsAreRefused() throws {
+        expectRefused(try checkpoint(extra: [0, 0, 0, 0]), "bytes after the last tensor")
+        // The bias (8 bytes at 16..<24) moved to overlap the weight.
+        expectRefused(try checkpoint(editing: { $0.replacingOccurrences("[16,24]", "[8,16]") }), "overlap")
+    }
+
+    func testDuplicateKeysAndBadShapesAreRefused() throws {
+        expectRefused(try checkpoint(editing: { $0.replacingOccurrences("\"1.bias\":", "\"1.weight\":") }), "twice")
+        expectRefused(try checkpoint(editing: { $0.replacingOccurrences("\"shape\":[2,2]", "\"shape\":[2,\"x\",2]") }), "not a non-negative integer")
+        expectRefused(try checkpoint(editing: { $0.replacingOccurrences("\"shape\":[2,2]", "\"shape\":[2,3]") }), "needs 24 bytes")
+        expectRefused(try checkpoint(editing: { $0.replacingOccurrences("\"F32\"", "\"Q7\"") }), "known dtype")
+    }
+
+    func testGzipIsRefused() {
+        expectRefused([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3], "gzip")
+    }
+}
+
+private var generatorForTests = RandomGenerator(seed: 0)
+
+private extension String {
+    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+        var out = "", rest = Substring(self)
+        while let range = rest.range(of: target) {
+            out += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return out + rest
     }
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 static int passed = 0, failed = 0;
@@ -835,6 +836,58 @@ static void test_hostile_magnitudes(const char *dir) {
     sn_dataset_free(data);
 }
 
+/* One handle, one call at a time: calls on a handle that another thread is using get
+ * SN_ERR_BAD_STATE; the winners' results are exact; nothing is corrupted. */
+enum { SHARED_N = 200, ROUNDS = 100, THREADS = 4 };
+static sn_model *shared_model;
+static sn_dataset *shared_data;
+static float expected_p[SHARED_N * 3];
+static int outcome[THREADS][3]; /* ok, bad state, other */
+
+static void *predict_many(void *arg) {
+    int t = (int)(intptr_t)arg;
+    float p[SHARED_N * 3];
+    for (int r = 0; r < ROUNDS; r++) {
+        sn_status s = sn_predict(shared_model, shared_data, p, SHARED_N * 3);
+        if (s == SN_OK && memcmp(p, expected_p, sizeof p) == 0) outcome[t][0]++;
+        else if (s == SN_ERR_BAD_STATE && strstr(sn_last_error(), "another thread")) outcome[t][1]++;
+        else outcome[t][2]++;
+    }
+    return NULL;
+}
+
+static void test_one_call_per_handle(void) {
+    shared_data = synthetic(SHARED_N, 5);
+    shared_model = small_model();
+    OK(sn_predict(shared_model, shared_data, expected_p, SHARED_N * 3));
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++) pthread_create(&threads[t], NULL, predict_many, (void *)(intptr_t)t);
+    for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
+    int ok = 0, busy = 0, other = 0;
+    for (int t = 0; t < THREADS; t++) ok += outcome[t][0], busy += outcome[t][1], other += outcome[t][2];
+    EXPECT(other == 0 && ok + busy == THREADS * ROUNDS && ok >= 1, "4 threads predicting: %d ok, %d busy, %d other",
+           ok, busy, other);
+    printf("4 threads x %d predictions on one model: %d ran, %d refused (busy), %d wrong\n", ROUNDS, ok, busy, other);
+
+    /* Handles are never reused: a freed handle stays dead after new ones are made, and a
+     * wrong-kind free changes nothing. */
+    sn_model *dead = small_model();
+    sn_model_free(dead);
+    sn_model *fresh = small_model();
+    EXPECT(fresh != dead, "a new handle never equals a freed one");
+    int64_t count = 0;
+    EXPECT_STATUS(sn_model_n_params(dead, &count), SN_ERR_INVALID_ARGUMENT);
+    sn_model_free(dead);
+    OK(sn_model_n_params(fresh, &count));
+    sn_model_free((sn_model *)shared_data);
+    size_t size = 0;
+    OK(sn_dataset_size(shared_data, &size));
+    EXPECT(size == SHARED_N, "a dataset survives sn_model_free on it");
+    sn_model_free(fresh);
+    sn_model_free(shared_model);
+    sn_dataset_free(shared_data);
+}
+
 int main(void) {
     char dir[] = "/tmp/smallnet-c-test-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -848,6 +901,7 @@ int main(void) {
     test_fit_evaluate_predict_checkpoint(dir);
     test_preprocessing_names_and_raw_pixels(dir);
     test_hostile_magnitudes(dir);
+    test_one_call_per_handle();
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -16,6 +16,7 @@ public struct IDXArray {
 /// - Throws: `notFound` when the file does not exist, `io` when it cannot be read or its
 ///   compressed data is truncated or corrupt.
 public func readFileDecompressing(_ path: String, limit: Int = 1 << 31) throws -> [UInt8] {
+    try requireRegularFile(path)
     guard let file = gzopen(path, "rb") else {
         if access(path, F_OK) != 0 { throw SmallNetError.notFound("\(path): no such file") }
         throw SmallNetError.io("\(path): cannot open (\(String(cString: strerror(errno))))")

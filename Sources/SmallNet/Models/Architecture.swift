@@ -31,7 +31,7 @@ extension Sequential {
 /// The parameter and buffer values a layer spec declares (Int.max when they overflow), from
 /// its numbers alone, so a description can be checked before any layer is allocated.
 private func stateCount(of spec: JSON) -> Int {
-    func int(_ key: String) -> Int { Swift.min(Swift.max(spec[key]?.intValue ?? 0, 0), Int.max - 1) }
+    func int(_ key: String) -> Int { Swift.min(Swift.max(spec[key]?.intValue ?? 0, 0), 1 << 40) }
     func product(_ factors: Int...) -> Int {
         var n = 1
         for f in factors {
@@ -42,9 +42,10 @@ private func stateCount(of spec: JSON) -> Int {
         return n
     }
     func plusOne(_ n: Int) -> Int { n == Int.max ? n : n + 1 }
+    let bias = spec["bias"]?.boolValue ?? true ? 1 : 0
     switch spec["kind"]?.stringValue {
-    case "linear": return product(int("in") + 1, int("out"))
-    case "conv2d": return product(plusOne(product(int("in"), int("kernel"), int("kernel"))), int("out"))
+    case "linear": return product(int("in") + bias, int("out"))
+    case "conv2d": return product(product(int("in"), int("kernel"), int("kernel")) + bias, int("out"))
     case "batchnorm1d": return plusOne(product(int("features"), 4))
     case "batchnorm2d": return plusOne(product(int("channels"), 4))
     default: return 0
@@ -63,7 +64,6 @@ func layer(from spec: JSON, inputShape: [Int]) throws -> Layer {
         return Float(v)
     }
     var generator = RandomGenerator(seed: 0)
-    func plusOne(_ n: Int) -> Int { n == Int.max ? n : n + 1 }
     switch spec["kind"]?.stringValue {
     case "linear": return try Linear(try int("in"), try int("out"), bias: spec["bias"]?.boolValue ?? true, generator: &generator)
     case "relu": return ReLU()

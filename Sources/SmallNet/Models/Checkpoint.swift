@@ -63,7 +63,7 @@ public enum Checkpoint {
     /// - Throws: `notFound` for a missing file; `io` for a malformed file, a missing or
     ///   extra tensor, or a tensor whose dtype or shape does not match the architecture.
     public static func load(from path: String) throws -> Sequential {
-        try load(bytes: try readFileDecompressing(path, limit: 1 << 32), name: path)
+        try load(bytes: try readFile(path), name: path)
     }
 
     /// Reads a model from the bytes of a `.safetensors` file (`serialize`), in eval mode;
@@ -80,23 +80,18 @@ public enum Checkpoint {
         do { model = try Sequential(architecture: try JSON.parse(text), stateLimit: stateLimit) } catch let e as SmallNetError {
             throw SmallNetError.io("\(path): bad architecture: \(e.message)")
         }
+        let layout = try tensorLayout(header, bodySize: data.count - bodyStart, name: path)
         let expected = stateTensors(model)
-        guard case .object(let entries) = header else { throw SmallNetError.io("\(path): header is not an object") }
-        for (name, _) in entries where name != "__metadata__" && !expected.contains(where: { $0.name == name }) {
+        for name in layout.keys where !expected.contains(where: { $0.name == name }) {
             throw SmallNetError.io("\(path): unexpected tensor \(name) for this architecture")
         }
         for (name, tensor) in expected {
-            guard let entry = header[name] else { throw SmallNetError.io("\(path): tensor \(name) is missing") }
-            let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue)
-            guard shape == tensor.shape else {
-                throw SmallNetError.io("\(path): tensor \(name) has shape \(shape ?? []), the architecture needs \(tensor.shape)")
+            guard let entry = layout[name] else { throw SmallNetError.io("\(path): tensor \(name) is missing") }
+            guard entry.shape == tensor.shape else {
+                throw SmallNetError.io("\(path): tensor \(name) has shape \(entry.shape), the architecture needs \(tensor.shape)")
             }
-            guard let offsets = entry["data_offsets"]?.arrayValue?.compactMap(\.intValue), offsets.count == 2,
-                  offsets[0] >= 0, offsets[0] <= offsets[1], bodyStart + offsets[1] <= data.count else {
-                throw SmallNetError.io("\(path): tensor \(name) has bad data offsets")
-            }
-            let bytes = offsets[1] - offsets[0], at = bodyStart + offsets[0]
-            switch entry["dtype"]?.stringValue {
+            let bytes = entry.end - entry.start, at = bodyStart + entry.start
+            switch entry.dtype {
             case "F32" where bytes == tensor.count * 4:
                 data.withUnsafeBytes { raw in
                     for i in 0..<tensor.count {
@@ -135,7 +130,7 @@ public enum Checkpoint {
 
     /// The metadata strings of a checkpoint.
     public static func metadata(at path: String) throws -> [(key: String, value: String)] {
-        let (header, _) = try parseHeader(try readFileDecompressing(path, limit: 1 << 32), name: path)
+        let (header, _) = try parseHeader(try readFile(path), name: path)
         guard case .object(let members)? = header["__metadata__"] else { return [] }
         return members.compactMap { key, value in value.stringValue.map { (key, $0) } }
     }
@@ -147,6 +142,78 @@ public enum Checkpoint {
         }
     }
 
+    /// Where a tensor's bytes lie in the data section.
+    struct TensorEntry {
+        let dtype: String
+        let shape: [Int]
+        let start: Int, end: Int
+    }
+
+    /// Bytes per element of the safetensors dtypes.
+    static let dtypeSizes: [String: Int] = [
+        "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+        "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+    ]
+
+    /// The tensors of a header, checked as strictly as the format's reference reader does:
+    /// unique names, string metadata, known dtypes, non-negative integer shapes whose size
+    /// matches the byte range, and byte ranges that tile the data section exactly (in order,
+    /// no gap, no overlap, nothing after).
+    /// - Throws: `io` naming the file and the first problem.
+    static func tensorLayout(_ header: JSON, bodySize: Int, name path: String) throws -> [String: TensorEntry] {
+        guard case .object(let members) = header else { throw SmallNetError.io("\(path): the header is not a JSON object") }
+        var layout: [String: TensorEntry] = [:]
+        var seenMetadata = false
+        for (name, value) in members {
+            guard layout[name] == nil, !(name == "__metadata__" && seenMetadata) else {
+                throw SmallNetError.io("\(path): the header names \(name) twice")
+            }
+            if name == "__metadata__" {
+                guard case .object(let entries) = value, entries.allSatisfy({ $0.1.stringValue != nil }) else {
+                    throw SmallNetError.io("\(path): __metadata__ must map names to strings")
+                }
+                guard Set(entries.map(\.0)).count == entries.count else {
+                    throw SmallNetError.io("\(path): __metadata__ names a key twice")
+                }
+                seenMetadata = true
+                continue
+            }
+            guard let dtype = value["dtype"]?.stringValue, let size = dtypeSizes[dtype] else {
+                throw SmallNetError.io("\(path): tensor \(name) has no known dtype")
+            }
+            guard let dims = value["shape"]?.arrayValue, let offsets = value["data_offsets"]?.arrayValue,
+                  offsets.count == 2, let start = offsets[0].intValue, let end = offsets[1].intValue,
+                  0 <= start, start <= end, end <= bodySize else {
+                throw SmallNetError.io("\(path): tensor \(name) needs a shape and data_offsets [start, end] inside the data")
+            }
+            var shape: [Int] = [], count = 1
+            for dim in dims {
+                guard let d = dim.intValue, d >= 0 else {
+                    throw SmallNetError.io("\(path): tensor \(name) has a shape entry that is not a non-negative integer: \(dim.serialized())")
+                }
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= bodySize else { throw SmallNetError.io("\(path): tensor \(name) is larger than the file") }
+                shape.append(d)
+                count = product
+            }
+            guard count * size == end - start else {
+                throw SmallNetError.io("\(path): tensor \(name) of shape \(shape) and dtype \(dtype) needs \(count * size) bytes, its range holds \(end - start)")
+            }
+            layout[name] = TensorEntry(dtype: dtype, shape: shape, start: start, end: end)
+        }
+        var covered = 0
+        for entry in layout.values.sorted(by: { ($0.start, $0.end) < ($1.start, $1.end) }) {
+            guard entry.start == covered else {
+                throw SmallNetError.io("\(path): tensor byte ranges \(entry.start < covered ? "overlap" : "leave a gap") at byte \(Swift.min(entry.start, covered))")
+            }
+            covered = entry.end
+        }
+        guard covered == bodySize else {
+            throw SmallNetError.io("\(path): \(bodySize - covered) bytes after the last tensor")
+        }
+        return layout
+    }
+
     static func isCounter(_ name: String) -> Bool { name.hasSuffix("num_batches_tracked") }
 
     private static func metadataValue(_ header: JSON, _ key: String) -> String? {
@@ -154,6 +221,9 @@ public enum Checkpoint {
     }
 
     private static func parseHeader(_ data: [UInt8], name path: String) throws -> (header: JSON, bodyStart: Int) {
+        if data.count >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+            throw SmallNetError.io("\(path): gzip-compressed; only plain .safetensors files are read")
+        }
         guard data.count >= 8 else { throw SmallNetError.io("\(path): too short for a safetensors file") }
         var size = 0
         for i in 0..<8 { size |= Int(data[i]) << (8 * i) }
