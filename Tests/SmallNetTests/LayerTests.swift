@@ -24,6 +24,12 @@ final class LayerTests: XCTestCase {
         try checkGradients(ReLU(), inputShape: [4, 33], awayFromZero: true)
         let y = ReLU().forward(try Tensor(shape: [1, 3], values: [-1, 0, 2]), context: ExecutionContext(training: true))
         XCTAssertEqual(y.values, [0, 0, 2])
+        // NaN propagates, in the vector body and the scalar tail alike.
+        let values: [Float] = (0..<20).map { $0 == 3 || $0 == 18 ? .nan : Float($0 % 3) - 1 }
+        let z = ReLU().forward(try Tensor(shape: [1, 20], values: values), context: ExecutionContext(training: false))
+        XCTAssertTrue(z.values[3].isNaN && z.values[18].isNaN)
+        XCTAssertEqual(z.values.enumerated().filter { !$0.element.isNaN }.map(\.element),
+                       values.enumerated().filter { !$0.element.isNaN }.map { Swift.max($0.element, 0) })
     }
 
     func testDropoutGradientsAndScaling() throws {

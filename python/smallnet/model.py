@@ -63,6 +63,9 @@ LAYER_KINDS = {
 INITS = {"kaiming": _lib.SN_INIT_KAIMING, "pytorch": _lib.SN_INIT_PYTORCH}
 HEADS = {"linear": _lib.SN_CNN_HEAD_LINEAR, "global_average": _lib.SN_CNN_HEAD_GLOBAL_AVERAGE}
 
+#: The most epochs one fit may run (the library's limit).
+MAX_EPOCHS = 100_000
+
 #: What :meth:`Model.load_state_dict` returns, as in PyTorch.
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -390,15 +393,19 @@ class Model(Handle):
         return self._copy_out(_lib_.sn_model_get_tensor, name)
 
     def set_tensor(self, name: str, value: Any) -> None:
-        """Overwrites tensor ``name`` with ``value`` (same number of elements; finite).
+        """Overwrites tensor ``name`` with ``value`` of the tensor's shape (a flat array of its
+        size is also taken; a scalar for a one-element tensor); values must be finite.
 
         Raises:
             NotFoundError: no tensor of that name.
-            ShapeMismatchError: another number of elements.
+            ShapeMismatchError: another shape (a transposed matrix, say) or number of elements.
             InvalidArgumentError: non-finite or non-numeric values.
         """
         key = to_text(name, "name")
         array = float_array(value, "value")
+        info = self._info(name)
+        if info is not None and array.shape != info["shape"] and array.ndim > 1:
+            raise ShapeMismatchError(f"{name} has shape {info['shape']}, the value {array.shape}")
         check(_lib_.sn_model_set_tensor(self._handle, key, float_pointer(array), array.size))
 
     def grad(self, name: str) -> np.ndarray:
@@ -663,7 +670,8 @@ class Model(Handle):
             self.stop_training = False
             for callback in callbacks:
                 getattr(callback, "on_train_begin", lambda logs=None: None)()
-            capacity = max(int(params.epochs), 0)
+            # The library refuses more than MAX_EPOCHS; ask it rather than allocate for more.
+            capacity = min(max(int(params.epochs), 0), MAX_EPOCHS + 1)
             records = (_lib.sn_epoch_record * max(capacity, 1))()
             n_epochs = ctypes.c_size_t()
             try:

@@ -1,6 +1,6 @@
 // ReLU activation: y = max(0, x).
 
-/// Applies y = max(0, x) element-wise. Backward: dx = dy · [y > 0].
+/// Applies y = max(0, x) element-wise; NaN propagates (y = NaN). Backward: dx = dy · [y > 0].
 ///
 /// Shape: any (N, …); output has the input's shape.
 public final class ReLU: Layer {
@@ -20,8 +20,12 @@ public final class ReLU: Layer {
         forEachChunk(count: input.count, pool: context.pool) { range in
             var i = range.lowerBound
             let zero = Vec16()
-            while i + 16 <= range.upperBound { store16(pointwiseMax(load16(x + i), zero), y + i); i += 16 }
-            while i < range.upperBound { y[i] = Swift.max(x[i], 0); i += 1 }
+            while i + 16 <= range.upperBound {
+                let v = load16(x + i)
+                store16(v.replacing(with: 0, where: v .<= zero), y + i)
+                i += 16
+            }
+            while i < range.upperBound { y[i] = x[i] <= 0 ? 0 : x[i]; i += 1 }
         }
         return output
     }
