@@ -42,8 +42,13 @@ func parsePGM(_ data: [UInt8], name: String) throws -> GreyImage {
         throw bad("maxval \(maxval) is not supported (8-bit PGM only: maxval 1 to 255)")
     }
     let count = width * height
-    var pixels = [UInt8](repeating: 0, count: count)
+    var pixels: [UInt8] = []
     if ascii {
+        // Each value takes at least one byte: a short file fails before the allocation.
+        guard count <= data.count - reader.position else {
+            throw bad("truncated: a \(width)×\(height) image has \(count) pixel values, the file has \(data.count - reader.position) bytes left")
+        }
+        pixels = [UInt8](repeating: 0, count: count)
         for i in 0..<count {
             reader.skipSeparators()
             guard reader.position < data.count else {
@@ -72,6 +77,7 @@ func parsePGM(_ data: [UInt8], name: String) throws -> GreyImage {
         guard rest.allSatisfy(isWhitespace) else {
             throw bad("\(rest.count) bytes after the \(width)×\(height) image (one image per file)")
         }
+        pixels = [UInt8](repeating: 0, count: count)
         for i in 0..<count {
             let value = Int(data[start + i])
             guard value <= maxval else {

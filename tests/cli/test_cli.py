@@ -148,6 +148,18 @@ def test_evaluate_on_idx_files_matches_the_test_split(trained, evaluated, tmp_pa
     assert result["confusion"] == evaluated["json"]["confusion"]
 
 
+def test_a_cnn_travels_too(tmp_path):
+    model, results = tmp_path / "cnn.safetensors", tmp_path / "train.json"
+    ok(smallnet("train", "--arch", "cnn", "--params", 10_000, "--epochs", 1, "--train-limit", 500,
+                "--save", model, "--json", results))
+    out = tmp_path / "e.json"
+    ok(smallnet("evaluate", model, "--json", out))
+    assert json.loads(out.read_text())["accuracy"] == json.loads(results.read_text())["test_accuracy"]
+    run = ok(smallnet("predict", model, write_pgm(tmp_path / "a.pgm", load_test_images()[0])))
+    name, rest = run.stdout.split(maxsplit=1)
+    assert name == str(tmp_path / "a.pgm") and any(rest.startswith(c) for c in CLASS_NAMES), run.stdout
+
+
 def test_json_prints_float32_settings_as_float32(tmp_path):
     out = tmp_path / "r.json"
     ok(smallnet("train", "--epochs", 0, "--train-limit", 100, "--optimizer", "sgd", "--lr", 0.05,
