@@ -70,6 +70,16 @@ final class DataTests: XCTestCase {
         let p5 = write("cut.gz", Array(compressed[..<(compressed.count / 2)]))
         let message = ioMessage { try readIDX(p5) }
         XCTAssertTrue(message.contains(p5) && (message.contains("truncated") || message.contains("corrupt")), message)
+        // Bytes that are not gzip after the compressed data; two members and zero padding are fine.
+        let p6 = write("garbage.gz", compressed + [1, 2, 3])
+        XCTAssertTrue(ioMessage { try readIDX(p6) }.contains("not gzip"))
+        let small = try readWhole(write("small.gz", idx([2, 2]), gzip: true))
+        let members = try readFileDecompressing(write("members.gz", small + small + [0, 0, 0]))
+        XCTAssertEqual(members, idx([2, 2]) + idx([2, 2]))
+        // A FIFO is refused at once instead of blocking the read.
+        let fifo = "\(directory)/fifo.idx"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertTrue(ioMessage { try readIDX(fifo) }.contains("not a regular file"))
     }
 
     func readWhole(_ path: String) throws -> [UInt8] {

@@ -12,36 +12,55 @@ public struct IDXArray {
     public let bytes: [UInt8]
 }
 
-/// Reads a whole file, decompressing it on the fly if it is gzip (zlib reads raw files as is).
-/// - Throws: `notFound` when the file does not exist, `io` when it cannot be read or its
-///   compressed data is truncated or corrupt.
+/// Reads a whole regular file, decompressing it if it is gzip (one or more gzip members and
+/// nothing else; raw files are returned as they are).
+/// - Throws: `notFound` when the file does not exist, `io` when it cannot be read, its
+///   compressed data is truncated or corrupt, bytes that are not gzip follow it, or it holds
+///   more than `limit` bytes.
 public func readFileDecompressing(_ path: String, limit: Int = 1 << 31) throws -> [UInt8] {
-    try requireRegularFile(path)
-    guard let file = gzopen(path, "rb") else {
-        if access(path, F_OK) != 0 { throw SmallNetError.notFound("\(path): no such file") }
-        throw SmallNetError.io("\(path): cannot open (\(String(cString: strerror(errno))))")
-    }
-    defer { gzclose(file) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-        if n < 0 { throw SmallNetError.io("\(path): \(zlibError(file))") }
-        if n == 0 { break }
-        out.append(contentsOf: chunk[0..<Int(n)])
-        if out.count > limit { throw SmallNetError.io("\(path): larger than \(limit) bytes") }
-    }
-    var code: Int32 = 0
-    _ = gzerror(file, &code)
-    if code != Z_OK && code != Z_STREAM_END { throw SmallNetError.io("\(path): \(zlibError(file))") }
-    return out
+    let raw = try readFile(path, limit: limit)
+    guard raw.count >= 2, raw[0] == 0x1f, raw[1] == 0x8b else { return raw }
+    return try gunzip(raw, limit: limit, name: path)
 }
 
-private func zlibError(_ file: gzFile) -> String {
-    var code: Int32 = 0
-    guard let message = gzerror(file, &code) else { return "read error" }
-    let text = String(cString: message)
-    return code == Z_ERRNO ? String(cString: strerror(errno)) : (text.isEmpty ? "read error" : "corrupt or truncated gzip data (\(text))")
+/// The concatenated contents of the gzip members that make up `data`.
+/// - Throws: `io` for corrupt or truncated data, trailing bytes, or more than `limit` bytes.
+func gunzip(_ data: [UInt8], limit: Int, name: String) throws -> [UInt8] {
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    var offset = 0
+    // Members follow each other; zero bytes may pad the end, as gzip itself allows.
+    while offset < data.count && data[offset...].contains(where: { $0 != 0 }) {
+        guard data.count - offset >= 2, data[offset] == 0x1f, data[offset + 1] == 0x8b else {
+            throw SmallNetError.io("\(name): \(data.count - offset) bytes that are not gzip data follow the compressed data")
+        }
+        var stream = z_stream()
+        guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw SmallNetError.io("\(name): cannot start decompressing")
+        }
+        defer { inflateEnd(&stream) }
+        var code = Z_OK
+        try data.withUnsafeBufferPointer { input in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress! + offset)
+            stream.avail_in = UInt32(clamping: input.count - offset)
+            while code != Z_STREAM_END {
+                code = chunk.withUnsafeMutableBufferPointer { buffer in
+                    stream.next_out = buffer.baseAddress
+                    stream.avail_out = UInt32(buffer.count)
+                    return inflate(&stream, Z_NO_FLUSH)
+                }
+                let produced = chunk.count - Int(stream.avail_out)
+                guard code == Z_OK || code == Z_STREAM_END, produced > 0 || code == Z_STREAM_END || stream.avail_in > 0 else {
+                    let message = stream.msg.map { String(cString: $0) } ?? (code == Z_OK || code == Z_BUF_ERROR ? "truncated" : "error \(code)")
+                    throw SmallNetError.io("\(name): corrupt or truncated gzip data (\(message))")
+                }
+                out.append(contentsOf: chunk[0..<produced])
+                if out.count > limit { throw SmallNetError.io("\(name): larger than \(limit) bytes") }
+            }
+            offset = input.count - Int(stream.avail_in)
+        }
+    }
+    return out
 }
 
 /// Parses an IDX file of unsigned bytes (type 0x08).
