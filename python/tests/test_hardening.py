@@ -134,3 +134,19 @@ def test_ten_thousand_create_free_cycles_keep_rss_flat():
     growth = (rss_kib() - before) / 1024
     print(f"RSS growth over 10,000 create/free cycles: {growth:.2f} MB")
     assert growth <= 5.0
+
+
+def test_absurd_epochs_are_the_library_error_not_a_memory_error():
+    images, labels = synthetic(n=32)
+    model = smallnet.fcn([8], input_shape=(1, 8, 8), classes=3)
+    with pytest.raises(smallnet.InvalidArgumentError, match="epochs"):
+        model.fit(images, labels, epochs=10**9, progress=False)
+
+
+def test_set_tensor_refuses_a_transposed_matrix():
+    model = smallnet.fcn([8], input_shape=(1, 2, 2), classes=3)
+    weight = model.get_tensor("1.weight")  # (8, 4)
+    with pytest.raises(smallnet.ShapeMismatchError, match="shape"):
+        model.set_tensor("1.weight", weight.T.copy())
+    model.set_tensor("1.weight", weight.reshape(-1))  # the flat values are still taken
+    np.testing.assert_array_equal(model.get_tensor("1.weight"), weight)

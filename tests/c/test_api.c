@@ -888,6 +888,44 @@ static void test_one_call_per_handle(void) {
     sn_dataset_free(shared_data);
 }
 
+/* Resident set size in KiB (from /proc/self/status). */
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
+/* 10,000 create/free cycles of a model, an optimizer and a dataset keep the RSS flat. */
+static void test_create_free_cycles(void) {
+    float images[16 * 8] = {0};
+    int32_t labels[8] = {0, 1, 2, 0, 1, 2, 0, 1};
+    sn_optimizer_params op;
+    OK(sn_optimizer_params_default(SN_OPTIMIZER_ADAM, &op));
+    long before = 0;
+    int failures = 0;
+    for (int i = 0; i < 10500; i++) {
+        if (i == 500) before = rss_kib(); /* after the allocator's pools have grown */
+        sn_model *m = NULL;
+        sn_optimizer *o = NULL;
+        sn_dataset *d = NULL;
+        failures += sn_model_create(1, 4, 4, &m) != SN_OK;
+        failures += sn_model_add_flatten(m) != SN_OK;
+        failures += sn_model_add_linear(m, 3, 1, SN_INIT_KAIMING, 1) != SN_OK;
+        failures += sn_optimizer_create(m, &op, &o) != SN_OK;
+        failures += sn_dataset_from_memory(images, labels, 8, 1, 4, 4, 3, &d) != SN_OK;
+        sn_optimizer_free(o);
+        sn_model_free(m);
+        sn_dataset_free(d);
+    }
+    double growth = (double)(rss_kib() - before) / 1024.0;
+    printf("RSS growth over 10,000 create/free cycles: %.2f MB\n", growth);
+    EXPECT(failures == 0 && growth <= 5.0, "%d failures, RSS grew %.2f MB", failures, growth);
+}
+
 int main(void) {
     char dir[] = "/tmp/smallnet-c-test-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -902,6 +940,7 @@ int main(void) {
     test_preprocessing_names_and_raw_pixels(dir);
     test_hostile_magnitudes(dir);
     test_one_call_per_handle();
+    test_create_free_cycles();
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
