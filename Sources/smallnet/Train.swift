@@ -135,8 +135,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let recipe = try recipe()
         reportingErrors {
+            let recipe = try recipe()
             if let save { try checkOutputFile(save, what: "checkpoint") }
             let directory = FashionMNIST.resolveDirectory(data)
             var train = try FashionMNIST.load(directory: directory, train: true, verify: !noVerify)

@@ -463,3 +463,22 @@ def test_install_puts_the_tool_beside_the_library_and_uninstall_removes_everythi
                          capture_output=True, text=True, timeout=120, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert [p for p in prefix.rglob("*") if not p.is_dir()] == []
+
+
+@pytest.mark.parametrize("args", [
+    ["--arch", "fcn", "--params", "50000", "--optimizer", "sgd", "--lr", "1e6"],
+    ["--arch", "cnn", "--params", "10000", "--lr", "1e6"],
+])
+def test_a_diverging_run_stops_with_a_message_not_a_signal(args):
+    line = assert_one_error_line(smallnet("train", *args, "--epochs", "2", "--train-limit", "2000"))
+    assert "diverged" in line, line
+
+
+@pytest.mark.parametrize("flag, value", [("--dropout", "nan"), ("--warmup", "nan"), ("--lr", "inf")])
+def test_train_refuses_values_that_are_not_numbers(flag, value):
+    line = assert_one_error_line(smallnet("train", flag, value, "--epochs", "1", "--train-limit", "500"))
+    assert flag.lstrip("-") in line or value in line, line
+
+
+def test_an_absurd_warmup_trains_without_a_trap():
+    ok(smallnet("train", "--warmup", "1e30", "--epochs", "1", "--train-limit", "500"))

@@ -23,6 +23,7 @@ public enum CNN {
                              generator: inout RandomGenerator) throws -> Sequential {
         try require(classes >= 2, "a classifier needs at least 2 classes, got \(classes)")
         try require(!channels.isEmpty && channels.allSatisfy { $0 > 0 }, "CNN channel widths must be positive, got \(channels)")
+        try require(dropout >= 0 && dropout < 1, "dropout probability must be in [0, 1), got \(dropout)")
         let pools = pool ?? [Bool](repeating: true, count: channels.count)
         try require(pools.count == channels.count, "\(pools.count) pooling flags for \(channels.count) blocks")
         try require(inputShape.count == 3, "a CNN takes (C, H, W) inputs, got \(inputShape)")

@@ -15,6 +15,7 @@ public enum FCN {
                              generator: inout RandomGenerator) throws -> Sequential {
         try require(classes >= 2, "a classifier needs at least 2 classes, got \(classes)")
         try require(hidden.allSatisfy { $0 > 0 }, "hidden widths must be positive, got \(hidden)")
+        try require(dropout >= 0 && dropout < 1, "dropout probability must be in [0, 1), got \(dropout)")
         let model = try Sequential(inputShape: inputShape)
         try model.append(Flatten())
         var width = inputShape.reduce(1, *)
