@@ -262,7 +262,7 @@ func store(_ object: AnyObject, _ kind: HandleKind, into out: UnsafeMutablePoint
 /// The process-wide thread setting of the C API and its pool; it starts at the default thread
 /// count (`SMALLNET_NUM_THREADS`, `OMP_NUM_THREADS`, else the CPUs this process may use).
 final class SharedThreads: @unchecked Sendable {
-    private var count = ThreadPool.availableProcessors
+    private var count = ThreadPool.defaultThreadCount.count
     private var pool: ThreadPool?
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 

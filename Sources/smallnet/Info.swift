@@ -6,9 +6,13 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version, the GEMM in use and the thread count.")
 
     func run() {
+        let threads = ThreadPool.defaultThreadCount
         print("smallnet \(SmallNetVersion.string)")
         print("gemm: \(KernelInfo.gemmDescription)")
-        print("threads: \(ThreadPool.availableProcessors) (default; --threads N to change)")
+        print("threads: \(threads.count) (default, from \(threads.source); --threads N to change)")
+        if ThreadCount.usableCPUs.count != threads.count {
+            print("cpus: \(ThreadCount.usableCPUs.count) (\(ThreadCount.usableCPUs.source))")
+        }
         print("data: \(FashionMNIST.resolveDirectory(nil))")
     }
 }
