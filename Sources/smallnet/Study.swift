@@ -39,8 +39,10 @@ struct Study: ParsableCommand {
             let threadsPerJob = max(1, total / jobs)
             try runAll(pending, jobs: jobs, threadsPerJob: threadsPerJob)
             let results = try plan.map { run -> (StudyRun, JSON) in
-                let text = try readFileDecompressing(resultPath(run))
-                return (run, try JSON.parse(text))
+                let path = resultPath(run)
+                do { return (run, try JSON.parse(try readFile(path))) } catch let error as SmallNetError {
+                    throw SmallNetError.io("\(path): \(error.message); run the study again to redo \(run.id)")
+                }
             }
             let wall = monotonicSeconds() - start
             try StudyReport(results: results, quick: quick, wallSeconds: wall, resumedRuns: plan.count - pending.count)
@@ -55,13 +57,18 @@ struct Study: ParsableCommand {
     func settingsPath(_ run: StudyRun) -> String { "\(out)/runs/\(run.id).args" }
     func settings(_ run: StudyRun) -> String { run.trainArguments(quick: quick).joined(separator: "\n") + "\n" }
 
-    /// A run is done when its result exists and was made with today's settings (not, say, by
-    /// a `--quick` study into the same directory, or by an older version of the plan).
+    /// A run is done when its result exists, reads as JSON, and was made with today's settings
+    /// (not, say, by a `--quick` study into the same directory, or by an older version of the plan).
     func isDone(_ run: StudyRun) -> Bool {
-        guard access(resultPath(run), F_OK) == 0, let recorded = try? readFileDecompressing(settingsPath(run)) else {
+        guard access(resultPath(run), F_OK) == 0, let recorded = try? readFile(settingsPath(run)),
+              recorded == Array(settings(run).utf8) else {
             return false
         }
-        return recorded == Array(settings(run).utf8)
+        guard let text = try? readFile(resultPath(run)), (try? JSON.parse(text)) != nil else {
+            print("  \(resultPath(run)) is damaged; running \(run.id) again")
+            return false
+        }
+        return true
     }
 
     /// Runs `pending` as child processes of this executable, `jobs` at a time.
@@ -96,7 +103,8 @@ struct Study: ParsableCommand {
         }
     }
 
-    /// Starts this executable with `arguments`, its output going to `log`.
+    /// Starts this executable with `arguments`, its output going to `log`. The child learns this
+    /// process's id (`SMALLNET_PARENT_PID`) and ends when this process does, even by SIGKILL.
     func spawn(arguments: [String], log: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -105,9 +113,16 @@ struct Study: ParsableCommand {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let executable = "/proc/self/exe"
         let argv: [UnsafeMutablePointer<CChar>?] = (["smallnet"] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
+        var environment: [UnsafeMutablePointer<CChar>?] = [strdup("\(parentVariable)=\(getpid())")]
+        var entry = environ
+        while let variable = entry.pointee {
+            if !String(cString: variable).hasPrefix("\(parentVariable)=") { environment.append(strdup(variable)) }
+            entry += 1
+        }
+        environment.append(nil)
+        defer { for p in argv + environment { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environment)
         guard rc == 0 else { throw SmallNetError.io("cannot start a training process: \(String(cString: strerror(rc)))") }
         return pid
     }

@@ -135,6 +135,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        exitWithStudyParent()
         reportingErrors {
             let recipe = try recipe()
             if let save { try checkOutputFile(save, what: "checkpoint") }

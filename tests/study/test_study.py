@@ -22,11 +22,32 @@ def study(out, *extra, **kwargs):
                           capture_output=True, text=True, **kwargs)
 
 
-def test_quick_study_runs_every_step(tmp_path):
+@pytest.fixture(scope="module")
+def clean_study(tmp_path_factory):
+    """A quick study run from start to end without interruption: (its directory, seconds)."""
+    out = tmp_path_factory.mktemp("clean")
     start = time.monotonic()
-    result = study(tmp_path, "--jobs", "2", timeout=600)
-    elapsed = time.monotonic() - start
+    result = study(out, "--jobs", "2", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
+    return out, time.monotonic() - start
+
+
+def results_by_id(out):
+    """Each run's result without its timings and thread count (results do not depend on them)."""
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    out = {}
+    for r in runs:
+        result = dict(r["result"])
+        for key in ("train_seconds", "seconds", "smallnet_version"):
+            result.pop(key, None)
+        result["history"] = [{k: v for k, v in e.items() if k != "seconds"} for e in result.get("history", [])]
+        result["config"] = {k: v for k, v in result.get("config", {}).items() if k != "threads"}
+        out[r["id"]] = result
+    return out
+
+
+def test_quick_study_runs_every_step(clean_study):
+    tmp_path, elapsed = clean_study
     results = json.loads((tmp_path / "results.json").read_text())
     runs = results["runs"]
     assert sorted({r["table"] for r in runs}) == [1, 2, 3]
@@ -48,25 +69,50 @@ def test_quick_study_runs_every_step(tmp_path):
     print(f"quick study: {elapsed:.1f} s")
 
 
-def test_killed_study_resumes_only_unfinished_runs(tmp_path):
+def training_children(study_pid):
+    """The `smallnet train` processes that `study_pid` started and that are still alive."""
+    children = []
+    for status in pathlib.Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            cmdline = (status.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"train" in cmdline and f"SMALLNET_PARENT_PID={study_pid}".encode() in (status.parent / "environ").read_bytes():
+            if "State:\tZ" not in text:
+                children.append(int(status.parent.name))
+    return children
+
+
+def test_killed_study_takes_its_runs_with_it_and_resumes_to_the_same_results(tmp_path, clean_study):
     process = subprocess.Popen([str(BINARY), "study", "--quick", "--out", str(tmp_path), "--jobs", "1"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = tmp_path / "runs"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(runs.glob("*.json"))) < 2:
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
+    assert training_children(process.pid), "a run is in progress"
+    process.kill()  # the study alone, with SIGKILL: its running child must follow it
     process.wait()
+    deadline = time.monotonic() + 5
+    while training_children(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert training_children(process.pid) == [], "a training process outlived its study"
     finished = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
     assert 2 <= len(finished) < 16
+    # A result cut short (a disk filling up, say) is named and redone, not a failure of the study.
+    damaged = sorted(finished)[0]
+    (runs / damaged).write_text((runs / damaged).read_text()[:200])
+    del finished[damaged]
     result = study(tmp_path, "--jobs", "2", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(finished)} already done" in result.stdout
+    assert f"{damaged} is damaged; running {damaged[:-5]} again" in result.stdout
     started = [line for line in result.stdout.splitlines() if line.strip().startswith("started")]
     assert len(started) == 16 - len(finished)
     for name, mtime in finished.items():
         assert (runs / name).stat().st_mtime_ns == mtime, f"{name} was run again"
-    assert len(json.loads((tmp_path / "results.json").read_text())["runs"]) == 16
+    assert results_by_id(tmp_path) == results_by_id(clean_study[0]), "resumed results equal an uninterrupted study's"
     # A run whose recorded settings differ from the plan's (another version, or a quick study
     # into a full study's directory) is run again; the others are kept.
     changed = runs / "t2-cnn-100k-adam-0.005.args"
