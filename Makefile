@@ -31,7 +31,9 @@ build: deps
 lib: deps
 	swift build $(LIB_FLAGS)
 	@mkdir -p $(LIB_DIR)
-	cp .build-lib/release/libSmallNetC.so $(LIB_DIR)/libsmallnet.so.$(VERSION)
+	@# A new file renamed over the old one: processes that have the old one loaded keep it intact.
+	cp .build-lib/release/libSmallNetC.so $(LIB_DIR)/.libsmallnet.so.$(VERSION).new
+	mv -f $(LIB_DIR)/.libsmallnet.so.$(VERSION).new $(LIB_DIR)/libsmallnet.so.$(VERSION)
 	ln -sf libsmallnet.so.$(VERSION) $(LIB_DIR)/libsmallnet.so.$(SOVERSION)
 	ln -sf libsmallnet.so.$(SOVERSION) $(LIB_DIR)/libsmallnet.so
 
@@ -60,8 +62,8 @@ test-c: lib
 	tests/c/run.sh
 
 python-deps:
-	@python3 -c 'import numpy, pytest, tqdm, safetensors, matplotlib, nbclient, nbformat, ipykernel' 2>/dev/null || \
-		python3 -m pip install -q numpy pytest tqdm safetensors matplotlib nbclient nbformat ipykernel
+	@python3 -c 'import numpy, pytest, tqdm, safetensors, matplotlib, nbclient, nbformat, ipykernel, sklearn' 2>/dev/null || \
+		python3 -m pip install -q numpy pytest tqdm safetensors matplotlib nbclient nbformat ipykernel scikit-learn
 
 test-python: lib python-deps
 	cd python && SMALLNET_REQUIRE_DATA=1 SMALLNET_LIBRARY=$(CURDIR)/$(LIB_DIR)/libsmallnet.so python3 -m pytest -q tests
