@@ -417,6 +417,11 @@ def test_the_model_travels_to_c_and_python(trained, evaluated, idx_predictions, 
     accuracy = 100 * evaluated["json"]["accuracy"]
     assert f"10000 images, accuracy {accuracy:.2f} %" in run.stdout
     assert run.stdout.splitlines()[0].startswith("image 0: Ankle boot")
+    # The images it names are classed as the CLI classes them (its accuracy over all 10,000 is
+    # evaluate's, above).
+    c_classes = [line.split(":")[1].split("  ")[0].strip() for line in run.stdout.splitlines() if line.startswith("image ")]
+    assert len(c_classes) == 8
+    assert c_classes == [p["class_name"] for p in idx_predictions["predictions"][:8]]
 
     script = f"""
 import gzip, json, numpy as np, smallnet
