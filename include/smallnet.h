@@ -17,9 +17,11 @@
  *    *_default() function, then change fields. Fields are only ever appended, so a program
  *    built against an older header keeps working.
  *  - Enum values are int32_t constants with pinned values; new values are only appended.
- *  - Threads: one handle must be used by one thread at a time. Different handles are
- *    independent and may be used (and trained) concurrently from different threads.
- *    sn_last_error() is per thread.
+ *  - Threads: one handle serves one call at a time. A call on a handle that a call on another
+ *    thread is using returns SN_ERR_BAD_STATE and changes nothing (a progress callback may
+ *    call back into the library on the handles of the sn_fit that called it). Different
+ *    handles are independent and may be used (and trained) concurrently from different
+ *    threads. sn_last_error() is per thread.
  */
 #ifndef SMALLNET_H
 #define SMALLNET_H
@@ -54,10 +56,12 @@ typedef int32_t sn_status;
 #define SN_ERR_SHAPE_MISMATCH 2   /* sizes or shapes that do not fit together */
 #define SN_ERR_OUT_OF_MEMORY 3    /* a request larger than smallnet allows itself */
 #define SN_ERR_IO 4               /* a file that cannot be read or written, or is malformed */
-#define SN_ERR_BAD_STATE 5        /* a call in the wrong order (backward before forward, …) */
+#define SN_ERR_BAD_STATE 5        /* a call in the wrong order (backward before forward, …), or on
+                                   * a handle that a call on another thread is using */
 #define SN_ERR_NOT_FOUND 6        /* a named tensor, file or directory that does not exist */
 #define SN_ERR_INTERNAL 7         /* a bug in smallnet: please report it */
-#define SN_ERR_DIVERGED 8         /* training stopped: the loss became NaN or infinite */
+#define SN_ERR_DIVERGED 8         /* training stopped: the loss became NaN or infinite, or rose
+                                   * over 100× where it started */
 
 /* The message of this thread's last failing call ("" if none). Borrowed: valid until this
  * thread's next failing call. Never NULL. */
@@ -472,8 +476,8 @@ typedef struct sn_epoch_record {
  * *n_epochs (may be NULL) the number of epochs run. The model is left in training mode.
  * A model that records no preprocessing or class names takes the training data's (see
  * sn_preprocessing). SN_ERR_INVALID_ARGUMENT for bad params, SN_ERR_SHAPE_MISMATCH for data that does not fit
- * the model, SN_ERR_DIVERGED when the loss becomes NaN or infinite (the history so far is
- * written). */
+ * the model, SN_ERR_DIVERGED when the loss becomes NaN or infinite or a batch's loss exceeds
+ * 100× the first batch's (or ln(classes), when larger) (the history so far is written). */
 sn_status sn_fit(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train, const sn_train_params *params,
                  sn_progress_fn progress, void *user, sn_epoch_record *history, size_t history_capacity,
                  size_t *n_epochs);
