@@ -597,6 +597,18 @@ sn_status sn_dataset_get_preprocessing(const sn_dataset *dataset, sn_preprocessi
  * trained on the dataset takes its names. */
 sn_status sn_dataset_set_class_names(sn_dataset *dataset, const char *const *names, size_t n);
 
+/* ======================================================= Activations and normalisation === */
+
+/* (end of activations and normalisation) */
+
+/* ================================================ Convolution and pooling options === */
+
+/* (end of convolution and pooling options) */
+
+/* ================================== Losses, optimizers, schedules, initialisation === */
+
+/* (end of losses, optimizers, schedules, initialisation) */
+
 #ifdef __cplusplus
 }
 #endif

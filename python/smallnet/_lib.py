@@ -499,6 +499,12 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "sn_dataset_get_preprocessing": (sn_status, [sn_dataset_p, _preprocessing_p]),
     # sn_status sn_dataset_set_class_names(sn_dataset *dataset, const char *const *names, size_t n);
     "sn_dataset_set_class_names": (sn_status, [sn_dataset_p, _strings, c_size_t]),
+    # ------------------------------------------------- activations and normalisation
+    # (end of activations and normalisation)
+    # ------------------------------------------ convolution and pooling options
+    # (end of convolution and pooling options)
+    # ---------------------------- losses, optimizers, schedules, initialisation
+    # (end of losses, optimizers, schedules, initialisation)
 }
 
 # ============================================================================== Loading ===
