@@ -259,11 +259,13 @@ func store(_ object: AnyObject, _ kind: HandleKind, into out: UnsafeMutablePoint
 
 // MARK: Threads
 
-/// The process-wide thread setting of the C API and its pool; it starts at the default thread
-/// count (`SMALLNET_NUM_THREADS`, `OMP_NUM_THREADS`, else the CPUs this process may use).
+/// The C API's threads: the process-wide setting (`sn_set_num_threads`) and the pools the
+/// library's calls run on, one per thread count asked for, made once and kept. It starts at the
+/// default thread count (`SMALLNET_NUM_THREADS`, `OMP_NUM_THREADS`, else the CPUs this process
+/// may use). Calls that find a pool busy (two trainings at once) run on their own thread.
 final class SharedThreads: @unchecked Sendable {
     private var count = ThreadPool.defaultThreadCount.count
-    private var pool: ThreadPool?
+    private var pools: [Int: ThreadPool] = [:]
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     static let shared = SharedThreads()
@@ -278,16 +280,18 @@ final class SharedThreads: @unchecked Sendable {
     func set(_ n: Int) {
         pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }
         count = n
-        pool = nil
     }
 
-    /// The pool for kernels called through the C API (nil with one thread).
-    var currentPool: ThreadPool? {
+    /// The pool of the current setting (nil with one thread).
+    var pool: ThreadPool? { pool(threads: threadCount) }
+
+    /// The pool of `threads` threads (nil for one).
+    func pool(threads: Int) -> ThreadPool? {
+        guard threads > 1 else { return nil }
         pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }
-        if count <= 1 { return nil }
-        if let pool, pool.threadCount == count { return pool }
-        let fresh = ThreadPool(threads: count)
-        pool = fresh
+        if let pool = pools[threads] { return pool }
+        let fresh = ThreadPool(threads: threads)
+        pools[threads] = fresh
         return fresh
     }
 }

@@ -18,10 +18,7 @@ public func sn_model_forward(_ model: OpaquePointer?, _ input: UnsafePointer<Flo
             throw SmallNetError.shapeMismatch("output holds \(capacity) floats; \(n) samples need \(needed)")
         }
         x.data.update(from: input, count: x.count)
-        let context = ExecutionContext(training: box.model.isTraining, generator: box.generator,
-                                       pool: SharedThreads.shared.currentPool)
-        let y = try box.model.forward(x, context: context)
-        box.generator = context.generator
+        let y = try box.model.forward(x, pool: SharedThreads.shared.pool)
         output.update(from: y.data, count: needed)
     }
 }
@@ -55,9 +52,7 @@ public func sn_model_backward(_ model: OpaquePointer?, _ dlogits: UnsafePointer<
         guard n >= 1 else { throw invalid("n must be at least 1") }
         let d = try Tensor(shape: [n] + box.model.outputShape)
         d.data.update(from: dlogits, count: d.count)
-        let context = ExecutionContext(training: box.model.isTraining, generator: box.generator,
-                                       pool: SharedThreads.shared.currentPool)
-        try box.model.backward(d, context: context)
+        try box.model.backward(d, pool: SharedThreads.shared.pool)
     }
 }
 

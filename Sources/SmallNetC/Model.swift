@@ -2,11 +2,9 @@
 import CSmallNetABI
 import SmallNet
 
-/// What an sn_model handle holds: the model, and the generator its low-level forward passes
-/// use for dropout.
+/// What an sn_model handle holds.
 final class ModelBox {
-    var model: Sequential
-    var generator = RandomGenerator(seed: 0)
+    let model: Sequential
     init(_ model: Sequential) { self.model = model }
 }
 
@@ -209,9 +207,7 @@ public func sn_model_clone(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<
     guarded {
         let box = try modelBox(model)
         let out = try nonNull(out, "out")
-        let twin = ModelBox(try box.model.copy())
-        twin.generator = box.generator
-        store(twin, .model, into: out)
+        store(ModelBox(try box.model.copy()), .model, into: out)
     }
 }
 

@@ -67,10 +67,7 @@ public func sn_optimizer_create(_ model: OpaquePointer?, _ params: UnsafePointer
 @_cdecl("sn_optimizer_step")
 public func sn_optimizer_step(_ optimizer: OpaquePointer?) -> sn_status {
     guarded {
-        let box = try optimizerBox(optimizer)
-        box.optimizer.pool = SharedThreads.shared.currentPool
-        defer { box.optimizer.pool = nil }
-        box.optimizer.step()
+        try optimizerBox(optimizer).optimizer.step(pool: SharedThreads.shared.pool)
     }
 }
 

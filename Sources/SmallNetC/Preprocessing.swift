@@ -146,7 +146,7 @@ public func sn_model_predict_u8(_ model: OpaquePointer?, _ pixels: UnsafePointer
         let data = try Dataset(rawPixels: Array(UnsafeBufferPointer(start: pixels, count: count)),
                                labels: [Int32](repeating: 0, count: n), sampleShape: shape,
                                classCount: Swift.max(classes, 2), preprocessing: recorded)
-        let p = try Trainer.predict(model: model, data: data, pool: SharedThreads.shared.currentPool)
+        let p = try Trainer.predict(model: model, data: data, pool: SharedThreads.shared.pool)
         out.update(from: p, count: needed)
     }
 }

@@ -146,6 +146,7 @@ public func sn_fit(_ model: OpaquePointer?, _ optimizer: OpaquePointer?, _ train
         }
         do {
             try Trainer.fit(model: box.model, optimizer: optimizer, train: data, evaluation: validation, config: config,
+                pool: SharedThreads.shared.pool(threads: config.threads),
                 progress: progress.map { callback in
                     { (t: TrainingProgress) -> Bool in
                         var s = info(epochEnd: nil)
@@ -188,7 +189,7 @@ public func sn_evaluate(_ model: OpaquePointer?, _ data: OpaquePointer?, _ loss:
         if confusion != nil && confusionCapacity < classes * classes {
             throw SmallNetError.shapeMismatch("confusion holds \(confusionCapacity) values; \(classes) classes need \(classes * classes)")
         }
-        let result = try Trainer.evaluate(model: box.model, data: dataset, pool: SharedThreads.shared.currentPool)
+        let result = try Trainer.evaluate(model: box.model, data: dataset, pool: SharedThreads.shared.pool)
         loss?.pointee = result.loss
         accuracy?.pointee = result.accuracy
         if let confusion {
@@ -210,7 +211,7 @@ public func sn_predict(_ model: OpaquePointer?, _ data: OpaquePointer?, _ probab
         guard capacity >= needed else {
             throw SmallNetError.shapeMismatch("probabilities holds \(capacity) floats; \(dataset.count) samples need \(needed)")
         }
-        let p = try Trainer.predict(model: box.model, data: dataset, pool: SharedThreads.shared.currentPool)
+        let p = try Trainer.predict(model: box.model, data: dataset, pool: SharedThreads.shared.pool)
         for i in 0..<needed { out[i] = p[i] }
     }
 }

@@ -156,10 +156,12 @@ struct Train: ParsableCommand {
             print("optimizer \(recipe.optimizer.rawValue), lr \(recipe.effectiveLearningRate), \(recipe.training.epochs) epochs, batch \(recipe.training.batchSize), \(recipe.training.threads) threads")
             let reporter = ProgressPrinter(evaluationName: recipe.validationSize > 0 ? "val" : "test")
             let start = monotonicSeconds()
+            let pool = try threadPool(recipe.training.threads)
             let history = try Trainer.fit(model: model, optimizer: optimizer, train: train, evaluation: evaluation,
-                                          config: recipe.training, progress: reporter.step, onEpoch: reporter.epoch)
+                                          config: recipe.training, pool: pool,
+                                          progress: reporter.step, onEpoch: reporter.epoch)
             let trainSeconds = monotonicSeconds() - start
-            let result = try Trainer.evaluate(model: model, data: test)
+            let result = try Trainer.evaluate(model: model, data: test, pool: pool)
             print("test accuracy \(percent(result.accuracy)) %, test loss \(fixed(result.loss, 4)), \(model.parameterCount) parameters, trained in \(fixed(trainSeconds, 1)) s")
             if let save {
                 try Checkpoint.save(model, to: save, trainingConfig: recipe.json.serialized())

@@ -144,16 +144,15 @@ final class ConvolutionTests: XCTestCase {
     func testCheckpointRoundTripOfACNN() throws {
         var g = RandomGenerator(seed: 3)
         let model = try CNN.build(inputShape: [1, 8, 8], classes: 3, channels: [3, 4], head: .globalAverage, dropout: 0.2, generator: &g)
-        let context = ExecutionContext(training: true)
-        _ = try model.forward(randomTensor([4, 1, 8, 8], seed: 1), context: context)  // moves running statistics
+        _ = try model.forward(randomTensor([4, 1, 8, 8], seed: 1))  // moves running statistics
         model.isTraining = false
         let x = randomTensor([2, 1, 8, 8], seed: 2)
-        let before = try model.forward(x, context: context).values
+        let before = try model.forward(x).values
         let path = "/tmp/smallnet-cnn-\(getpid()).safetensors"
         defer { unlink(path) }
         try Checkpoint.save(model, to: path, trainingConfig: "{}")
         let loaded = try Checkpoint.load(from: path)
         XCTAssertEqual(loaded.architecture, model.architecture)
-        XCTAssertEqual(try loaded.forward(x, context: context).values, before)
+        XCTAssertEqual(try loaded.forward(x).values, before)
     }
 }

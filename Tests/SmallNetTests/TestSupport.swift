@@ -71,16 +71,16 @@ func checkGradients(_ layer: Layer, inputShape: [Int], training: Bool = true, se
 /// finite differences with `step`, every `stride`-th entry of each parameter.
 func checkModelGradients(_ model: Sequential, input x: Tensor, labels: [Int32], step: Float, stride: Int,
                          relative: Double, absolute: Double, file: StaticString = #filePath, line: UInt = #line) throws {
-    let context = ExecutionContext(training: true)
+    model.isTraining = true
     func loss() throws -> Double {
-        let logits = try model.forward(x, context: context)
+        let logits = try model.forward(x)
         return Double(try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0).loss })
     }
     model.zeroGrad()
-    let logits = try model.forward(x, context: context)
+    let logits = try model.forward(x)
     let d = try Tensor(shape: logits.shape)
     _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
-    try model.backward(d, context: context)
+    try model.backward(d)
     for (name, p) in model.namedParameters {
         for i in Swift.stride(from: 0, to: p.value.count, by: stride) {
             let saved = p.value.data[i]

@@ -42,7 +42,8 @@ final class TrainingTests: XCTestCase {
             recipe.training.seed = 11
             recipe.training.augmentation = try Augmentation(cropPadding: 1, horizontalFlip: true)
             let model = try recipe.buildModel(inputShape: [1, 6, 6], classes: 3)
-            try Trainer.fit(model: model, optimizer: try recipe.buildOptimizer(for: model), train: data, config: recipe.training)
+            try Trainer.fit(model: model, optimizer: try recipe.buildOptimizer(for: model), train: data, config: recipe.training,
+                            pool: threads > 1 ? ThreadPool(threads: threads) : nil)
             return model.parameters.flatMap { $0.value.values } + model.namedBuffers.flatMap { $0.tensor.values }
         }
         let a = try run(threads: 1), b = try run(threads: 1), c = try run(threads: 2)

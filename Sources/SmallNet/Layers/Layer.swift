@@ -17,17 +17,38 @@ public final class Parameter {
     }
 }
 
-/// Where and how a forward pass runs: train or eval mode, the generator for dropout and
-/// augmentation, and the threads for the kernels.
-public final class ExecutionContext {
-    public var training: Bool
+/// The random state of a model's stochastic layers (dropout), owned by the model: every
+/// forward pass of the model draws from it, and `Trainer.fit` reseeds it from its seed.
+public final class RandomSource {
     public var generator: RandomGenerator
-    public let pool: ThreadPool?
+    public init(seed: UInt64) { generator = RandomGenerator(seed: seed) }
+}
 
-    public init(training: Bool, generator: RandomGenerator = RandomGenerator(seed: 0), pool: ThreadPool? = nil) {
+/// What one forward or backward pass runs with: the model's mode (training or eval), the
+/// model's random source, and the threads of whoever drives the engine. Made for each pass
+/// from state owned elsewhere; it owns none of it.
+public final class ExecutionContext {
+    public let training: Bool
+    public let pool: ThreadPool?
+    private let random: RandomSource
+
+    /// The random generator of the pass (the model's).
+    public var generator: RandomGenerator {
+        get { random.generator }
+        set { random.generator = newValue }
+    }
+
+    public init(training: Bool, random: RandomSource, pool: ThreadPool? = nil) {
         self.training = training
-        self.generator = generator
+        self.random = random
         self.pool = pool
+    }
+
+    /// A context with a random source of its own (for running layers alone, as tests do).
+    public convenience init(training: Bool, generator: RandomGenerator = RandomGenerator(seed: 0), pool: ThreadPool? = nil) {
+        let random = RandomSource(seed: 0)
+        random.generator = generator
+        self.init(training: training, random: random, pool: pool)
     }
 }
 

@@ -10,8 +10,11 @@ public final class Sequential {
     public private(set) var layers: [Layer] = []
     /// Per-sample output shape of each layer.
     public private(set) var layerOutputShapes: [[Int]] = []
-    /// Training mode (batch statistics, dropout) or eval mode.
+    /// Training mode (batch statistics, dropout) or eval mode; the model's own, as a PyTorch
+    /// module's `.training`.
     public var isTraining = true
+    /// The random state of dropout, drawn from by every forward pass in training mode.
+    public let random = RandomSource(seed: 0)
     /// How raw pixels become this model's inputs; nil until training or the caller records it.
     public private(set) var preprocessing: Preprocessing?
     /// One name per output class, or empty when unknown.
@@ -61,7 +64,8 @@ public final class Sequential {
         classNames.indices.contains(index) ? classNames[index] : String(index)
     }
 
-    /// An independent copy: architecture, parameters, buffers, mode, preprocessing and class names.
+    /// An independent copy: architecture, parameters, buffers, mode, random state, preprocessing
+    /// and class names.
     public func copy() throws -> Sequential {
         let twin = try Sequential(architecture: architecture)
         for (mine, theirs) in zip(namedParameters, twin.namedParameters) {
@@ -71,6 +75,7 @@ public final class Sequential {
             theirs.tensor.data.update(from: mine.tensor.data, count: mine.tensor.count)
         }
         twin.isTraining = isTraining
+        twin.random.generator = random.generator
         twin.preprocessing = preprocessing
         twin.classNames = classNames
         return twin
@@ -108,11 +113,11 @@ public final class Sequential {
         }
     }
 
-    /// Runs the batch through every layer. The result is owned by the model and valid until
-    /// the next `forward`.
+    /// Runs the batch through every layer, in the model's mode, with `pool`'s threads. The result
+    /// is owned by the model and valid until the next `forward`.
     /// - Throws: `shapeMismatch` when `input` is not (N, inputShape…) with N ≥ 1;
     ///   `invalidArgument` for a training batch of one through BatchNorm.
-    public func forward(_ input: Tensor, context: ExecutionContext) throws -> Tensor {
+    public func forward(_ input: Tensor, pool: ThreadPool? = nil) throws -> Tensor {
         guard input.shape.count == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape,
               input.shape[0] >= 1 else {
             throw SmallNetError.shapeMismatch("model expects input (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(input.shape)")
@@ -120,7 +125,7 @@ public final class Sequential {
         if isTraining && input.shape[0] < 2 && layers.contains(where: { $0 is BatchNorm1d }) {
             throw SmallNetError.invalidArgument("BatchNorm needs at least 2 samples per batch in training mode")
         }
-        context.training = isTraining
+        let context = ExecutionContext(training: isTraining, random: random, pool: pool)
         var x = input
         for layer in layers { x = layer.forward(x, context: context) }
         lastBatch = input.shape[0]
@@ -130,14 +135,14 @@ public final class Sequential {
     /// Back-propagates the gradient of the loss with respect to the last forward's output,
     /// accumulating into every parameter's gradient. The input gradient is not computed.
     /// - Throws: `badState` without a preceding forward; `shapeMismatch` for a wrong `dOut`.
-    public func backward(_ dOut: Tensor, context: ExecutionContext) throws {
+    public func backward(_ dOut: Tensor, pool: ThreadPool? = nil) throws {
         guard let n = lastBatch else {
             throw SmallNetError.badState("backward needs a forward pass on the same batch first")
         }
         guard dOut.shape == [n] + outputShape else {
             throw SmallNetError.shapeMismatch("backward expects a gradient of shape \([n] + outputShape), got \(dOut.shape)")
         }
-        context.training = isTraining
+        let context = ExecutionContext(training: isTraining, random: random, pool: pool)
         var d = dOut
         for index in layers.indices.reversed() {
             // The first layer with parameters needs no input gradient, nor does anything before it.

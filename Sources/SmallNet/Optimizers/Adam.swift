@@ -13,7 +13,6 @@
 public final class Adam: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
-    public var pool: ThreadPool? = nil
     public let beta1: Float
     public let beta2: Float
     public let eps: Float
@@ -52,7 +51,7 @@ public final class Adam: Optimizer {
 
     public var name: String { decoupled ? "adamw" : "adam" }
 
-    public func step() {
+    public func step(pool: ThreadPool?) {
         if m.isEmpty { m = zeroState(like: parameters); v = zeroState(like: parameters) }
         stepCount += 1
         let t = Double(stepCount)

@@ -13,14 +13,15 @@ public protocol Optimizer: AnyObject {
     var parameters: [Parameter] { get }
     /// The current learning rate; schedules set it before each step.
     var learningRate: Float { get set }
-    /// Threads for `step` (nil: the calling thread only). The update is element-wise, so the
-    /// result does not depend on it.
-    var pool: ThreadPool? { get set }
-    /// Applies one update using the current gradients.
-    func step()
+    /// Applies one update using the current gradients, with `pool`'s threads (nil: the calling
+    /// thread only). The update is element-wise, so the result does not depend on them.
+    func step(pool: ThreadPool?)
 }
 
 extension Optimizer {
+    /// One update on the calling thread alone.
+    public func step() { step(pool: nil) }
+
     /// Sets every parameter gradient to zero.
     public func zeroGrad() { for p in parameters { p.grad.fill(0) } }
 }

@@ -12,7 +12,6 @@
 public final class RMSProp: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
-    public var pool: ThreadPool? = nil
     public let alpha: Float
     public let eps: Float
     public let weightDecay: Float
@@ -41,7 +40,7 @@ public final class RMSProp: Optimizer {
 
     public var name: String { "rmsprop" }
 
-    public func step() {
+    public func step(pool: ThreadPool?) {
         if squareAverages.isEmpty {
             squareAverages = zeroState(like: parameters)
             if centered { gradientAverages = zeroState(like: parameters) }

@@ -11,7 +11,6 @@
 public final class SGD: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
-    public var pool: ThreadPool? = nil
     public let momentum: Float
     public let dampening: Float
     public let weightDecay: Float
@@ -37,7 +36,7 @@ public final class SGD: Optimizer {
 
     public var name: String { "sgd" }
 
-    public func step() {
+    public func step(pool: ThreadPool?) {
         let firstStep = buffers.isEmpty
         if firstStep && momentum != 0 { buffers = zeroState(like: parameters) }
         let lr = Vec16(repeating: learningRate), mu = Vec16(repeating: momentum)

@@ -9,7 +9,8 @@ public struct TrainingConfig: Sendable {
     public var schedule: LearningRateSchedule = .constant
     public var labelSmoothing: Float = 0
     public var augmentation: Augmentation? = nil
-    /// Threads for the kernels (1 = only the calling thread).
+    /// Threads for the kernels: the size of the pool the driver (the command line, the C API)
+    /// passes to `Trainer.fit`; recorded with the run's settings.
     public var threads = 1
 
     public init() {}
@@ -68,7 +69,9 @@ public enum Trainer {
     /// training as diverged.
     public static let divergenceFactor: Float = 100
 
-    /// Trains `model` on `train` with `optimizer`, evaluating on `evaluation` after each epoch.
+    /// Trains `model` on `train` with `optimizer`, evaluating on `evaluation` after each epoch,
+    /// with `pool`'s threads (the caller's, nil for the calling thread alone; results do not
+    /// depend on them). The model's random source is reseeded from `config.seed`.
     ///
     /// A model that records no preprocessing or class names takes the training data's, and
     /// raw pixels are then prepared with the model's preprocessing.
@@ -83,7 +86,7 @@ public enum Trainer {
     ///   where it started.
     @discardableResult
     public static func fit(model: Sequential, optimizer: Optimizer, train: Dataset, evaluation: Dataset? = nil,
-                           config: TrainingConfig,
+                           config: TrainingConfig, pool: ThreadPool? = nil,
                            progress: ((TrainingProgress) -> Bool)? = nil,
                            onEpoch: ((EpochRecord) -> Bool)? = nil) throws -> [EpochRecord] {
         try config.validate()
@@ -92,83 +95,20 @@ public enum Trainer {
         if let evaluation { try checkCompatible(model, evaluation) }
         if model.preprocessing == nil { try model.setPreprocessing(train.preprocessing) }
         if model.classNames.isEmpty { try model.setClassNames(train.classNames) }
-        let pool = config.threads > 1 ? ThreadPool(threads: config.threads) : nil
-        var generator = RandomGenerator(seed: config.seed)
-        let context = ExecutionContext(training: true, generator: generator.fork(), pool: pool)
-        let hasBatchNorm = model.layers.contains { $0 is BatchNorm1d }
-        let batchSize = Swift.min(config.batchSize, train.count)
-        var stepsPerEpoch = (train.count + batchSize - 1) / batchSize
-        if hasBatchNorm && train.count % batchSize == 1 { stepsPerEpoch -= 1 }
-        try require(stepsPerEpoch > 0, "the training set is too small for a batch")
-        let totalSteps = stepsPerEpoch * config.epochs
-        let baseRate = optimizer.learningRate
-
-        let batch = Tensor(uncheckedShape: [0], count: 0)
-        let dLogits = Tensor(uncheckedShape: [0], count: 0)
-        var labels: [Int32] = []
-        var order = Array(0..<train.count)
+        var run = try TrainingRun(model: model, optimizer: optimizer, train: train, config: config, pool: pool)
+        let wasTraining = model.isTraining
+        defer { model.isTraining = wasTraining; optimizer.learningRate = run.baseRate }
         var history: [EpochRecord] = []
-        var globalStep = 0
-        var stopped = false
-        var startingLoss: Float?
-        let wasTraining = model.isTraining, optimizerPool = optimizer.pool
-        optimizer.pool = pool
-        defer { model.isTraining = wasTraining; optimizer.learningRate = baseRate; optimizer.pool = optimizerPool }
-
-        for epoch in 1...Swift.max(config.epochs, 1) where config.epochs > 0 && !stopped {
-            let start = monotonicSeconds()
-            order.shuffle(using: &generator)
-            model.isTraining = true
-            var lossSum: Double = 0, correct = 0, seen = 0
-            var rate = baseRate
-            for step in 0..<stepsPerEpoch {
-                let lo = step * batchSize, hi = Swift.min(lo + batchSize, train.count)
-                train.gather(order[lo..<hi], into: batch, labels: &labels, preprocessing: model.preprocessing,
-                             augmentation: config.augmentation, generator: &generator)
-                rate = config.schedule.learningRate(base: baseRate, step: globalStep, totalSteps: totalSteps,
-                                                    stepsPerEpoch: stepsPerEpoch)
-                optimizer.learningRate = rate
-                let logits = try model.forward(batch, context: context)
-                dLogits.resize(logits.shape)
-                let (loss, hits) = try labels.withUnsafeBufferPointer {
-                    try softmaxCrossEntropy(logits: logits, labels: $0, labelSmoothing: config.labelSmoothing, dLogits: dLogits)
-                }
-                guard loss.isFinite else {
-                    throw SmallNetError.diverged("training diverged: the loss became \(loss) at epoch \(epoch), step \(step + 1) (try a smaller learning rate)")
-                }
-                // A loss far above where training started is divergence too, long before it overflows.
-                if startingLoss == nil { startingLoss = Swift.max(loss, _log(Float(train.classCount))) }
-                if let start = startingLoss, loss > Trainer.divergenceFactor * start {
-                    throw SmallNetError.diverged("training diverged: the loss rose to \(loss) at epoch \(epoch), step \(step + 1), over \(Int(Trainer.divergenceFactor))× its start \(start) (try a smaller learning rate)")
-                }
-                optimizer.zeroGrad()
-                try model.backward(dLogits, context: context)
-                optimizer.step()
-                globalStep += 1
-                lossSum += Double(loss) * Double(hi - lo)
-                correct += hits
-                seen += hi - lo
-                if let progress {
-                    let elapsed = monotonicSeconds() - start
-                    let info = TrainingProgress(epoch: epoch, epochs: config.epochs, step: step + 1,
-                                                stepsPerEpoch: stepsPerEpoch, loss: loss,
-                                                imagesPerSecond: Double(seen) / Swift.max(elapsed, 1e-9),
-                                                learningRate: rate)
-                    if !progress(info) { stopped = true; break }
-                }
-            }
-            if stopped { break }  // stopped inside the epoch: only completed epochs are recorded
-            let seconds = monotonicSeconds() - start
-            var record = EpochRecord(epoch: epoch, trainLoss: Float(lossSum / Double(Swift.max(seen, 1))),
-                                     trainAccuracy: Float(correct) / Float(Swift.max(seen, 1)),
-                                     evalLoss: nil, evalAccuracy: nil, learningRate: rate, seconds: seconds)
+        for epoch in 1...Swift.max(config.epochs, 1) where config.epochs > 0 {
+            // Stopped inside the epoch: only completed epochs are recorded.
+            guard var record = try run.trainEpoch(epoch, progress: progress) else { break }
             if let evaluation {
                 let result = try evaluate(model: model, data: evaluation, pool: pool)
                 record.evalLoss = result.loss
                 record.evalAccuracy = result.accuracy
             }
             history.append(record)
-            if let onEpoch, !onEpoch(record) { stopped = true }
+            if let onEpoch, !onEpoch(record) { break }
         }
         return history
     }
@@ -218,7 +158,6 @@ public enum Trainer {
         let wasTraining = model.isTraining
         model.isTraining = false
         defer { model.isTraining = wasTraining }
-        let context = ExecutionContext(training: false, pool: pool)
         let batch = Tensor(uncheckedShape: [0], count: 0)
         var labels: [Int32] = []
         var unused = RandomGenerator(seed: 0)
@@ -228,7 +167,7 @@ public enum Trainer {
             let last = Swift.min(first + batchSize, data.count)
             data.gather(order[first..<last], into: batch, labels: &labels, preprocessing: model.preprocessing,
                         generator: &unused)
-            let logits = try model.forward(batch, context: context)
+            let logits = try model.forward(batch, pool: pool)
             try body(logits, labels, first)
             first = last
         }
@@ -250,4 +189,100 @@ func argmax(_ p: UnsafePointer<Float>, count: Int) -> Int {
     var best = 0
     for j in 1..<count where p[j] > p[best] { best = j }
     return best
+}
+
+/// The state of one `fit` that lasts from epoch to epoch: the shuffling generator, the sample
+/// order, the step count the schedule follows, where the loss started, and the batch buffers.
+private struct TrainingRun {
+    let model: Sequential
+    let optimizer: Optimizer
+    let train: Dataset
+    let config: TrainingConfig
+    let pool: ThreadPool?
+    let batchSize: Int, stepsPerEpoch: Int, totalSteps: Int
+    let baseRate: Float
+    var generator: RandomGenerator
+    var order: [Int]
+    var globalStep = 0
+    var startingLoss: Float?
+    let batch = Tensor(uncheckedShape: [0], count: 0)
+    let dLogits = Tensor(uncheckedShape: [0], count: 0)
+    var labels: [Int32] = []
+
+    /// - Throws: `invalidArgument` when the data cannot make a single batch.
+    init(model: Sequential, optimizer: Optimizer, train: Dataset, config: TrainingConfig, pool: ThreadPool?) throws {
+        self.model = model
+        self.optimizer = optimizer
+        self.train = train
+        self.config = config
+        self.pool = pool
+        generator = RandomGenerator(seed: config.seed)
+        model.random.generator = generator.fork()
+        let hasBatchNorm = model.layers.contains { $0 is BatchNorm1d }
+        batchSize = Swift.min(config.batchSize, train.count)
+        var steps = (train.count + batchSize - 1) / batchSize
+        if hasBatchNorm && train.count % batchSize == 1 { steps -= 1 }  // no training batch of one through BatchNorm1d
+        try require(steps > 0, "the training set is too small for a batch")
+        stepsPerEpoch = steps
+        totalSteps = steps * config.epochs
+        baseRate = optimizer.learningRate
+        order = Array(0..<train.count)
+    }
+
+    /// Epoch `epoch`: shuffles, walks the mini-batches (forward, loss, backward, step, with the
+    /// schedule's rate), and calls `progress` after every step.
+    /// - Returns: the epoch's record (without evaluation), or nil when `progress` stopped it.
+    /// - Throws: `diverged` when the loss becomes NaN or infinite or exceeds
+    ///   `Trainer.divergenceFactor` times where it started.
+    mutating func trainEpoch(_ epoch: Int, progress: ((TrainingProgress) -> Bool)?) throws -> EpochRecord? {
+        let start = monotonicSeconds()
+        order.shuffle(using: &generator)
+        model.isTraining = true
+        var lossSum: Double = 0, correct = 0, seen = 0
+        var rate = baseRate
+        for step in 0..<stepsPerEpoch {
+            let lo = step * batchSize, hi = Swift.min(lo + batchSize, train.count)
+            train.gather(order[lo..<hi], into: batch, labels: &labels, preprocessing: model.preprocessing,
+                         augmentation: config.augmentation, generator: &generator)
+            rate = config.schedule.learningRate(base: baseRate, step: globalStep, totalSteps: totalSteps,
+                                                stepsPerEpoch: stepsPerEpoch)
+            optimizer.learningRate = rate
+            let logits = try model.forward(batch, pool: pool)
+            dLogits.resize(logits.shape)
+            let (loss, hits) = try labels.withUnsafeBufferPointer {
+                try softmaxCrossEntropy(logits: logits, labels: $0, labelSmoothing: config.labelSmoothing, dLogits: dLogits)
+            }
+            try checkDivergence(loss, epoch: epoch, step: step)
+            optimizer.zeroGrad()
+            try model.backward(dLogits, pool: pool)
+            optimizer.step(pool: pool)
+            globalStep += 1
+            lossSum += Double(loss) * Double(hi - lo)
+            correct += hits
+            seen += hi - lo
+            if let progress {
+                let elapsed = monotonicSeconds() - start
+                let info = TrainingProgress(epoch: epoch, epochs: config.epochs, step: step + 1,
+                                            stepsPerEpoch: stepsPerEpoch, loss: loss,
+                                            imagesPerSecond: Double(seen) / Swift.max(elapsed, 1e-9),
+                                            learningRate: rate)
+                if !progress(info) { return nil }
+            }
+        }
+        return EpochRecord(epoch: epoch, trainLoss: Float(lossSum / Double(Swift.max(seen, 1))),
+                           trainAccuracy: Float(correct) / Float(Swift.max(seen, 1)),
+                           evalLoss: nil, evalAccuracy: nil, learningRate: rate, seconds: monotonicSeconds() - start)
+    }
+
+    /// Throws `diverged` for a NaN or infinite loss, or one far above where training started
+    /// (long before it overflows).
+    mutating func checkDivergence(_ loss: Float, epoch: Int, step: Int) throws {
+        guard loss.isFinite else {
+            throw SmallNetError.diverged("training diverged: the loss became \(loss) at epoch \(epoch), step \(step + 1) (try a smaller learning rate)")
+        }
+        if startingLoss == nil { startingLoss = Swift.max(loss, _log(Float(train.classCount))) }
+        if let start = startingLoss, loss > Trainer.divergenceFactor * start {
+            throw SmallNetError.diverged("training diverged: the loss rose to \(loss) at epoch \(epoch), step \(step + 1), over \(Int(Trainer.divergenceFactor))× its start \(start) (try a smaller learning rate)")
+        }
+    }
 }
