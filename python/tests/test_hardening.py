@@ -66,6 +66,7 @@ def test_two_threads_saving_to_one_path_never_mix(tmp_path):
         except BaseException as error:  # noqa: BLE001 - every failure counts
             errors.append(error)
 
+    models[0].save(path)  # the reader below starts at once
     threads = [threading.Thread(target=save_many, args=(m,)) for m in models]
     for t in threads:
         t.start()
