@@ -8,8 +8,10 @@ final class DatasetBox {
     init(_ dataset: Dataset) { self.dataset = dataset }
 }
 
+/// A dataset for reading: datasets never change once made (but for their class names), so
+/// any number of calls may read one at once.
 func datasetBox(_ handle: OpaquePointer?, _ name: String = "dataset") throws -> DatasetBox {
-    try object(handle, .dataset, name)
+    try object(handle, .dataset, name, shared: true)
 }
 
 @_cdecl("sn_dataset_load_fashion_mnist")

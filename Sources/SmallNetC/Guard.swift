@@ -134,11 +134,13 @@ func copyString(_ text: String, to dst: UnsafeMutablePointer<CChar>, capacity: I
 /// Kinds of opaque handles; a pointer is only accepted as the kind it was created as.
 enum HandleKind: String { case model = "sn_model", optimizer = "sn_optimizer", dataset = "sn_dataset" }
 
-/// A live handle: its object and kind, and the thread running a call on it, if any.
+/// A live handle: its object and kind, and the threads running calls on it: one that may change
+/// it (`user`), or any number that only read it (`readers`, one entry per claim).
 private final class Entry {
     let object: AnyObject
     let kind: HandleKind
     var user: pthread_t?
+    var readers: [pthread_t] = []
     init(_ object: AnyObject, _ kind: HandleKind) { self.object = object; self.kind = kind }
 }
 
@@ -165,28 +167,45 @@ private final class Registry: @unchecked Sendable {
         }
     }
 
-    /// The object of handle `id`, claimed for the calling thread; `newlyClaimed` is false when
-    /// this thread already had it (a call made from inside another call's callback).
-    func claim(_ id: UInt, _ kind: HandleKind, _ name: String) throws -> (object: AnyObject, newlyClaimed: Bool) {
+    /// The object of handle `id`, claimed for the calling thread: alone (`shared` false: calls
+    /// that may change it), or beside other readers (`shared` true: calls that only read it,
+    /// such as a dataset several trainings walk at once). `newlyClaimed` is false when this
+    /// thread already holds it alone (a call made from inside another call's callback).
+    func claim(_ id: UInt, _ kind: HandleKind, _ name: String, shared: Bool) throws -> (object: AnyObject, newlyClaimed: Bool) {
         try locked {
             guard let entry = live[id], entry.kind == kind else {
                 throw invalid("\(name) is not a live \(kind.rawValue) (already freed, or another kind of pointer)")
             }
             let me = pthread_self()
+            let inUse = SmallNetError.badState("\(name) is in use by a call on another thread: one handle, one call at a time")
             if let user = entry.user {
-                guard pthread_equal(user, me) != 0 else {
-                    throw SmallNetError.badState("\(name) is in use by a call on another thread: one handle, one call at a time")
-                }
+                guard pthread_equal(user, me) != 0 else { throw inUse }
                 return (entry.object, false)
             }
-            entry.user = me
+            if shared {
+                entry.readers.append(me)
+            } else {
+                guard entry.readers.allSatisfy({ pthread_equal($0, me) != 0 }) else { throw inUse }
+                entry.user = me
+            }
             return (entry.object, true)
         }
     }
 
+    /// Ends the calling thread's claims `ids`.
     func release(_ ids: ArraySlice<UInt>) {
         guard !ids.isEmpty else { return }
-        locked { for id in ids { live[id]?.user = nil } }
+        let me = pthread_self()
+        locked {
+            for id in ids {
+                guard let entry = live[id] else { continue }
+                if let user = entry.user, pthread_equal(user, me) != 0 {
+                    entry.user = nil
+                } else if let index = entry.readers.firstIndex(where: { pthread_equal($0, me) != 0 }) {
+                    entry.readers.remove(at: index)
+                }
+            }
+        }
     }
 
     /// Removes handle `id` of `kind`; nil when it is not live, of another kind, or in use by another thread.
@@ -195,7 +214,11 @@ private final class Registry: @unchecked Sendable {
             guard let entry = live[id], entry.kind == kind else {
                 return "not a live \(kind.rawValue) (double free, or another kind of pointer)"
             }
-            if let user = entry.user, pthread_equal(user, pthread_self()) == 0 {
+            let me = pthread_self()
+            if let user = entry.user, pthread_equal(user, me) == 0 {
+                return "the \(kind.rawValue) is in use by a call on another thread"
+            }
+            if entry.readers.contains(where: { pthread_equal($0, me) == 0 }) {
                 return "the \(kind.rawValue) is in use by a call on another thread"
             }
             live[id] = nil
@@ -229,14 +252,14 @@ func makeHandle(_ object: AnyObject, _ kind: HandleKind) -> OpaquePointer {
     OpaquePointer(bitPattern: registry.add(object, kind))!
 }
 
-/// The object behind a live handle of `kind`, which is this thread's until the running
-/// `guarded` call returns.
+/// The object behind a live handle of `kind`, claimed by this thread (alone, or beside other
+/// readers when `shared`) until the running `guarded` call returns.
 /// - Throws: `invalidArgument` for NULL, freed, foreign or wrong-kind handles; `badState` for a
 ///   handle a call on another thread is using.
-func object<T: AnyObject>(_ handle: OpaquePointer?, _ kind: HandleKind, _ name: String) throws -> T {
+func object<T: AnyObject>(_ handle: OpaquePointer?, _ kind: HandleKind, _ name: String, shared: Bool = false) throws -> T {
     guard let handle else { throw invalid("\(name) is NULL") }
     let id = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
-    let (found, newlyClaimed) = try registry.claim(id, kind, name)
+    let (found, newlyClaimed) = try registry.claim(id, kind, name, shared: shared)
     if newlyClaimed { ClaimedHandles.current.ids.append(id) }
     guard let object = found as? T else { throw SmallNetError.badState("\(name) holds an object of another type") }
     return object

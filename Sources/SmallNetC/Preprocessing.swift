@@ -99,8 +99,8 @@ public func sn_model_set_class_names(_ model: OpaquePointer?, _ names: UnsafePoi
 public func sn_dataset_set_class_names(_ dataset: OpaquePointer?, _ names: UnsafePointer<UnsafePointer<CChar>?>?,
                                        _ n: Int) -> sn_status {
     guarded {
-        let data = try datasetBox(dataset).dataset
-        try data.setClassNames(try strings(names, n))
+        let box: DatasetBox = try object(dataset, .dataset, "dataset")  // alone: the names change
+        try box.dataset.setClassNames(try strings(names, n))
     }
 }
 

@@ -856,6 +856,25 @@ static void *predict_many(void *arg) {
     return NULL;
 }
 
+/* Two trainings of two models on one dataset at once: datasets are read by both. */
+static sn_status fit_status[2];
+
+static void *fit_on_shared_data(void *arg) {
+    int t = (int)(intptr_t)arg;
+    sn_model *m = small_model();
+    sn_optimizer_params op;
+    sn_optimizer *o = NULL;
+    sn_train_params tp;
+    fit_status[t] = sn_optimizer_params_default(SN_OPTIMIZER_SGD, &op);
+    if (fit_status[t] == SN_OK) fit_status[t] = sn_optimizer_create(m, &op, &o);
+    if (fit_status[t] == SN_OK) fit_status[t] = sn_train_params_default(&tp);
+    tp.epochs = 3;
+    if (fit_status[t] == SN_OK) fit_status[t] = sn_fit(m, o, shared_data, &tp, NULL, NULL, NULL, 0, NULL);
+    sn_optimizer_free(o);
+    sn_model_free(m);
+    return NULL;
+}
+
 static void test_one_call_per_handle(void) {
     shared_data = synthetic(SHARED_N, 5);
     shared_model = small_model();
@@ -868,6 +887,12 @@ static void test_one_call_per_handle(void) {
     EXPECT(other == 0 && ok + busy == THREADS * ROUNDS && ok >= 1, "4 threads predicting: %d ok, %d busy, %d other",
            ok, busy, other);
     printf("4 threads x %d predictions on one model: %d ran, %d refused (busy), %d wrong\n", ROUNDS, ok, busy, other);
+
+    pthread_t trainers[2];
+    for (int t = 0; t < 2; t++) pthread_create(&trainers[t], NULL, fit_on_shared_data, (void *)(intptr_t)t);
+    for (int t = 0; t < 2; t++) pthread_join(trainers[t], NULL);
+    EXPECT(fit_status[0] == SN_OK && fit_status[1] == SN_OK, "two trainings on one dataset: %d, %d (%s)",
+           fit_status[0], fit_status[1], sn_last_error());
 
     /* Handles are never reused: a freed handle stays dead after new ones are made, and a
      * wrong-kind free changes nothing. */
