@@ -17,9 +17,11 @@
  *    *_default() function, then change fields. Fields are only ever appended, so a program
  *    built against an older header keeps working.
  *  - Enum values are int32_t constants with pinned values; new values are only appended.
- *  - Threads: one handle serves one call at a time. A call on a handle that a call on another
- *    thread is using returns SN_ERR_BAD_STATE and changes nothing (a progress callback may
- *    call back into the library on the handles of the sn_fit that called it). Different
+ *  - Threads: a model or optimizer handle serves one call at a time. A call on a handle that
+ *    a call on another thread is using returns SN_ERR_BAD_STATE and changes nothing (a progress
+ *    callback may call back into the library on the handles of the sn_fit that called it).
+ *    Datasets never change once made, so any number of calls may read one at once (only
+ *    sn_dataset_set_class_names and sn_dataset_free need it alone). Different
  *    handles are independent and may be used (and trained) concurrently from different
  *    threads. sn_last_error() is per thread.
  */
