@@ -88,6 +88,11 @@ public func sn_model_set_tensor(_ model: OpaquePointer?, _ name: UnsafePointer<C
         for i in 0..<count where !src[i].isFinite {
             throw invalid("src[\(i)] is not finite (\(src[i])); \(entry.name) is unchanged")
         }
+        if Checkpoint.isCounter(entry.name) {
+            for i in 0..<count where src[i] != src[i].rounded() || src[i] < 0 || src[i] > Checkpoint.largestCounter {
+                throw invalid("\(entry.name) counts batches: a whole number in 0...2^63, got \(src[i])")
+            }
+        }
         entry.tensor.data.update(from: src, count: count)
     }
 }

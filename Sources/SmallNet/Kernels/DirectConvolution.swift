@@ -23,7 +23,8 @@ struct ShiftedPlanes {
         for j in 0..<kernel {
             let plane = planes + j * planeStride, dx = j - p
             plane.update(repeating: 0, count: planeStride)
-            let valid = Swift.max(0, -dx)..<Swift.min(w, w - dx)
+            let lo = Swift.max(0, -dx)  // an image narrower than the padding has no columns for some taps
+            let valid = lo..<Swift.max(lo, Swift.min(w, w - dx))
             for y in 0..<height {
                 let dst = plane + (y + p) * w, src = image + y * w + dx
                 copy(dst + valid.lowerBound, src + valid.lowerBound, count: valid.count)

@@ -89,7 +89,8 @@ func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int, imag
 @inline(__always)
 private func sameShapeTap(_ g: WindowGeometry, _ i: Int, _ j: Int) -> (rows: Range<Int>, shift: Int, dx: Int) {
     let dy = i - g.padding, dx = j - g.padding
-    let rows = Swift.max(0, -dy)..<Swift.min(g.height, g.height - dy)
+    let lo = Swift.max(0, -dy)  // an image shorter than the padding has no rows for some taps
+    let rows = lo..<Swift.max(lo, Swift.min(g.height, g.height - dy))
     return (rows, dy * g.width + dx, dx)
 }
 

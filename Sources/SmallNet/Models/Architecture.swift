@@ -11,9 +11,9 @@ extension Sequential {
     ///   together, checked before anything is allocated (a checkpoint passes what its file holds).
     /// - Throws: `io` for a malformed description or one above `stateLimit`, or the layers' own errors.
     public convenience init(architecture: JSON, stateLimit: Int = 1 << 31) throws {
-        guard let input = architecture["input"]?.arrayValue?.compactMap(\.intValue),
-              let specs = architecture["layers"]?.arrayValue else {
-            throw SmallNetError.io("architecture needs \"input\" (integers) and \"layers\" (a list)")
+        guard let entries = architecture["input"]?.arrayValue, let specs = architecture["layers"]?.arrayValue,
+              entries.count <= 3, case let input = entries.compactMap(\.intValue), input.count == entries.count else {
+            throw SmallNetError.io("architecture needs \"input\" (at most 3 integers: C, H, W) and \"layers\" (a list)")
         }
         var state = 0
         for spec in specs {
@@ -44,8 +44,10 @@ private func stateCount(of spec: JSON) -> Int {
     func plusOne(_ n: Int) -> Int { n == Int.max ? n : n + 1 }
     let bias = spec["bias"]?.boolValue ?? true ? 1 : 0
     switch spec["kind"]?.stringValue {
-    case "linear": return product(int("in") + bias, int("out"))
-    case "conv2d": return product(product(int("in"), int("kernel"), int("kernel")) + bias, int("out"))
+    case "linear": return product(bias == 1 ? plusOne(int("in")) : int("in"), int("out"))
+    case "conv2d":
+        let taps = product(int("in"), int("kernel"), int("kernel"))
+        return product(bias == 1 ? plusOne(taps) : taps, int("out"))
     case "batchnorm1d": return plusOne(product(int("features"), 4))
     case "batchnorm2d": return plusOne(product(int("channels"), 4))
     default: return 0

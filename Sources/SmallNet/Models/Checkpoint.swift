@@ -39,7 +39,9 @@ public enum Checkpoint {
             let dtype: String
             if isCounter(name) {
                 dtype = "I64"
-                withUnsafeBytes(of: Int64(tensor.data[0]).littleEndian) { payload.append(contentsOf: $0) }
+                // Counters are whole numbers below 2^63 (set_tensor and load keep them so).
+                let count = Int64(exactly: tensor.data[0]) ?? 0
+                withUnsafeBytes(of: count.littleEndian) { payload.append(contentsOf: $0) }
             } else {
                 dtype = "F32"
                 payload.append(contentsOf: UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4))
@@ -101,7 +103,9 @@ public enum Checkpoint {
             case "I64" where bytes == tensor.count * 8:
                 data.withUnsafeBytes { raw in
                     for i in 0..<tensor.count {
-                        tensor.data[i] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 8 * i, as: Int64.self)))
+                        // Float rounds a counter near 2^63 up to 2^63; keep it below, a whole number.
+                        let count = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 8 * i, as: Int64.self))
+                        tensor.data[i] = Swift.min(Float(Swift.max(count, 0)), Checkpoint.largestCounter)
                     }
                 }
             default:
@@ -214,7 +218,10 @@ public enum Checkpoint {
         return layout
     }
 
-    static func isCounter(_ name: String) -> Bool { name.hasSuffix("num_batches_tracked") }
+    /// The largest counter value kept: the largest Float below 2^63, so it converts back to Int64.
+    public static let largestCounter = Float(sign: .plus, exponent: 63, significand: 1).nextDown
+
+    public static func isCounter(_ name: String) -> Bool { name.hasSuffix("num_batches_tracked") }
 
     private static func metadataValue(_ header: JSON, _ key: String) -> String? {
         header["__metadata__"]?[key]?.stringValue
