@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Applies yᵢ = xᵢ − m − log Σⱼ e^(xⱼ − m) over each row, m = maxⱼ xⱼ (so no exponent
+/// Applies yᵢ = (xᵢ − m) − log Σⱼ e^(xⱼ − m) over each row, m = maxⱼ xⱼ (so no exponent
 /// overflows); a NaN in a row makes that row NaN. Backward: dxᵢ = dyᵢ − e^(yᵢ)·Σⱼ dyⱼ.
 ///
 /// Shape: input (N, F); output (N, F). As `nn.LogSoftmax(dim=1)`.
@@ -35,8 +35,8 @@ public final class LogSoftmax: Layer {
                 let m = rowMax(xr, count: f)
                 var s: Float = 0
                 for j in 0..<f { s += expf(xr[j] - m) }
-                let shift = m + logf(s)
-                for j in 0..<f { yr[j] = xr[j] - shift }
+                let logSum = logf(s)
+                for j in 0..<f { yr[j] = (xr[j] - m) - logSum }
             }
         }
         return output
