@@ -601,6 +601,66 @@ sn_status sn_dataset_set_class_names(sn_dataset *dataset, const char *const *nam
 
 /* ======================================================= Activations and normalisation === */
 
+/* Layer kinds of this group, as reported by sn_model_layer_info. */
+#define SN_LAYER_LEAKY_RELU 11
+#define SN_LAYER_ELU 12
+#define SN_LAYER_GELU 13
+#define SN_LAYER_SILU 14
+#define SN_LAYER_TANH 15
+#define SN_LAYER_SIGMOID 16
+#define SN_LAYER_SOFTMAX 17
+#define SN_LAYER_LOG_SOFTMAX 18
+#define SN_LAYER_DROPOUT2D 19
+#define SN_LAYER_LAYERNORM 20
+
+/* GELU variants (PyTorch's approximate="none" | "tanh"). */
+#define SN_GELU_NONE 0 /* x·Φ(x), with erf */
+#define SN_GELU_TANH 1 /* ½x·(1 + tanh(√(2/π)·(x + 0.044715x³))) */
+
+/* Appends LeakyReLU: y = x for x > 0, negative_slope·x otherwise (PyTorch's default 0.01).
+ * Returns SN_ERR_INVALID_ARGUMENT for a slope that is not finite. */
+sn_status sn_model_add_leaky_relu(sn_model *model, float negative_slope);
+
+/* Appends ELU: y = x for x > 0, alpha·(exp(x) − 1) otherwise (PyTorch's default alpha 1).
+ * Returns SN_ERR_INVALID_ARGUMENT for an alpha that is not finite. */
+sn_status sn_model_add_elu(sn_model *model, float alpha);
+
+/* Appends GELU: y = x·Φ(x), exact or tanh-approximated (approximate: SN_GELU_*).
+ * Returns SN_ERR_INVALID_ARGUMENT for another approximate. */
+sn_status sn_model_add_gelu(sn_model *model, int32_t approximate);
+
+/* Appends SiLU: y = x·sigmoid(x). */
+sn_status sn_model_add_silu(sn_model *model);
+
+/* Appends Tanh: y = tanh(x). */
+sn_status sn_model_add_tanh(sn_model *model);
+
+/* Appends Sigmoid: y = 1 / (1 + exp(−x)). */
+sn_status sn_model_add_sigmoid(sn_model *model);
+
+/* Appends Softmax over the features of each sample (PyTorch's nn.Softmax(dim=1)), computed
+ * after subtracting each row's maximum. SN_ERR_SHAPE_MISMATCH unless the current output is
+ * flat (after Flatten or Linear). */
+sn_status sn_model_add_softmax(sn_model *model);
+
+/* Appends LogSoftmax over the features of each sample (nn.LogSoftmax(dim=1)): y = x − log Σ exp(x),
+ * computed after subtracting each row's maximum. SN_ERR_SHAPE_MISMATCH unless the current
+ * output is flat. */
+sn_status sn_model_add_log_softmax(sn_model *model);
+
+/* Appends Dropout2d: in training mode each channel of each sample is zeroed with probability
+ * p in [0, 1) and the others scaled by 1/(1 − p); identity in eval mode. Returns
+ * SN_ERR_INVALID_ARGUMENT for p outside [0, 1), SN_ERR_SHAPE_MISMATCH unless the current
+ * output is (C, H, W). */
+sn_status sn_model_add_dropout2d(sn_model *model, float p);
+
+/* Appends LayerNorm over the last normalized_dims (1..3) dimensions of the current per-sample
+ * output, eps > 0 (PyTorch's 1e-5); elementwise_affine 0 or 1. With elementwise_affine,
+ * parameters "<i>.weight" (1) and "<i>.bias" (0) of those dimensions' shape, as in
+ * nn.LayerNorm. Returns SN_ERR_INVALID_ARGUMENT for normalized_dims outside 1..3 or above the
+ * output's rank, eps ≤ 0, a flag not 0 or 1. */
+sn_status sn_model_add_layernorm(sn_model *model, int32_t normalized_dims, float eps, int32_t elementwise_affine);
+
 /* (end of activations and normalisation) */
 
 /* ================================================ Convolution and pooling options === */

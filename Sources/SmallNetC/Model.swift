@@ -105,6 +105,55 @@ public func sn_model_add_batchnorm2d(_ model: OpaquePointer?, _ momentum: Float,
     }
 }
 
+@_cdecl("sn_model_add_leaky_relu")
+public func sn_model_add_leaky_relu(_ model: OpaquePointer?, _ negativeSlope: Float) -> sn_status {
+    append(model) { _ in try LeakyReLU(negativeSlope: negativeSlope) }
+}
+
+@_cdecl("sn_model_add_elu")
+public func sn_model_add_elu(_ model: OpaquePointer?, _ alpha: Float) -> sn_status { append(model) { _ in try ELU(alpha: alpha) } }
+
+@_cdecl("sn_model_add_gelu")
+public func sn_model_add_gelu(_ model: OpaquePointer?, _ approximate: Int32) -> sn_status {
+    append(model) { _ in
+        switch approximate {
+        case SN_GELU_NONE: return GELU(approximate: .none)
+        case SN_GELU_TANH: return GELU(approximate: .tanh)
+        default: throw invalid("approximate must be SN_GELU_NONE (0) or SN_GELU_TANH (1), got \(approximate)")
+        }
+    }
+}
+
+@_cdecl("sn_model_add_silu")
+public func sn_model_add_silu(_ model: OpaquePointer?) -> sn_status { append(model) { _ in SiLU() } }
+
+@_cdecl("sn_model_add_tanh")
+public func sn_model_add_tanh(_ model: OpaquePointer?) -> sn_status { append(model) { _ in Tanh() } }
+
+@_cdecl("sn_model_add_sigmoid")
+public func sn_model_add_sigmoid(_ model: OpaquePointer?) -> sn_status { append(model) { _ in Sigmoid() } }
+
+@_cdecl("sn_model_add_softmax")
+public func sn_model_add_softmax(_ model: OpaquePointer?) -> sn_status { append(model) { _ in Softmax() } }
+
+@_cdecl("sn_model_add_log_softmax")
+public func sn_model_add_log_softmax(_ model: OpaquePointer?) -> sn_status { append(model) { _ in LogSoftmax() } }
+
+@_cdecl("sn_model_add_dropout2d")
+public func sn_model_add_dropout2d(_ model: OpaquePointer?, _ p: Float) -> sn_status { append(model) { _ in try Dropout2d(p: p) } }
+
+@_cdecl("sn_model_add_layernorm")
+public func sn_model_add_layernorm(_ model: OpaquePointer?, _ normalizedDims: Int32, _ eps: Float,
+                                   _ elementwiseAffine: Int32) -> sn_status {
+    append(model) { shape in
+        guard (1...3).contains(normalizedDims), Int(normalizedDims) <= shape.count else {
+            throw invalid("normalized_dims must be in 1...\(Swift.min(3, shape.count)) for the model's output \(shape), got \(normalizedDims)")
+        }
+        return try LayerNorm(normalizedShape: Array(shape.suffix(Int(normalizedDims))), eps: eps,
+                             elementwiseAffine: try flag(elementwiseAffine, "elementwise_affine"))
+    }
+}
+
 @_cdecl("sn_cnn_params_default")
 public func sn_cnn_params_default(_ out: UnsafeMutablePointer<sn_cnn_params>?) -> sn_status {
     guarded {
@@ -255,6 +304,9 @@ private let layerKinds: [String: Int32] = [
     "batchnorm1d": SN_LAYER_BATCHNORM1D, "flatten": SN_LAYER_FLATTEN, "conv2d": SN_LAYER_CONV2D,
     "maxpool2d": SN_LAYER_MAXPOOL2D, "avgpool2d": SN_LAYER_AVGPOOL2D, "batchnorm2d": SN_LAYER_BATCHNORM2D,
     "globalavgpool2d": SN_LAYER_GLOBALAVGPOOL2D,
+    "leakyrelu": SN_LAYER_LEAKY_RELU, "elu": SN_LAYER_ELU, "gelu": SN_LAYER_GELU, "silu": SN_LAYER_SILU,
+    "tanh": SN_LAYER_TANH, "sigmoid": SN_LAYER_SIGMOID, "softmax": SN_LAYER_SOFTMAX, "logsoftmax": SN_LAYER_LOG_SOFTMAX,
+    "dropout2d": SN_LAYER_DROPOUT2D, "layernorm": SN_LAYER_LAYERNORM,
 ]
 
 @_cdecl("sn_model_layer_info")

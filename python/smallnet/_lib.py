@@ -73,6 +73,19 @@ SN_LAYER_MAXPOOL2D = 7
 SN_LAYER_AVGPOOL2D = 8
 SN_LAYER_BATCHNORM2D = 9
 SN_LAYER_GLOBALAVGPOOL2D = 10
+# activations and normalisation
+SN_LAYER_LEAKY_RELU = 11
+SN_LAYER_ELU = 12
+SN_LAYER_GELU = 13
+SN_LAYER_SILU = 14
+SN_LAYER_TANH = 15
+SN_LAYER_SIGMOID = 16
+SN_LAYER_SOFTMAX = 17
+SN_LAYER_LOG_SOFTMAX = 18
+SN_LAYER_DROPOUT2D = 19
+SN_LAYER_LAYERNORM = 20
+SN_GELU_NONE = 0
+SN_GELU_TANH = 1
 
 SN_INIT_KAIMING = 0
 SN_INIT_PYTORCH = 1
@@ -500,6 +513,26 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     # sn_status sn_dataset_set_class_names(sn_dataset *dataset, const char *const *names, size_t n);
     "sn_dataset_set_class_names": (sn_status, [sn_dataset_p, _strings, c_size_t]),
     # ------------------------------------------------- activations and normalisation
+    # sn_status sn_model_add_leaky_relu(sn_model *model, float negative_slope);
+    "sn_model_add_leaky_relu": (sn_status, [sn_model_p, c_float]),
+    # sn_status sn_model_add_elu(sn_model *model, float alpha);
+    "sn_model_add_elu": (sn_status, [sn_model_p, c_float]),
+    # sn_status sn_model_add_gelu(sn_model *model, int32_t approximate);
+    "sn_model_add_gelu": (sn_status, [sn_model_p, c_int32]),
+    # sn_status sn_model_add_silu(sn_model *model);
+    "sn_model_add_silu": (sn_status, [sn_model_p]),
+    # sn_status sn_model_add_tanh(sn_model *model);
+    "sn_model_add_tanh": (sn_status, [sn_model_p]),
+    # sn_status sn_model_add_sigmoid(sn_model *model);
+    "sn_model_add_sigmoid": (sn_status, [sn_model_p]),
+    # sn_status sn_model_add_softmax(sn_model *model);
+    "sn_model_add_softmax": (sn_status, [sn_model_p]),
+    # sn_status sn_model_add_log_softmax(sn_model *model);
+    "sn_model_add_log_softmax": (sn_status, [sn_model_p]),
+    # sn_status sn_model_add_dropout2d(sn_model *model, float p);
+    "sn_model_add_dropout2d": (sn_status, [sn_model_p, c_float]),
+    # sn_status sn_model_add_layernorm(sn_model *model, int32_t normalized_dims, float eps, int32_t elementwise_affine);
+    "sn_model_add_layernorm": (sn_status, [sn_model_p, c_int32, c_float, c_int32]),
     # (end of activations and normalisation)
     # ------------------------------------------ convolution and pooling options
     # (end of convolution and pooling options)

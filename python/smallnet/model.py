@@ -59,7 +59,18 @@ LAYER_KINDS = {
     _lib.SN_LAYER_AVGPOOL2D: "AvgPool2d",
     _lib.SN_LAYER_BATCHNORM2D: "BatchNorm2d",
     _lib.SN_LAYER_GLOBALAVGPOOL2D: "GlobalAvgPool2d",
+    _lib.SN_LAYER_LEAKY_RELU: "LeakyReLU",
+    _lib.SN_LAYER_ELU: "ELU",
+    _lib.SN_LAYER_GELU: "GELU",
+    _lib.SN_LAYER_SILU: "SiLU",
+    _lib.SN_LAYER_TANH: "Tanh",
+    _lib.SN_LAYER_SIGMOID: "Sigmoid",
+    _lib.SN_LAYER_SOFTMAX: "Softmax",
+    _lib.SN_LAYER_LOG_SOFTMAX: "LogSoftmax",
+    _lib.SN_LAYER_DROPOUT2D: "Dropout2d",
+    _lib.SN_LAYER_LAYERNORM: "LayerNorm",
 }
+GELU_APPROXIMATIONS = {"none": _lib.SN_GELU_NONE, "tanh": _lib.SN_GELU_TANH}
 INITS = {"kaiming": _lib.SN_INIT_KAIMING, "pytorch": _lib.SN_INIT_PYTORCH}
 HEADS = {"linear": _lib.SN_CNN_HEAD_LINEAR, "global_average": _lib.SN_CNN_HEAD_GLOBAL_AVERAGE}
 
@@ -242,6 +253,110 @@ class Model(Handle):
             (N, C, H, W) → (N, C, H, W); tensors named as for :meth:`add_batchnorm1d`, of size C.
         """
         check(_lib_.sn_model_add_batchnorm2d(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps")))
+        return self
+
+    def add_leaky_relu(self, negative_slope: float = 0.01) -> Model:
+        """Appends LeakyReLU: ``y = x`` for ``x > 0``, ``negative_slope * x`` otherwise.
+
+        Args:
+            negative_slope: the slope for negative inputs (finite), as ``nn.LeakyReLU``.
+
+        Example:
+            >>> smallnet.Model((1, 28, 28)).add_flatten().add_linear(64).add_leaky_relu(0.1)
+        """
+        check(_lib_.sn_model_add_leaky_relu(self._handle, to_float(negative_slope, "negative_slope")))
+        return self
+
+    def add_elu(self, alpha: float = 1.0) -> Model:
+        """Appends ELU: ``y = x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise, as ``nn.ELU``."""
+        check(_lib_.sn_model_add_elu(self._handle, to_float(alpha, "alpha")))
+        return self
+
+    def add_gelu(self, approximate: str = "none") -> Model:
+        """Appends GELU: ``y = x * Φ(x)``, as ``nn.GELU``.
+
+        Args:
+            approximate: ``"none"`` (exact, with erf) or ``"tanh"``
+                (``0.5 * x * (1 + tanh(sqrt(2/π) * (x + 0.044715 x³)))``).
+        """
+        if approximate not in GELU_APPROXIMATIONS:
+            raise InvalidArgumentError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        check(_lib_.sn_model_add_gelu(self._handle, GELU_APPROXIMATIONS[approximate]))
+        return self
+
+    def add_silu(self) -> Model:
+        """Appends SiLU: ``y = x * sigmoid(x)``, as ``nn.SiLU``."""
+        check(_lib_.sn_model_add_silu(self._handle))
+        return self
+
+    def add_tanh(self) -> Model:
+        """Appends Tanh: ``y = tanh(x)``, as ``nn.Tanh``."""
+        check(_lib_.sn_model_add_tanh(self._handle))
+        return self
+
+    def add_sigmoid(self) -> Model:
+        """Appends Sigmoid: ``y = 1 / (1 + exp(-x))``, as ``nn.Sigmoid``."""
+        check(_lib_.sn_model_add_sigmoid(self._handle))
+        return self
+
+    def add_softmax(self) -> Model:
+        """Appends Softmax over the features of each sample, as ``nn.Softmax(dim=1)``.
+
+        Shape:
+            (N, F) → (N, F); each row sums to 1.
+
+        Raises:
+            ShapeMismatchError: unless the current output is flat (after Flatten or Linear).
+        """
+        check(_lib_.sn_model_add_softmax(self._handle))
+        return self
+
+    def add_log_softmax(self) -> Model:
+        """Appends LogSoftmax over the features of each sample, as ``nn.LogSoftmax(dim=1)``.
+
+        Shape:
+            (N, F) → (N, F): ``x - log(sum(exp(x)))`` per row.
+
+        Raises:
+            ShapeMismatchError: unless the current output is flat (after Flatten or Linear).
+        """
+        check(_lib_.sn_model_add_log_softmax(self._handle))
+        return self
+
+    def add_dropout2d(self, p: float = 0.5) -> Model:
+        """Appends Dropout2d: whole channels dropped in training mode, as ``nn.Dropout2d``.
+
+        Args:
+            p: probability in [0, 1) of zeroing each channel of each sample; the kept channels
+                are scaled by ``1 / (1 - p)``. Identity in eval mode.
+
+        Shape:
+            (N, C, H, W) → (N, C, H, W).
+
+        Raises:
+            ShapeMismatchError: unless the current output is (C, H, W).
+        """
+        check(_lib_.sn_model_add_dropout2d(self._handle, to_float(p, "p")))
+        return self
+
+    def add_layernorm(self, normalized_dims: int = 1, eps: float = 1e-5, elementwise_affine: bool = True) -> Model:
+        """Appends LayerNorm over the last ``normalized_dims`` dimensions of each sample.
+
+        Args:
+            normalized_dims: how many trailing dimensions of the current output (1 to 3) are
+                normalised together; PyTorch's ``normalized_shape`` is those dimensions.
+            eps: added to the variance (> 0).
+            elementwise_affine: learn ``weight`` (1) and ``bias`` (0) of ``normalized_shape``.
+
+        Shape:
+            unchanged; parameters ``"<i>.weight"`` and ``"<i>.bias"`` as ``nn.LayerNorm``.
+
+        Example:
+            >>> m = smallnet.Model((1, 28, 28)).add_flatten().add_layernorm().add_linear(10)
+        """
+        check(_lib_.sn_model_add_layernorm(
+            self._handle, to_int32(normalized_dims, "normalized_dims"), to_float(eps, "eps"),
+            to_flag(elementwise_affine, "elementwise_affine")))
         return self
 
     # -------------------------------------------------------------------- properties ---

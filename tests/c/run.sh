@@ -11,6 +11,8 @@ EXAMPLE_CFLAGS="-std=c99 -pedantic -Wall -Wextra -Werror -O2"
 
 echo "== C API test (build folder)"
 cc $CFLAGS -Iinclude tests/c/test_api.c -Lbuild/lib -lsmallnet -lm -Wl,-rpath,"$PWD/build/lib" -o "$work/test_api"
+cc $CFLAGS -Iinclude tests/c/test_activations.c -Lbuild/lib -lsmallnet -lm -Wl,-rpath,"$PWD/build/lib" -o "$work/test_activations"
+"$work/test_activations"
 "$work/test_api"
 
 echo "== examples against an installed copy (pkg-config)"

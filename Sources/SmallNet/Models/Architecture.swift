@@ -50,6 +50,10 @@ private func stateCount(of spec: JSON) -> Int {
         return product(bias == 1 ? plusOne(taps) : taps, int("out"))
     case "batchnorm1d": return plusOne(product(int("features"), 4))
     case "batchnorm2d": return plusOne(product(int("channels"), 4))
+    case "layernorm":
+        guard spec["affine"]?.boolValue ?? true else { return 0 }
+        let dims = (spec["shape"]?.arrayValue ?? []).prefix(3).map { Swift.min(Swift.max($0.intValue ?? 0, 0), 1 << 40) }
+        return dims.reduce(2) { product($0, $1) }   // weight and bias
     default: return 0
     }
 }
@@ -79,6 +83,24 @@ func layer(from spec: JSON, inputShape: [Int]) throws -> Layer {
     case "maxpool2d": return try MaxPool2d(kernelSize: try int("kernel"), stride: try int("stride"))
     case "avgpool2d": return try AvgPool2d(kernelSize: try int("kernel"), stride: try int("stride"))
     case "globalavgpool2d": return GlobalAvgPool2d()
+    case "leakyrelu": return try LeakyReLU(negativeSlope: try float("negative_slope"))
+    case "elu": return try ELU(alpha: try float("alpha"))
+    case "gelu":
+        guard let approximate = spec["approximate"]?.stringValue.flatMap(GELU.Approximation.init(rawValue:)) else {
+            throw SmallNetError.io("layer spec \(spec.serialized()) needs \"approximate\": \"none\" or \"tanh\"")
+        }
+        return GELU(approximate: approximate)
+    case "silu": return SiLU()
+    case "tanh": return Tanh()
+    case "sigmoid": return Sigmoid()
+    case "softmax": return Softmax()
+    case "logsoftmax": return LogSoftmax()
+    case "dropout2d": return try Dropout2d(p: try float("p"))
+    case "layernorm":
+        guard let shape = spec["shape"]?.arrayValue?.compactMap(\.intValue), shape.count == spec["shape"]?.arrayValue?.count else {
+            throw SmallNetError.io("layer spec \(spec.serialized()) lacks integer list \"shape\"")
+        }
+        return try LayerNorm(normalizedShape: shape, eps: try float("eps"), elementwiseAffine: spec["affine"]?.boolValue ?? true)
     default: throw SmallNetError.io("unknown layer kind in \(spec.serialized())")
     }
 }

@@ -1,0 +1,47 @@
+// Sigmoid activation: y = 1 / (1 + e⁻ˣ).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Applies y = σ(x) = 1 / (1 + e⁻ˣ) element-wise; NaN propagates. Backward: dx = dy·y·(1 − y).
+///
+/// Shape: any (N, …); output has the input's shape. As `nn.Sigmoid()`.
+public final class Sigmoid: Layer {
+    private let output = Tensor(uncheckedShape: [0], count: 0)
+    private let dInput = Tensor(uncheckedShape: [0], count: 0)
+
+    public init() {}
+
+    public var kind: String { "sigmoid" }
+    public var spec: JSON { .object([("kind", .string(kind))]) }
+    public var summary: String { "Sigmoid" }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+
+    public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        output.resize(input.shape)
+        let x = input.data, y = output.data
+        forEachChunk(count: input.count, pool: context.pool) { range in
+            for i in range { y[i] = 1 / (1 + expf(-x[i])) }
+        }
+        return output
+    }
+
+    public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
+        guard needInputGradient else { return nil }
+        dInput.resize(dOut.shape)
+        let y = output.data, dy = dOut.data, dx = dInput.data
+        forEachChunk(count: dOut.count, pool: context.pool) { range in
+            var i = range.lowerBound
+            let one = Vec16(repeating: 1)
+            while i + 16 <= range.upperBound {
+                let v = load16(y + i)
+                store16(load16(dy + i) * v * (one - v), dx + i)
+                i += 16
+            }
+            while i < range.upperBound { dx[i] = dy[i] * y[i] * (1 - y[i]); i += 1 }
+        }
+        return dInput
+    }
+}
