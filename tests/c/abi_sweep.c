@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 79
+#define N_FUNCTIONS 89
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -452,7 +452,9 @@ static void counted(int f) { /* a call returning no status */
     X(sn_model_save) X(sn_model_load) X(sn_checkpoint_metadata) X(sn_preprocessing_default)                             \
     X(sn_model_get_preprocessing) X(sn_model_set_preprocessing) X(sn_model_class_name) X(sn_model_set_class_names)      \
     X(sn_model_predict_u8) X(sn_model_clone) X(sn_model_save_to_buffer) X(sn_model_load_from_buffer)                    \
-    X(sn_dataset_from_u8) X(sn_dataset_get_preprocessing) X(sn_dataset_set_class_names)
+    X(sn_dataset_from_u8) X(sn_dataset_get_preprocessing) X(sn_dataset_set_class_names) X(sn_model_add_leaky_relu)     \
+    X(sn_model_add_elu) X(sn_model_add_gelu) X(sn_model_add_silu) X(sn_model_add_tanh) X(sn_model_add_sigmoid)         \
+    X(sn_model_add_softmax) X(sn_model_add_log_softmax) X(sn_model_add_dropout2d) X(sn_model_add_layernorm)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -1753,6 +1755,54 @@ static void c_sn_dataset_get_preprocessing(void) {
     CHECK(sn_dataset_get_preprocessing, sn_dataset_get_preprocessing(d, null_out ? NULL : &p));
 }
 
+static void c_sn_model_add_leaky_relu(void) {
+    sn_model *m = pick_model();
+    float slope = sane(50) ? 0.01f : any_float();
+    DESCRIBE(sn_model_add_leaky_relu, "sn_model_add_leaky_relu(model %p, %g)", (void *)m, slope);
+    CHECK(sn_model_add_leaky_relu, sn_model_add_leaky_relu(m, slope));
+}
+
+static void c_sn_model_add_elu(void) {
+    sn_model *m = pick_model();
+    float alpha = sane(50) ? 1.0f : any_float();
+    DESCRIBE(sn_model_add_elu, "sn_model_add_elu(model %p, %g)", (void *)m, alpha);
+    CHECK(sn_model_add_elu, sn_model_add_elu(m, alpha));
+}
+
+static void c_sn_model_add_gelu(void) {
+    sn_model *m = pick_model();
+    int32_t approximate = sane(70) ? (int32_t)below(2) : any_i32();
+    DESCRIBE(sn_model_add_gelu, "sn_model_add_gelu(model %p, %d)", (void *)m, approximate);
+    CHECK(sn_model_add_gelu, sn_model_add_gelu(m, approximate));
+}
+
+#define SIMPLE_ADD(name)                                         \
+    static void c_##name(void) {                                 \
+        sn_model *m = pick_model();                              \
+        DESCRIBE(name, #name "(model %p)", (void *)m);           \
+        CHECK(name, name(m));                                    \
+    }
+SIMPLE_ADD(sn_model_add_silu)
+SIMPLE_ADD(sn_model_add_tanh)
+SIMPLE_ADD(sn_model_add_sigmoid)
+SIMPLE_ADD(sn_model_add_softmax)
+SIMPLE_ADD(sn_model_add_log_softmax)
+
+static void c_sn_model_add_dropout2d(void) {
+    sn_model *m = pick_model();
+    float p = sane(50) ? 0.25f : any_float();
+    DESCRIBE(sn_model_add_dropout2d, "sn_model_add_dropout2d(model %p, %g)", (void *)m, p);
+    CHECK(sn_model_add_dropout2d, sn_model_add_dropout2d(m, p));
+}
+
+static void c_sn_model_add_layernorm(void) {
+    sn_model *m = pick_model();
+    int32_t dims = sane(70) ? 1 + (int32_t)below(3) : any_i32(), affine = sane(70) ? (int32_t)below(2) : any_i32();
+    float eps = sane(50) ? 1e-5f : any_float();
+    DESCRIBE(sn_model_add_layernorm, "sn_model_add_layernorm(model %p, %d, %g, %d)", (void *)m, dims, eps, affine);
+    CHECK(sn_model_add_layernorm, sn_model_add_layernorm(m, dims, eps, affine));
+}
+
 /* The table, in the order of FUNCTIONS; weights favour the calls that build state. */
 typedef struct {
     void (*call)(void);
@@ -1783,7 +1833,10 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_model_get_preprocessing, 2), ROW(sn_model_set_preprocessing, 3), ROW(sn_model_class_name, 2),
     ROW(sn_model_set_class_names, 3), ROW(sn_model_predict_u8, 4), ROW(sn_model_clone, 3),
     ROW(sn_model_save_to_buffer, 3), ROW(sn_model_load_from_buffer, 4), ROW(sn_dataset_from_u8, 4),
-    ROW(sn_dataset_get_preprocessing, 2), ROW(sn_dataset_set_class_names, 2),
+    ROW(sn_dataset_get_preprocessing, 2), ROW(sn_dataset_set_class_names, 2), ROW(sn_model_add_leaky_relu, 2),
+    ROW(sn_model_add_elu, 2), ROW(sn_model_add_gelu, 2), ROW(sn_model_add_silu, 2), ROW(sn_model_add_tanh, 2),
+    ROW(sn_model_add_sigmoid, 2), ROW(sn_model_add_softmax, 2), ROW(sn_model_add_log_softmax, 2),
+    ROW(sn_model_add_dropout2d, 2), ROW(sn_model_add_layernorm, 2),
 };
 
 /* ================================================================ Processes === */
