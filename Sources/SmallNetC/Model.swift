@@ -75,6 +75,7 @@ public func sn_model_add_conv2d(_ model: OpaquePointer?, _ outChannels: Int32, _
         guard shape.count == 3 else {
             throw SmallNetError.shapeMismatch("Conv2d needs (C, H, W) inputs; the model's output is \(shape)")
         }
+        guard padding >= 0 else { throw invalid("Conv2d padding must be in 0..<kernel size, got \(padding)") }
         let scheme = try weightInit(initialization)
         var generator = RandomGenerator(seed: seed)
         return try Conv2d(shape[0], Int(outChannels), kernelSize: Int(kernelSize), stride: Int(stride),
@@ -255,6 +256,7 @@ private let layerKinds: [String: Int32] = [
     "batchnorm1d": SN_LAYER_BATCHNORM1D, "flatten": SN_LAYER_FLATTEN, "conv2d": SN_LAYER_CONV2D,
     "maxpool2d": SN_LAYER_MAXPOOL2D, "avgpool2d": SN_LAYER_AVGPOOL2D, "batchnorm2d": SN_LAYER_BATCHNORM2D,
     "globalavgpool2d": SN_LAYER_GLOBALAVGPOOL2D,
+    "adaptiveavgpool2d": SN_LAYER_ADAPTIVEAVGPOOL2D,
 ]
 
 @_cdecl("sn_model_layer_info")
