@@ -75,7 +75,7 @@ final class ConvPoolTests: XCTestCase {
             MaxPool2d(kernelSize: 3, stride: 2, padding: 1, ceilMode: true),
             AvgPool2d(kernelSize: 2, padding: 1, ceilMode: true, countIncludePad: false),
             BatchNorm2d(6, affine: false, trackRunningStats: false),
-            AdaptiveAvgPool2d(outHeight: 2, outWidth: 3), Flatten(), BatchNorm1d(18, affine: false),
+            AdaptiveAvgPool2d(outHeight: 2, outWidth: 3), Flatten(), BatchNorm1d(36, affine: false),
         ])
         let twin = try Sequential(architecture: model.architecture)
         XCTAssertEqual(twin.architecture, model.architecture)
