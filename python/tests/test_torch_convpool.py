@@ -160,7 +160,7 @@ def test_batchnorm2d_options_match_torch(case, options, training):
     if options.get("track_running_stats", True) and not training:
         model.set_tensor("1.running_mean", [0.1, -0.2, 0.3])
         model.set_tensor("1.running_var", [0.5, 1.5, 2.0])
-    compare(case, model, reference, images(shape))
+    compare(case, model, reference, images(shape), training=training)
 
 
 @pytest.mark.parametrize("options,training", [({"affine": False}, True), ({"track_running_stats": False}, False),
@@ -171,7 +171,7 @@ def test_batchnorm1d_options_match_torch(options, training):
              .add_batchnorm1d(**options).add_linear(3, init="pytorch", seed=2))
     reference = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 6), torch.nn.BatchNorm1d(6, **options),
                                     torch.nn.Linear(6, 3))
-    compare(case, model, reference, images((1, 4, 4), n=7))
+    compare(case, model, reference, images((1, 4, 4), n=7), training=training)
     names = set(model.state_dict())
     assert ("2.weight" in names) == options.get("affine", True)
     assert ("2.running_mean" in names) == options.get("track_running_stats", True)
