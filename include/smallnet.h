@@ -264,8 +264,11 @@ sn_status sn_model_get_grad(const sn_model *model, const char *name, float *dst,
 /* ============================================================= Low-level loop === */
 
 /* Forward pass of n samples: input holds n·C·H·W floats (N, C, H, W), output receives n·outputs
- * logits (capacity ≥ that). Uses the model's current mode. SN_ERR_INVALID_ARGUMENT for n = 0 or
- * a training batch of one through BatchNorm; SN_ERR_SHAPE_MISMATCH for a small capacity. */
+ * logits (capacity ≥ that). Uses the model's current mode. SN_ERR_INVALID_ARGUMENT for n = 0, or
+ * when a BatchNorm would take batch statistics (training mode, or track_running_stats 0) from one
+ * value per channel, as PyTorch refuses: a batch of one through BatchNorm1d, or through
+ * BatchNorm2d on 1×1 maps (BatchNorm2d accepts a batch of one when H·W > 1).
+ * SN_ERR_SHAPE_MISMATCH for a small capacity. */
 sn_status sn_model_forward(sn_model *model, const float *input, size_t n, float *output, size_t capacity);
 
 /* Mean softmax cross-entropy of n rows of `classes` logits against labels (0..classes-1), with
@@ -664,6 +667,66 @@ sn_status sn_model_add_layernorm(sn_model *model, int32_t normalized_dims, float
 /* (end of activations and normalisation) */
 
 /* ================================================ Convolution and pooling options === */
+
+/* Layer kinds of this section, as reported by sn_model_layer_info. */
+#define SN_LAYER_ADAPTIVEAVGPOOL2D 21
+
+/* sn_conv2d_params.padding asking for "same" padding (PyTorch's padding="same"): stride 1 and
+ * dilation·(kernel_size − 1)/2 zeros on each side, so the output keeps the input's H and W. */
+#define SN_PADDING_SAME -1
+
+/* Options of sn_model_add_conv2d_ex. */
+typedef struct sn_conv2d_params {
+    uint32_t struct_size;
+    int32_t out_channels; /* no default (0): must be set */
+    int32_t kernel_size;  /* 1..15; default 3 */
+    int32_t stride;       /* 1..15; default 1 */
+    int32_t padding;      /* 0..dilation·(kernel_size−1), or SN_PADDING_SAME; default 0 */
+    int32_t dilation;     /* spacing of the kernel taps, 1..15; default 1 */
+    int32_t groups;       /* channel groups dividing both channel counts (C: depthwise); default 1 */
+    int32_t bias;         /* 0 or 1; default 1 */
+    int32_t init;         /* SN_INIT_*; default SN_INIT_KAIMING */
+    uint64_t seed;        /* seeds the initialisation; default 0 */
+} sn_conv2d_params;
+
+/* Fills *out with the defaults above (struct_size = sizeof(sn_conv2d_params)). */
+sn_status sn_conv2d_params_default(sn_conv2d_params *out);
+
+/* Appends Conv2d(C → out_channels) with dilation and groups on the current (C, H, W) output, as
+ * PyTorch's nn.Conv2d(C, out, k, stride, padding, dilation, groups, bias): output size
+ * (H + 2·padding − dilation·(k − 1) − 1)/stride + 1. Parameters "<i>.weight"
+ * (out, C/groups, k, k) and "<i>.bias" (out). With dilation 1 and groups 1 it is the layer of
+ * sn_model_add_conv2d. SN_ERR_INVALID_ARGUMENT for a value out of range, SN_PADDING_SAME with
+ * stride > 1 or with an even dilation·(k − 1) + 1 (asymmetric), groups not dividing C and
+ * out_channels, or a wrong struct_size; SN_ERR_SHAPE_MISMATCH as for sn_model_add_conv2d. */
+sn_status sn_model_add_conv2d_ex(sn_model *model, const sn_conv2d_params *params);
+
+/* Appends MaxPool2d(kernel_size, stride, padding, ceil_mode) as PyTorch's nn.MaxPool2d: stride 0
+ * means kernel_size; padding (implicit −∞) in 0..kernel_size/2; ceil_mode 0 or 1 rounds the
+ * output size up (a window starting past the input and its left padding is dropped).
+ * padding 0 with ceil_mode 0 is sn_model_add_maxpool2d. Returns SN_ERR_INVALID_ARGUMENT,
+ * SN_ERR_SHAPE_MISMATCH. */
+sn_status sn_model_add_maxpool2d_ex(sn_model *model, int32_t kernel_size, int32_t stride, int32_t padding,
+                                    int32_t ceil_mode);
+
+/* Appends AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad) as PyTorch's
+ * nn.AvgPool2d: zero padding in 0..kernel_size/2; count_include_pad 1 (PyTorch's default) divides
+ * each window by its size within the padded input, 0 by the input pixels it covers. */
+sn_status sn_model_add_avgpool2d_ex(sn_model *model, int32_t kernel_size, int32_t stride, int32_t padding,
+                                    int32_t ceil_mode, int32_t count_include_pad);
+
+/* Appends AdaptiveAvgPool2d((out_height, out_width)) on the current (C, H, W) output: output
+ * (i, j) averages rows floor(i·H/h)..ceil((i+1)·H/h)−1 and the columns alike, as PyTorch.
+ * SN_ERR_INVALID_ARGUMENT for a size outside 1..4096; SN_ERR_SHAPE_MISMATCH unless (C, H, W). */
+sn_status sn_model_add_adaptive_avgpool2d(sn_model *model, int32_t out_height, int32_t out_width);
+
+/* Appends BatchNorm1d / BatchNorm2d as sn_model_add_batchnorm1d / 2d, with PyTorch's affine
+ * (0: no "<i>.weight" / "<i>.bias") and track_running_stats (0: batch statistics in eval mode
+ * too, and no running buffers). Both 1 give the layers of sn_model_add_batchnorm1d / 2d. */
+sn_status sn_model_add_batchnorm1d_ex(sn_model *model, float momentum, float eps, int32_t affine,
+                                      int32_t track_running_stats);
+sn_status sn_model_add_batchnorm2d_ex(sn_model *model, float momentum, float eps, int32_t affine,
+                                      int32_t track_running_stats);
 
 /* (end of convolution and pooling options) */
 

@@ -75,6 +75,7 @@ public func sn_model_add_conv2d(_ model: OpaquePointer?, _ outChannels: Int32, _
         guard shape.count == 3 else {
             throw SmallNetError.shapeMismatch("Conv2d needs (C, H, W) inputs; the model's output is \(shape)")
         }
+        guard padding >= 0 else { throw invalid("Conv2d padding must be in 0..<kernel size, got \(padding)") }
         let scheme = try weightInit(initialization)
         var generator = RandomGenerator(seed: seed)
         return try Conv2d(shape[0], Int(outChannels), kernelSize: Int(kernelSize), stride: Int(stride),
@@ -307,6 +308,7 @@ private let layerKinds: [String: Int32] = [
     "leakyrelu": SN_LAYER_LEAKY_RELU, "elu": SN_LAYER_ELU, "gelu": SN_LAYER_GELU, "silu": SN_LAYER_SILU,
     "tanh": SN_LAYER_TANH, "sigmoid": SN_LAYER_SIGMOID, "softmax": SN_LAYER_SOFTMAX, "logsoftmax": SN_LAYER_LOG_SOFTMAX,
     "dropout2d": SN_LAYER_DROPOUT2D, "layernorm": SN_LAYER_LAYERNORM,
+    "adaptiveavgpool2d": SN_LAYER_ADAPTIVEAVGPOOL2D,
 ]
 
 @_cdecl("sn_model_layer_info")

@@ -110,6 +110,10 @@ SN_FASHION_MNIST_MEAN = 0.2860
 SN_FASHION_MNIST_STD = 0.3530
 SN_MAX_CHANNELS = 16
 
+# Convolution and pooling options
+SN_LAYER_ADAPTIVEAVGPOOL2D = 21
+SN_PADDING_SAME = -1
+
 # ============================================================================== Structs ===
 
 sn_status = c_int32
@@ -282,6 +286,23 @@ class sn_preprocessing(Structure):
 # typedef int (*sn_progress_fn)(const sn_progress *progress, void *user);
 sn_progress_fn = CFUNCTYPE(c_int, POINTER(sn_progress), c_void_p)
 
+class sn_conv2d_params(Structure):
+    """``sn_conv2d_params``: options of ``sn_model_add_conv2d_ex``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("out_channels", c_int32),
+        ("kernel_size", c_int32),
+        ("stride", c_int32),
+        ("padding", c_int32),
+        ("dilation", c_int32),
+        ("groups", c_int32),
+        ("bias", c_int32),
+        ("init", c_int32),
+        ("seed", c_uint64),
+    ]
+
+
 STRUCTS = {
     "sn_fcn_params": sn_fcn_params,
     "sn_cnn_params": sn_cnn_params,
@@ -293,6 +314,7 @@ STRUCTS = {
     "sn_progress": sn_progress,
     "sn_epoch_record": sn_epoch_record,
     "sn_preprocessing": sn_preprocessing,
+    "sn_conv2d_params": sn_conv2d_params,
 }
 
 # =========================================================================== Prototypes ===
@@ -535,6 +557,24 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "sn_model_add_layernorm": (sn_status, [sn_model_p, c_int32, c_float, c_int32]),
     # (end of activations and normalisation)
     # ------------------------------------------ convolution and pooling options
+    # sn_status sn_conv2d_params_default(sn_conv2d_params *out);
+    "sn_conv2d_params_default": (sn_status, [POINTER(sn_conv2d_params)]),
+    # sn_status sn_model_add_conv2d_ex(sn_model *model, const sn_conv2d_params *params);
+    "sn_model_add_conv2d_ex": (sn_status, [sn_model_p, POINTER(sn_conv2d_params)]),
+    # sn_status sn_model_add_maxpool2d_ex(sn_model *model, int32_t kernel_size, int32_t stride, int32_t padding,
+    #                                     int32_t ceil_mode);
+    "sn_model_add_maxpool2d_ex": (sn_status, [sn_model_p, c_int32, c_int32, c_int32, c_int32]),
+    # sn_status sn_model_add_avgpool2d_ex(sn_model *model, int32_t kernel_size, int32_t stride, int32_t padding,
+    #                                     int32_t ceil_mode, int32_t count_include_pad);
+    "sn_model_add_avgpool2d_ex": (sn_status, [sn_model_p, c_int32, c_int32, c_int32, c_int32, c_int32]),
+    # sn_status sn_model_add_adaptive_avgpool2d(sn_model *model, int32_t out_height, int32_t out_width);
+    "sn_model_add_adaptive_avgpool2d": (sn_status, [sn_model_p, c_int32, c_int32]),
+    # sn_status sn_model_add_batchnorm1d_ex(sn_model *model, float momentum, float eps, int32_t affine,
+    #                                       int32_t track_running_stats);
+    "sn_model_add_batchnorm1d_ex": (sn_status, [sn_model_p, c_float, c_float, c_int32, c_int32]),
+    # sn_status sn_model_add_batchnorm2d_ex(sn_model *model, float momentum, float eps, int32_t affine,
+    #                                       int32_t track_running_stats);
+    "sn_model_add_batchnorm2d_ex": (sn_status, [sn_model_p, c_float, c_float, c_int32, c_int32]),
     # (end of convolution and pooling options)
     # ---------------------------- losses, optimizers, schedules, initialisation
     # (end of losses, optimizers, schedules, initialisation)

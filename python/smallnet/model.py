@@ -69,6 +69,7 @@ LAYER_KINDS = {
     _lib.SN_LAYER_LOG_SOFTMAX: "LogSoftmax",
     _lib.SN_LAYER_DROPOUT2D: "Dropout2d",
     _lib.SN_LAYER_LAYERNORM: "LayerNorm",
+    _lib.SN_LAYER_ADAPTIVEAVGPOOL2D: "AdaptiveAvgPool2d",
 }
 GELU_APPROXIMATIONS = {"none": _lib.SN_GELU_NONE, "tanh": _lib.SN_GELU_TANH}
 INITS = {"kaiming": _lib.SN_INIT_KAIMING, "pytorch": _lib.SN_INIT_PYTORCH}
@@ -172,12 +173,16 @@ class Model(Handle):
         check(_lib_.sn_model_add_dropout(self._handle, to_float(p, "p")))
         return self
 
-    def add_batchnorm1d(self, momentum: float = 0.1, eps: float = 1e-5) -> Model:
+    def add_batchnorm1d(self, momentum: float = 0.1, eps: float = 1e-5, affine: bool = True,
+                        track_running_stats: bool = True) -> Model:
         """Appends BatchNorm1d over the current (flat) features.
 
         Args:
             momentum: running-statistics momentum in [0, 1], as in PyTorch.
             eps: added to the variance (> 0).
+            affine: whether the layer has the parameters weight (γ) and bias (β).
+            track_running_stats: whether running statistics are kept (as buffers) and used in
+                eval mode; without them batch statistics are used in both modes.
 
         Shape:
             (N, F) → (N, F); parameters ``"<i>.weight"``, ``"<i>.bias"``; buffers
@@ -186,7 +191,12 @@ class Model(Handle):
         Raises:
             ShapeMismatchError: unless the current output is flat (after Flatten or Linear).
         """
-        check(_lib_.sn_model_add_batchnorm1d(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps")))
+        if affine is True and track_running_stats is True:
+            check(_lib_.sn_model_add_batchnorm1d(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps")))
+        else:
+            check(_lib_.sn_model_add_batchnorm1d_ex(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps"),
+                                                    to_flag(affine, "affine"),
+                                                    to_flag(track_running_stats, "track_running_stats")))
         return self
 
     def add_flatten(self) -> Model:
@@ -194,47 +204,132 @@ class Model(Handle):
         check(_lib_.sn_model_add_flatten(self._handle))
         return self
 
-    def add_conv2d(self, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0, bias: bool = True,
-                   init: str = "kaiming", seed: int = 0) -> Model:
+    def add_conv2d(self, out_channels: int, kernel_size: int, stride: int = 1, padding: int | str = 0, bias: bool = True,
+                   init: str = "kaiming", seed: int = 0, dilation: int = 1, groups: int = 1) -> Model:
         """Appends a square 2-D convolution on the current (C, H, W) output.
 
         Args:
             out_channels: the number of output channels.
             kernel_size: the kernel's height and width (1..15).
             stride: the step between windows (1..15).
-            padding: zeros added on each side (0..kernel_size-1).
+            padding: zeros added on each side (0..dilation·(kernel_size−1)), or ``"same"``
+                (stride 1; output as large as the input, as PyTorch's ``padding="same"``;
+                dilation·(kernel_size − 1) must be even).
             bias: whether the layer has a bias.
             init: "kaiming" or "pytorch", as for :meth:`add_linear`.
             seed: seeds the initialisation.
+            dilation: spacing of the kernel taps (1..15).
+            groups: channel groups dividing both channel counts; C gives a depthwise convolution.
 
         Shape:
-            (N, C, H, W) → (N, out_channels, (H + 2·padding − kernel_size)/stride + 1, …);
-            parameters ``"<i>.weight"`` (out, C, k, k), ``"<i>.bias"`` (out).
+            (N, C, H, W) → (N, out_channels, (H + 2·padding − dilation·(kernel_size − 1) − 1)/stride + 1, …);
+            parameters ``"<i>.weight"`` (out, C/groups, k, k), ``"<i>.bias"`` (out).
 
         Raises:
             ShapeMismatchError: the current output is not (C, H, W) or is smaller than the kernel.
 
         Example:
             >>> model = Model((1, 28, 28)).add_conv2d(16, 3, padding=1).add_relu().add_maxpool2d(2)
+            >>> depthwise = Model((8, 14, 14)).add_conv2d(8, 3, padding="same", groups=8).add_conv2d(16, 1)
         """
+        if isinstance(padding, str):
+            if padding != "same":
+                raise InvalidArgumentError(f'padding must be an integer or "same", got {padding!r}')
+            padding_code = _lib.SN_PADDING_SAME
+        else:
+            padding_code = to_int32(padding, "padding")
+            if padding_code < 0:
+                raise InvalidArgumentError(f'padding must be non-negative or "same", got {padding}')
+        if padding_code == _lib.SN_PADDING_SAME or dilation != 1 or groups != 1:
+            params = _lib.sn_conv2d_params()
+            check(_lib_.sn_conv2d_params_default(ctypes.byref(params)))
+            params.out_channels = to_int32(out_channels, "out_channels")
+            params.kernel_size = to_int32(kernel_size, "kernel_size")
+            params.stride = to_int32(stride, "stride")
+            params.padding = padding_code
+            params.dilation = to_int32(dilation, "dilation")
+            params.groups = to_int32(groups, "groups")
+            params.bias = to_flag(bias, "bias")
+            params.init = _init_code(init)
+            params.seed = to_uint64(seed, "seed")
+            check(_lib_.sn_model_add_conv2d_ex(self._handle, ctypes.byref(params)))
+            return self
         check(_lib_.sn_model_add_conv2d(self._handle, to_int32(out_channels, "out_channels"),
                                         to_int32(kernel_size, "kernel_size"), to_int32(stride, "stride"),
                                         to_int32(padding, "padding"), to_flag(bias, "bias"), _init_code(init),
                                         to_uint64(seed, "seed")))
         return self
 
-    def add_maxpool2d(self, kernel_size: int, stride: int | None = None) -> Model:
-        """Appends MaxPool2d: the maximum of each kernel_size × kernel_size window (no padding,
-        floor rounding); ``stride`` None means kernel_size."""
-        check(_lib_.sn_model_add_maxpool2d(self._handle, to_int32(kernel_size, "kernel_size"),
-                                           0 if stride is None else to_int32(stride, "stride")))
+    def add_maxpool2d(self, kernel_size: int, stride: int | None = None, padding: int = 0,
+                      ceil_mode: bool = False) -> Model:
+        """Appends MaxPool2d: the maximum of each kernel_size × kernel_size window, as PyTorch's
+        ``nn.MaxPool2d``.
+
+        Args:
+            kernel_size: the window's height and width (1..15).
+            stride: the step between windows (1..15); None means kernel_size.
+            padding: implicit −∞ added on each side (0..kernel_size/2).
+            ceil_mode: round the output size up instead of down (a window starting past the
+                input and its left padding is dropped).
+
+        Shape:
+            (N, C, H, W) → (N, C, ⌊ or ⌈(H + 2·padding − kernel_size)/stride⌉ + 1, …).
+        """
+        k, s = to_int32(kernel_size, "kernel_size"), 0 if stride is None else to_int32(stride, "stride")
+        if padding == 0 and not ceil_mode:
+            check(_lib_.sn_model_add_maxpool2d(self._handle, k, s))
+        else:
+            check(_lib_.sn_model_add_maxpool2d_ex(self._handle, k, s, to_int32(padding, "padding"),
+                                                  to_flag(ceil_mode, "ceil_mode")))
         return self
 
-    def add_avgpool2d(self, kernel_size: int, stride: int | None = None) -> Model:
-        """Appends AvgPool2d: the mean of each kernel_size × kernel_size window (no padding,
-        floor rounding); ``stride`` None means kernel_size."""
-        check(_lib_.sn_model_add_avgpool2d(self._handle, to_int32(kernel_size, "kernel_size"),
-                                           0 if stride is None else to_int32(stride, "stride")))
+    def add_avgpool2d(self, kernel_size: int, stride: int | None = None, padding: int = 0, ceil_mode: bool = False,
+                      count_include_pad: bool = True) -> Model:
+        """Appends AvgPool2d: the mean of each kernel_size × kernel_size window, as PyTorch's
+        ``nn.AvgPool2d``.
+
+        Args:
+            kernel_size: the window's height and width (1..15).
+            stride: the step between windows (1..15); None means kernel_size.
+            padding: zeros added on each side (0..kernel_size/2).
+            ceil_mode: round the output size up instead of down.
+            count_include_pad: divide each window by its size within the padded input (PyTorch's
+                default) rather than by the input pixels it covers.
+
+        Shape:
+            (N, C, H, W) → (N, C, ⌊ or ⌈(H + 2·padding − kernel_size)/stride⌉ + 1, …).
+        """
+        k, s = to_int32(kernel_size, "kernel_size"), 0 if stride is None else to_int32(stride, "stride")
+        if padding == 0 and not ceil_mode and count_include_pad is True:
+            check(_lib_.sn_model_add_avgpool2d(self._handle, k, s))
+        else:
+            check(_lib_.sn_model_add_avgpool2d_ex(self._handle, k, s, to_int32(padding, "padding"),
+                                                  to_flag(ceil_mode, "ceil_mode"),
+                                                  to_flag(count_include_pad, "count_include_pad")))
+        return self
+
+    def add_adaptive_avgpool2d(self, output_size: int | Sequence[int]) -> Model:
+        """Appends AdaptiveAvgPool2d: a fixed (h, w) output whatever the input size, as PyTorch's
+        ``nn.AdaptiveAvgPool2d``.
+
+        Args:
+            output_size: (h, w), or one integer for (h, h); each in 1..4096. Output (i, j)
+                averages rows ⌊i·H/h⌋ ..< ⌈(i + 1)·H/h⌉ and the columns alike.
+
+        Shape:
+            (N, C, H, W) → (N, C, h, w).
+
+        Example:
+            >>> model = Model((3, 32, 32)).add_conv2d(8, 3).add_adaptive_avgpool2d((2, 2)).add_flatten()
+        """
+        if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+            h = w = output_size
+        else:
+            try:
+                h, w = output_size
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(f"output_size must be an integer or a pair (h, w), got {output_size!r}") from None
+        check(_lib_.sn_model_add_adaptive_avgpool2d(self._handle, to_int32(h, "output_size"), to_int32(w, "output_size")))
         return self
 
     def add_globalavgpool2d(self) -> Model:
@@ -242,17 +337,26 @@ class Model(Handle):
         check(_lib_.sn_model_add_globalavgpool2d(self._handle))
         return self
 
-    def add_batchnorm2d(self, momentum: float = 0.1, eps: float = 1e-5) -> Model:
+    def add_batchnorm2d(self, momentum: float = 0.1, eps: float = 1e-5, affine: bool = True,
+                        track_running_stats: bool = True) -> Model:
         """Appends BatchNorm2d over the channels of the current (C, H, W) output.
 
         Args:
             momentum: running-statistics momentum in [0, 1], as in PyTorch.
             eps: added to the variance (> 0).
+            affine: whether the layer has the parameters weight (γ) and bias (β).
+            track_running_stats: whether running statistics are kept (as buffers) and used in
+                eval mode; without them batch statistics are used in both modes.
 
         Shape:
             (N, C, H, W) → (N, C, H, W); tensors named as for :meth:`add_batchnorm1d`, of size C.
         """
-        check(_lib_.sn_model_add_batchnorm2d(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps")))
+        if affine is True and track_running_stats is True:
+            check(_lib_.sn_model_add_batchnorm2d(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps")))
+        else:
+            check(_lib_.sn_model_add_batchnorm2d_ex(self._handle, to_float(momentum, "momentum"), to_float(eps, "eps"),
+                                                    to_flag(affine, "affine"),
+                                                    to_flag(track_running_stats, "track_running_stats")))
         return self
 
     def add_leaky_relu(self, negative_slope: float = 0.01) -> Model:
@@ -630,7 +734,9 @@ class Model(Handle):
 
         Raises:
             ShapeMismatchError: an input that does not fit the model.
-            InvalidArgumentError: N = 0, or a training batch of one through BatchNorm.
+            InvalidArgumentError: N = 0, or a batch that leaves a BatchNorm one value per channel
+                for its batch statistics (a training batch of one through BatchNorm1d, as PyTorch;
+                BatchNorm2d takes it when H·W > 1).
             BadStateError: uint8 pixels for a model that records no preprocessing.
         """
         array = self._images(x)

@@ -951,6 +951,81 @@ static void test_create_free_cycles(void) {
     EXPECT(failures == 0 && growth <= 5.0, "%d failures, RSS grew %.2f MB", failures, growth);
 }
 
+/* Convolution and pooling options: the _ex builders, their defaults and their refusals. */
+static void test_convolution_and_pooling_options(void) {
+    sn_conv2d_params p;
+    EXPECT_STATUS(sn_conv2d_params_default(NULL), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_conv2d_params_default(&p));
+    EXPECT(p.struct_size == sizeof p && p.kernel_size == 3 && p.stride == 1 && p.padding == 0 && p.dilation == 1 &&
+               p.groups == 1 && p.bias == 1 && p.init == SN_INIT_KAIMING && p.out_channels == 0,
+           "sn_conv2d_params defaults");
+    sn_model *m = NULL;
+    OK(sn_model_create(4, 9, 9, &m));
+    EXPECT_STATUS(sn_model_add_conv2d_ex(m, &p), SN_ERR_INVALID_ARGUMENT); /* out_channels unset */
+    p.out_channels = 6;
+    p.groups = 4; /* 6 % 4 != 0 */
+    EXPECT_STATUS(sn_model_add_conv2d_ex(m, &p), SN_ERR_INVALID_ARGUMENT);
+    p.groups = 2;
+    p.stride = 2;
+    p.padding = SN_PADDING_SAME;
+    EXPECT_STATUS(sn_model_add_conv2d_ex(m, &p), SN_ERR_INVALID_ARGUMENT); /* "same" needs stride 1 */
+    p.padding = -2;
+    EXPECT_STATUS(sn_model_add_conv2d_ex(m, &p), SN_ERR_INVALID_ARGUMENT);
+    p.stride = 1;
+    p.padding = SN_PADDING_SAME;
+    p.struct_size = 8;
+    EXPECT_STATUS(sn_model_add_conv2d_ex(m, &p), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_conv2d_ex(m, NULL), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_conv2d_ex(NULL, &p), SN_ERR_INVALID_ARGUMENT);
+    p.struct_size = sizeof p;
+    OK(sn_model_add_conv2d_ex(m, &p)); /* 4 → 6, 3×3 "same", 2 groups: (6, 9, 9) */
+    p.out_channels = 6;
+    p.groups = 6;
+    p.dilation = 2;
+    p.padding = 2;
+    OK(sn_model_add_conv2d_ex(m, &p)); /* depthwise, dilated: (6, 9, 9) */
+    EXPECT_STATUS(sn_model_add_conv2d(m, 6, 3, 1, SN_PADDING_SAME, 1, SN_INIT_KAIMING, 0), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_maxpool2d_ex(m, 3, 2, 2, 0), SN_ERR_INVALID_ARGUMENT); /* padding > k/2 */
+    EXPECT_STATUS(sn_model_add_maxpool2d_ex(m, 3, 2, 1, 2), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_add_maxpool2d_ex(m, 3, 2, 1, 1)); /* (6, 5, 5) */
+    EXPECT_STATUS(sn_model_add_avgpool2d_ex(m, 2, 0, 0, 1, 7), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_add_avgpool2d_ex(m, 2, 0, 1, 1, 0)); /* (6, 3, 3) */
+    OK(sn_model_add_batchnorm2d_ex(m, 0.1f, 1e-5f, 0, 1));
+    EXPECT_STATUS(sn_model_add_batchnorm2d_ex(m, 0.1f, 1e-5f, 3, 1), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_add_adaptive_avgpool2d(m, 0, 2), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_add_adaptive_avgpool2d(m, 2, 2)); /* (6, 2, 2) */
+    sn_layer_info info;
+    info.struct_size = sizeof info;
+    OK(sn_model_layer_info(m, 5, &info));
+    EXPECT(info.kind == SN_LAYER_ADAPTIVEAVGPOOL2D && info.rank == 3 && info.shape[1] == 2 && info.shape[2] == 2,
+           "AdaptiveAvgPool2d layer info: kind %d, shape %lld×%lld", info.kind, (long long)info.shape[1],
+           (long long)info.shape[2]);
+    OK(sn_model_layer_info(m, 2, &info));
+    EXPECT(info.shape[1] == 5 && info.shape[2] == 5, "MaxPool2d(3, 2, pad 1, ceil) on 9×9 gives 5×5");
+    EXPECT_STATUS(sn_model_add_batchnorm1d_ex(m, 0.1f, 1e-5f, 1, 0), SN_ERR_SHAPE_MISMATCH);
+    OK(sn_model_add_flatten(m));
+    OK(sn_model_add_batchnorm1d_ex(m, 0.1f, 1e-5f, 1, 0));
+    OK(sn_model_add_linear(m, 3, 1, SN_INIT_KAIMING, 0));
+    int64_t n_params = 0;
+    OK(sn_model_n_params(m, &n_params));
+    /* conv 6·2·9 + 6, depthwise 6·9 + 6, BatchNorm2d none, BatchNorm1d 2·24, linear 24·3 + 3 */
+    EXPECT(n_params == 114 + 60 + 48 + 75, "n_params %lld", (long long)n_params);
+    float x[2 * 4 * 81], out[2 * 3];
+    for (int i = 0; i < 2 * 4 * 81; i++) x[i] = (float)((i * 37) % 11) - 5.0f;
+    OK(sn_model_forward(m, x, 2, out, 6));
+    EXPECT_STATUS(sn_model_forward(m, x, 1, out, 6), SN_ERR_INVALID_ARGUMENT); /* BatchNorm1d, batch of one */
+    sn_model_free(m);
+    /* BatchNorm2d takes a training batch of one when H·W > 1, as PyTorch. */
+    OK(sn_model_create(2, 3, 3, &m));
+    OK(sn_model_add_batchnorm2d(m, 0.1f, 1e-5f));
+    float y[18];
+    OK(sn_model_forward(m, x, 1, y, 18));
+    OK(sn_model_add_maxpool2d(m, 3, 0));
+    OK(sn_model_add_batchnorm2d(m, 0.1f, 1e-5f));
+    EXPECT_STATUS(sn_model_forward(m, x, 1, y, 18), SN_ERR_INVALID_ARGUMENT); /* 1×1 maps */
+    sn_model_free(m);
+}
+
 int main(void) {
     char dir[] = "/tmp/smallnet-c-test-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -966,6 +1041,7 @@ int main(void) {
     test_hostile_magnitudes(dir);
     test_one_call_per_handle();
     test_create_free_cycles();
+    test_convolution_and_pooling_options();
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);

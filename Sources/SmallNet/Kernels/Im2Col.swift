@@ -146,3 +146,68 @@ private func col2imSameShape(_ g: WindowGeometry, col: UnsafeMutablePointer<Floa
         }
     }
 }
+
+// MARK: Dilated windows (the general convolution path)
+
+/// The window of a dilated convolution over one (C, H, W) sample: taps d pixels apart.
+struct DilatedWindow {
+    let channels, height, width: Int
+    let kernel, stride, padding, dilation: Int
+
+    /// The extent of the kernel on the input: d·(k − 1) + 1.
+    var span: Int { dilation * (kernel - 1) + 1 }
+    var outHeight: Int { (height + 2 * padding - span) / stride + 1 }
+    var outWidth: Int { (width + 2 * padding - span) / stride + 1 }
+    var patchSize: Int { channels * kernel * kernel }
+    var outPlane: Int { outHeight * outWidth }
+    var inPlane: Int { height * width }
+}
+
+/// col (C·k·k, Ho·Wo) ← the dilated patches of image (C, H, W): row (c, i, j), column (oy, ox)
+/// holds image[c][oy·s + i·d − p][ox·s + j·d − p], 0 outside the image.
+func dilatedIm2col(_ g: DilatedWindow, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+    let wo = g.outWidth, ho = g.outHeight, s = g.stride, k = g.kernel
+    for c in 0..<g.channels {
+        let plane = image + c * g.inPlane
+        for i in 0..<k {
+            for j in 0..<k {
+                let row = col + ((c * k + i) * k + j) * g.outPlane
+                let dx = j * g.dilation - g.padding
+                for oy in 0..<ho {
+                    let dst = row + oy * wo
+                    let y = oy * s + i * g.dilation - g.padding
+                    guard y >= 0 && y < g.height else { dst.update(repeating: 0, count: wo); continue }
+                    let src = plane + y * g.width
+                    for ox in 0..<wo {
+                        let x = ox * s + dx
+                        dst[ox] = x >= 0 && x < g.width ? src[x] : 0
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// image (C, H, W) += the columns of col scattered back to their pixels: the adjoint of
+/// `dilatedIm2col`.
+func dilatedCol2im(_ g: DilatedWindow, col: UnsafePointer<Float>, image: UnsafeMutablePointer<Float>) {
+    let wo = g.outWidth, ho = g.outHeight, s = g.stride, k = g.kernel
+    for c in 0..<g.channels {
+        let plane = image + c * g.inPlane
+        for i in 0..<k {
+            for j in 0..<k {
+                let row = col + ((c * k + i) * k + j) * g.outPlane
+                let dx = j * g.dilation - g.padding
+                for oy in 0..<ho {
+                    let y = oy * s + i * g.dilation - g.padding
+                    guard y >= 0 && y < g.height else { continue }
+                    let src = row + oy * wo, dst = plane + y * g.width
+                    for ox in 0..<wo {
+                        let x = ox * s + dx
+                        if x >= 0 && x < g.width { dst[x] += src[ox] }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -10,10 +10,16 @@
 /// y = W·col. Backward: dWᵀ += col·dyᵀ, dcol = Wᵀ·dy, dx = col2im(dcol). Weight gradients are
 /// summed per fixed sample group, then over the groups in order, so they do not depend on the
 /// thread count.
+///
+/// Dilation d spaces the kernel taps d pixels apart (Ho = (H + 2p − d·(k − 1) − 1)/s + 1);
+/// groups g split the channels into g independent convolutions of Cin/g → Cout/g (depthwise
+/// when g = Cin), with `weight` (Cout, Cin/g, kh, kw) as in PyTorch. Those take a general
+/// im2col + GEMM path per sample and group; dilation 1 with one group keeps the path above.
 public final class Conv2d: Layer {
     public let inChannels, outChannels: Int
     public let kernelSize: Int
     public let stride, padding: Int
+    public let dilation, groups: Int
     public let weight: Parameter
     public let bias: Parameter?
 
@@ -30,42 +36,74 @@ public final class Conv2d: Layer {
     private let savedColumns = Tensor(uncheckedShape: [0], count: 0)
     private var savedColumnsValid = false
 
-    /// - Throws: `invalidArgument` for non-positive sizes, stride < 1 or padding < 0.
+    /// Padding value asking for "same" padding (PyTorch's `padding="same"`): stride 1 and
+    /// p = d·(k − 1)/2 on every side, so the output has the input's height and width.
+    public static let samePadding = -1
+
+    /// - Parameters:
+    ///   - padding: zeros on each side, in 0..<d·(k − 1) + 1, or `Conv2d.samePadding`.
+    ///   - dilation: spacing of the kernel taps, 1...15.
+    ///   - groups: channel groups, dividing both channel counts.
+    /// - Throws: `invalidArgument` for non-positive sizes, stride < 1, padding out of range, a
+    ///   "same" padding with stride > 1 or an even d·(k − 1) (asymmetric), or groups that do not
+    ///   divide the channel counts.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                dilation: Int = 1, groups: Int = 1,
                 bias: Bool = true, initialization: WeightInit = .kaimingNormal, generator: inout RandomGenerator) throws {
         try require(inChannels > 0 && outChannels > 0, "Conv2d channels must be positive, got \(inChannels) → \(outChannels)")
         try require(kernelSize > 0 && kernelSize <= 15, "Conv2d kernel size must be in 1...15, got \(kernelSize)")
         try require(stride >= 1 && stride <= 15, "Conv2d stride must be in 1...15, got \(stride)")
-        try require(padding >= 0 && padding < kernelSize, "Conv2d padding must be in 0..<kernel size, got \(padding)")
-        _ = try Tensor.elementCount([outChannels, inChannels, kernelSize, kernelSize])
+        try require(dilation >= 1 && dilation <= 15, "Conv2d dilation must be in 1...15, got \(dilation)")
+        try require(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
+                    "Conv2d groups must divide both channel counts (\(inChannels), \(outChannels)), got \(groups)")
+        let span = dilation * (kernelSize - 1) + 1
+        var padding = padding
+        if padding == Conv2d.samePadding {
+            try require(stride == 1, "Conv2d \"same\" padding needs stride 1, got \(stride)")
+            try require((span - 1) % 2 == 0,
+                        "Conv2d \"same\" padding needs an odd dilation·(kernel − 1) + 1 (symmetric padding), got \(span)")
+            padding = (span - 1) / 2
+        }
+        try require(padding >= 0 && padding < span,
+                    "Conv2d padding must be in 0..<\(span) (dilation·(kernel − 1) + 1) or \"same\", got \(padding)")
+        _ = try Tensor.elementCount([outChannels, inChannels / groups, kernelSize, kernelSize])
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
-        weight = Parameter(name: "weight", shape: [outChannels, inChannels, kernelSize, kernelSize])
+        self.dilation = dilation
+        self.groups = groups
+        weight = Parameter(name: "weight", shape: [outChannels, inChannels / groups, kernelSize, kernelSize])
         self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
         resetParameters(initialization, generator: &generator)
     }
 
     public func resetParameters(_ scheme: WeightInit, generator: inout RandomGenerator) {
-        scheme.initialize(weight: weight.value, bias: bias?.value, fanIn: inChannels * kernelSize * kernelSize,
+        scheme.initialize(weight: weight.value, bias: bias?.value, fanIn: inChannels / groups * kernelSize * kernelSize,
                           generator: &generator)
     }
 
     public var kind: String { "conv2d" }
     public func forwardFLOPs(inputShape: [Int]) -> Int {
+        if isGeneral { let g = generalGeometry(inputShape); return 2 * g.patchSize * outChannels * g.outPlane }
         let g = geometry(inputShape)
         return 2 * g.patchSize * outChannels * g.outPlane
     }
+    /// The settings; "dilation" and "groups" appear only when not 1 (absent means 1).
     public var spec: JSON {
-        .object([("kind", .string(kind)), ("in", .number(inChannels)), ("out", .number(outChannels)),
-                 ("kernel", .number(kernelSize)), ("stride", .number(stride)), ("padding", .number(padding)),
-                 ("bias", .bool(bias != nil))])
+        var fields: [(String, JSON)] = [
+            ("kind", .string(kind)), ("in", .number(inChannels)), ("out", .number(outChannels)),
+            ("kernel", .number(kernelSize)), ("stride", .number(stride)), ("padding", .number(padding)),
+            ("bias", .bool(bias != nil))]
+        if dilation != 1 { fields.append(("dilation", .number(dilation))) }
+        if groups != 1 { fields.append(("groups", .number(groups))) }
+        return .object(fields)
     }
     public var summary: String {
         "Conv2d(\(inChannels) → \(outChannels), \(kernelSize)×\(kernelSize)" + (stride != 1 ? ", stride \(stride)" : "")
-            + (padding != 0 ? ", pad \(padding)" : "") + (bias == nil ? ", no bias" : "") + ")"
+            + (padding != 0 ? ", pad \(padding)" : "") + (dilation != 1 ? ", dilation \(dilation)" : "")
+            + (groups != 1 ? ", groups \(groups)" : "") + (bias == nil ? ", no bias" : "") + ")"
     }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
@@ -77,6 +115,13 @@ public final class Conv2d: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard inputShape.count == 3, inputShape[0] == inChannels else {
             throw SmallNetError.shapeMismatch("\(summary) expects (\(inChannels), H, W) inputs, got \(inputShape)")
+        }
+        if isGeneral {
+            let g = generalGeometry(inputShape)
+            guard g.height + 2 * padding >= g.span, g.width + 2 * padding >= g.span else {
+                throw SmallNetError.shapeMismatch("\(summary): input \(inputShape) is smaller than the dilated kernel")
+            }
+            return [outChannels, g.outHeight, g.outWidth]
         }
         let g = geometry(inputShape)
         guard g.height + 2 * padding >= kernelSize, g.width + 2 * padding >= kernelSize else {
@@ -128,6 +173,7 @@ public final class Conv2d: Layer {
     }
 
     public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        if isGeneral { return generalForward(input, context: context) }
         let n = batchSize(input)
         let g = geometry(input.shape)
         self.input = input
@@ -164,6 +210,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
         guard let input else { return nil }
+        if isGeneral { return generalBackward(dOut, input: input, needInputGradient: needInputGradient, context: context) }
         let n = batchSize(dOut)
         let g = geometry(input.shape)
         if !needInputGradient, let planes = directPlanes(g) {
@@ -267,6 +314,94 @@ public final class Conv2d: Layer {
             }
         }
         addGroupGradients(groups: groups)
+    }
+
+    // MARK: General path: dilation > 1 or groups > 1
+
+    /// Whether the layer takes the general path (dilation or channel groups).
+    private var isGeneral: Bool { dilation != 1 || groups != 1 }
+
+    /// The window of one channel group: Cin/g channels, dilated taps.
+    func generalGeometry(_ shape: [Int]) -> DilatedWindow {
+        DilatedWindow(channels: inChannels / groups, height: shape[shape.count - 2], width: shape[shape.count - 1],
+                      kernel: kernelSize, stride: stride, padding: padding, dilation: dilation)
+    }
+
+    /// Per sample and group: col = im2col(x_g) (K, P); y_g (Cout/g, P) = W_g (Cout/g, K) · col + b_g.
+    private func generalForward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        let n = batchSize(input), g = generalGeometry(input.shape)
+        self.input = input
+        output.resize([n, outChannels, g.outHeight, g.outWidth])
+        growScratch(&columns, groups: sampleGroupCount(n), shape: [g.patchSize, g.outPlane])
+        let k = g.patchSize, plane = g.outPlane, coutG = outChannels / groups, groupCount = groups
+        let inSize = inChannels * g.inPlane, outSize = outChannels * plane
+        let w = weight.value.data, b = bias?.value.data, x = input.data, y = output.data
+        forEachSampleGroup(batch: n, pool: context.pool) { sampleGroup, samples in
+            let col = self.columns[sampleGroup].data
+            for s in samples {
+                for gi in 0..<groupCount {
+                    dilatedIm2col(g, image: x + s * inSize + gi * g.channels * g.inPlane, col: col)
+                    let out = y + s * outSize + gi * coutG * plane
+                    if let b { for o in 0..<coutG { (out + o * plane).update(repeating: b[gi * coutG + o], count: plane) } }
+                    // y_g (Cout/g, P) (+)= W_g (Cout/g, K) · col (K, P)
+                    gemm(m: coutG, n: plane, k: k, a: w + gi * coutG * k, lda: k, b: col, ldb: plane,
+                         c: out, ldc: plane, accumulate: b != nil, pool: nil)
+                }
+            }
+        }
+        savedColumnsValid = false
+        return output
+    }
+
+    /// Per sample and group: dW_g += dy_g · colᵀ, db += Σ dy, dcol = W_gᵀ · dy_g, dx_g = col2im(dcol).
+    /// Weight gradients are summed per fixed sample group, then over the groups in order.
+    private func generalBackward(_ dOut: Tensor, input: Tensor, needInputGradient: Bool,
+                                 context: ExecutionContext) -> Tensor? {
+        let n = batchSize(dOut), g = generalGeometry(input.shape), sampleGroups = sampleGroupCount(n)
+        let k = g.patchSize, plane = g.outPlane, coutG = outChannels / groups, groupCount = groups, cout = outChannels
+        let inSize = inChannels * g.inPlane, outSize = outChannels * plane
+        growScratch(&columns, groups: sampleGroups, shape: [k, plane])
+        growScratch(&dColumns, groups: sampleGroups, shape: [k, plane])
+        growScratch(&dOutT, groups: sampleGroups, shape: [plane, k])
+        growScratch(&dWeightT, groups: sampleGroups, shape: [weight.value.count])
+        growScratch(&dBias, groups: sampleGroups, shape: [cout])
+        for group in 0..<sampleGroups { dWeightT[group].fill(0); dBias[group].fill(0) }
+        if needInputGradient {
+            dInput.resize(input.shape)
+            // Wᵀ per group: (K, Cout/g) blocks one after another.
+            weightT.resize([weight.value.count])
+            for gi in 0..<groups {
+                transpose(rows: coutG, cols: k, src: weight.value.data + gi * coutG * k, lds: k,
+                          dst: weightT.data + gi * coutG * k, ldd: coutG)
+            }
+        }
+        let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data, hasBias = bias != nil
+        forEachSampleGroup(batch: n, pool: context.pool) { sampleGroup, samples in
+            let col = self.columns[sampleGroup].data, dCol = self.dColumns[sampleGroup].data
+            let colT = self.dOutT[sampleGroup].data, dW = self.dWeightT[sampleGroup].data, db = self.dBias[sampleGroup].data
+            for s in samples {
+                if needInputGradient { (dx + s * inSize).update(repeating: 0, count: inSize) }
+                for gi in 0..<groupCount {
+                    let image = x + s * inSize + gi * g.channels * g.inPlane
+                    let grad = dy + s * outSize + gi * coutG * plane
+                    dilatedIm2col(g, image: image, col: col)
+                    transpose(rows: k, cols: plane, src: col, lds: plane, dst: colT, ldd: k)
+                    // dW_g (Cout/g, K) += dy_g (Cout/g, P) · colᵀ (P, K);  db += Σ dy
+                    gemm(m: coutG, n: k, k: plane, a: grad, lda: plane, b: colT, ldb: k, c: dW + gi * coutG * k, ldc: k,
+                         accumulate: true, pool: nil)
+                    if hasBias { for o in 0..<coutG { db[gi * coutG + o] += sum(grad + o * plane, count: plane) } }
+                    guard needInputGradient else { continue }
+                    // dcol (K, P) = W_gᵀ (K, Cout/g) · dy_g (Cout/g, P);  dx_g += col2im(dcol)
+                    gemm(m: k, n: plane, k: coutG, a: wT + gi * coutG * k, lda: coutG, b: grad, ldb: plane,
+                         c: dCol, ldc: plane, accumulate: false, pool: nil)
+                    dilatedCol2im(g, col: dCol, image: dx + s * inSize + gi * g.channels * g.inPlane)
+                }
+            }
+        }
+        for group in 1..<sampleGroups { addInPlace(dWeightT[0].data, dWeightT[group].data, count: weight.value.count) }
+        addInPlace(weight.grad.data, dWeightT[0].data, count: weight.value.count)
+        if let bias { for group in 0..<sampleGroups { addInPlace(bias.grad.data, dBias[group].data, count: cout) } }
+        return needInputGradient ? dInput : nil
     }
 }
 

@@ -46,7 +46,7 @@ private func stateCount(of spec: JSON) -> Int {
     switch spec["kind"]?.stringValue {
     case "linear": return product(bias == 1 ? plusOne(int("in")) : int("in"), int("out"))
     case "conv2d":
-        let taps = product(int("in"), int("kernel"), int("kernel"))
+        let taps = product(int("in") / Swift.max(spec["groups"]?.intValue ?? 1, 1), int("kernel"), int("kernel"))
         return product(bias == 1 ? plusOne(taps) : taps, int("out"))
     case "batchnorm1d": return plusOne(product(int("features"), 4))
     case "batchnorm2d": return plusOne(product(int("channels"), 4))
@@ -75,13 +75,26 @@ func layer(from spec: JSON, inputShape: [Int]) throws -> Layer {
     case "relu": return ReLU()
     case "flatten": return Flatten()
     case "dropout": return try Dropout(p: try float("p"))
-    case "batchnorm1d": return try BatchNorm1d(try int("features"), momentum: try float("momentum"), eps: try float("eps"))
-    case "batchnorm2d": return try BatchNorm2d(try int("channels"), momentum: try float("momentum"), eps: try float("eps"))
+    case "batchnorm1d":
+        return try BatchNorm1d(try int("features"), momentum: try float("momentum"), eps: try float("eps"),
+                               affine: spec["affine"]?.boolValue ?? true,
+                               trackRunningStats: spec["track_running_stats"]?.boolValue ?? true)
+    case "batchnorm2d":
+        return try BatchNorm2d(try int("channels"), momentum: try float("momentum"), eps: try float("eps"),
+                               affine: spec["affine"]?.boolValue ?? true,
+                               trackRunningStats: spec["track_running_stats"]?.boolValue ?? true)
     case "conv2d":
         return try Conv2d(try int("in"), try int("out"), kernelSize: try int("kernel"), stride: try int("stride"),
-                          padding: try int("padding"), bias: spec["bias"]?.boolValue ?? true, generator: &generator)
-    case "maxpool2d": return try MaxPool2d(kernelSize: try int("kernel"), stride: try int("stride"))
-    case "avgpool2d": return try AvgPool2d(kernelSize: try int("kernel"), stride: try int("stride"))
+                          padding: try int("padding"), dilation: spec["dilation"]?.intValue ?? 1,
+                          groups: spec["groups"]?.intValue ?? 1, bias: spec["bias"]?.boolValue ?? true, generator: &generator)
+    case "maxpool2d":
+        return try MaxPool2d(kernelSize: try int("kernel"), stride: try int("stride"), padding: spec["padding"]?.intValue ?? 0,
+                             ceilMode: spec["ceil_mode"]?.boolValue ?? false)
+    case "avgpool2d":
+        return try AvgPool2d(kernelSize: try int("kernel"), stride: try int("stride"), padding: spec["padding"]?.intValue ?? 0,
+                             ceilMode: spec["ceil_mode"]?.boolValue ?? false,
+                             countIncludePad: spec["count_include_pad"]?.boolValue ?? true)
+    case "adaptiveavgpool2d": return try AdaptiveAvgPool2d(outHeight: try int("out_height"), outWidth: try int("out_width"))
     case "globalavgpool2d": return GlobalAvgPool2d()
     case "leakyrelu": return try LeakyReLU(negativeSlope: try float("negative_slope"))
     case "elu": return try ELU(alpha: try float("alpha"))

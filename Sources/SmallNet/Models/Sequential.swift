@@ -116,20 +116,38 @@ public final class Sequential {
     /// Runs the batch through every layer, in the model's mode, with `pool`'s threads. The result
     /// is owned by the model and valid until the next `forward`.
     /// - Throws: `shapeMismatch` when `input` is not (N, inputShape…) with N ≥ 1;
-    ///   `invalidArgument` for a training batch of one through BatchNorm.
+    ///   `invalidArgument` when a BatchNorm would take batch statistics from one value per
+    ///   channel (a batch of one through BatchNorm1d in training mode; BatchNorm2d needs N·H·W > 1).
     public func forward(_ input: Tensor, pool: ThreadPool? = nil) throws -> Tensor {
         guard input.shape.count == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape,
               input.shape[0] >= 1 else {
             throw SmallNetError.shapeMismatch("model expects input (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(input.shape)")
         }
-        if isTraining && input.shape[0] < 2 && layers.contains(where: { $0 is BatchNorm1d }) {
-            throw SmallNetError.invalidArgument("BatchNorm needs at least 2 samples per batch in training mode")
+        if let refusal = batchStatisticsRefusal(batch: input.shape[0], training: isTraining) {
+            throw SmallNetError.invalidArgument(refusal)
         }
         let context = ExecutionContext(training: isTraining, random: random, pool: pool)
         var x = input
         for layer in layers { x = layer.forward(x, context: context) }
         lastBatch = input.shape[0]
         return x
+    }
+
+    /// Why a batch of `n` cannot go through the model in this mode, or nil: a BatchNorm taking
+    /// batch statistics needs more than one value per channel (N·M > 1, M = 1 for BatchNorm1d,
+    /// H·W for BatchNorm2d), as PyTorch.
+    public func batchStatisticsRefusal(batch n: Int, training: Bool) -> String? {
+        for (index, layer) in layers.enumerated() {
+            guard let norm = layer as? BatchNorm, norm.usesBatchStatistics(training: training) else { continue }
+            let shape = index == 0 ? inputShape : layerOutputShapes[index - 1]
+            let perChannel = shape.dropFirst().reduce(1, *)
+            if n * perChannel < 2 {
+                return norm is BatchNorm1d && training
+                    ? "BatchNorm needs at least 2 samples per batch in training mode"
+                    : "\(norm.summary) needs more than one value per channel for batch statistics, got \(n)×\(perChannel)"
+            }
+        }
+        return nil
     }
 
     /// Back-propagates the gradient of the loss with respect to the last forward's output,

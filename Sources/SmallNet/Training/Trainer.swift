@@ -77,7 +77,7 @@ public enum Trainer {
     /// raw pixels are then prepared with the model's preprocessing.
     ///
     /// Each epoch shuffles the samples (seeded), walks them in mini-batches (a final batch of
-    /// one sample is dropped when the model has BatchNorm), and after every step calls
+    /// one sample is dropped when a BatchNorm would refuse it), and after every step calls
     /// `progress`, which returns false to stop training after that step; `onEpoch` receives
     /// each epoch's record as soon as it is complete and returns false to stop there.
     /// - Returns: one record per completed epoch.
@@ -218,10 +218,10 @@ private struct TrainingRun {
         self.pool = pool
         generator = RandomGenerator(seed: config.seed)
         model.random.generator = generator.fork()
-        let hasBatchNorm = model.layers.contains { $0 is BatchNorm1d }
         batchSize = Swift.min(config.batchSize, train.count)
         var steps = (train.count + batchSize - 1) / batchSize
-        if hasBatchNorm && train.count % batchSize == 1 { steps -= 1 }  // no training batch of one through BatchNorm1d
+        // No training batch of one through a BatchNorm that refuses it (BatchNorm1d, or 1×1 maps).
+        if train.count % batchSize == 1 && model.batchStatisticsRefusal(batch: 1, training: true) != nil { steps -= 1 }
         try require(steps > 0, "the training set is too small for a batch")
         stepsPerEpoch = steps
         totalSteps = steps * config.epochs

@@ -1,0 +1,286 @@
+// Batch normalisation: one core over (N, C, M) inputs, M = 1 (BatchNorm1d) or H·W (BatchNorm2d).
+
+/// y = γ_c · (x − μ_c) / √(σ²_c + ε) + β_c, statistics over the N·M values of each channel c.
+///
+/// Training: μ, σ² are the batch mean and biased variance, summed in Double; the running
+/// statistics move by `momentum`: r ← (1 − m)·r + m·stat (the running variance takes the
+/// unbiased estimate, as PyTorch). Eval: the running statistics, or the batch's again without
+/// `trackRunningStats`. Backward (batch statistics): dx = γ/(M'·σ) · (M'·dy − Σdy − x̂·Σ(dy·x̂)),
+/// M' = N·M; dγ = Σ dy·x̂, dβ = Σ dy. x̂ is recomputed from the saved input in backward rather
+/// than stored (measured: see `BatchNormTests`).
+///
+/// Two kernels share these statistics: flat features (BatchNorm1d) go row by row, σ⁻¹ taken in
+/// Double and y = γ·x̂ + β; planes (BatchNorm2d) go channel by channel in 16 float lanes with
+/// y = x·(γσ⁻¹) + (β − μγσ⁻¹) and Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy). As PyTorch's `_BatchNorm`.
+///
+/// Parameters `weight` γ (C) = 1, `bias` β (C) = 0 (listed only when `affine`); buffers
+/// `running_mean` (C) = 0, `running_var` (C) = 1, `num_batches_tracked` (listed only when
+/// `trackRunningStats`).
+public class BatchNorm: Layer {
+    /// C: features (1d) or channels (2d).
+    public let channels: Int
+    public let momentum: Float
+    public let eps: Float
+    /// Whether γ and β are trainable parameters (false: γ = 1 and β = 0 throughout).
+    public let affine: Bool
+    /// Whether running statistics are kept and used in eval mode.
+    public let trackRunningStats: Bool
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Tensor
+    public let runningVar: Tensor
+    /// Batches seen in training mode (a one-element tensor, as PyTorch stores it).
+    public let batchesTracked: Tensor
+
+    private let output = Tensor(uncheckedShape: [0], count: 0)
+    private let dInput = Tensor(uncheckedShape: [0], count: 0)
+    private var input: Tensor?
+    /// μ and σ⁻¹ of the last forward, per channel (batch or running statistics).
+    private let batchMean: Tensor
+    private let inverseStd: Tensor
+    private var usedBatchStatistics = false
+    /// Planes (N, C, H, W) or flat features (N, F): which kernel pair runs.
+    private let planar: Bool
+
+    init(_ name: String, planar: Bool, channels: Int, limit: Int, momentum: Float, eps: Float, affine: Bool,
+         trackRunningStats: Bool) throws {
+        try require(channels > 0 && channels <= limit, "\(name) needs a positive \(name == "BatchNorm1d" ? "feature" : "channel") count, got \(channels)")
+        try require(momentum >= 0 && momentum <= 1, "BatchNorm momentum must be in [0, 1], got \(momentum)")
+        try require(eps > 0 && eps.isFinite, "BatchNorm eps must be positive, got \(eps)")
+        self.planar = planar
+        self.channels = channels
+        self.momentum = momentum
+        self.eps = eps
+        self.affine = affine
+        self.trackRunningStats = trackRunningStats
+        weight = Parameter(name: "weight", shape: [channels])
+        bias = Parameter(name: "bias", shape: [channels])
+        runningMean = Tensor(uncheckedShape: [channels], count: channels)
+        runningVar = Tensor(uncheckedShape: [channels], count: channels)
+        batchesTracked = Tensor(uncheckedShape: [], count: 1)
+        inverseStd = Tensor(uncheckedShape: [channels], count: channels)
+        batchMean = Tensor(uncheckedShape: [channels], count: channels)
+        resetParameters()
+    }
+
+    public func resetParameters() {
+        weight.value.fill(1)
+        bias.value.fill(0)
+        runningMean.fill(0)
+        runningVar.fill(1)
+        batchesTracked.fill(0)
+    }
+
+    // The named shells override these four.
+    public var kind: String { "batchnorm" }
+    public var spec: JSON { .object(specFields) }
+    public var summary: String { "BatchNorm(\(channels))" }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+
+    /// "momentum", "eps", and "affine" / "track_running_stats" only when false (absent: true).
+    var specFields: [(String, JSON)] {
+        var fields: [(String, JSON)] = [("momentum", .number(momentum)), ("eps", .number(eps))]
+        if !affine { fields.append(("affine", .bool(false))) }
+        if !trackRunningStats { fields.append(("track_running_stats", .bool(false))) }
+        return fields
+    }
+    /// ", no affine" / ", no running stats" for the summaries.
+    var optionSummary: String { (affine ? "" : ", no affine") + (trackRunningStats ? "" : ", no running stats") }
+
+    public var parameters: [Parameter] { affine ? [weight, bias] : [] }
+    public var buffers: [(name: String, tensor: Tensor)] {
+        guard trackRunningStats else { return [] }
+        return [("running_mean", runningMean), ("running_var", runningVar), ("num_batches_tracked", batchesTracked)]
+    }
+
+    /// Whether a forward in this mode takes batch statistics, which need more than one value per channel.
+    public func usesBatchStatistics(training: Bool) -> Bool { training || !trackRunningStats }
+
+    /// The batch mean and biased variance of channel `ch` from Σx and Σx² over `count` values;
+    /// moves the running statistics when `update`.
+    @inline(__always)
+    private func batchStatistics(_ ch: Int, total: Double, squares: Double, count m: Double,
+                                 update: Bool) -> (mean: Double, variance: Double) {
+        let mean = total / m
+        let variance = Swift.max(squares / m - mean * mean, 0)
+        if update {
+            let unbiased = m > 1 ? Float(variance * m / (m - 1)) : Float(variance)
+            runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(mean)
+            runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * unbiased
+        }
+        return (mean, variance)
+    }
+
+    public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        let n = batchSize(input), plane = n == 0 ? 1 : input.count / (n * channels)
+        self.input = input
+        output.resize(input.shape)
+        let batch = usesBatchStatistics(training: context.training)
+        let update = context.training && trackRunningStats
+        usedBatchStatistics = batch
+        if update { batchesTracked.data[0] += 1 }
+        if !planar {
+            featureForward(input, batch: n, batchStatistics: batch, update: update)
+        } else {
+            planeForward(input, batch: n, plane: plane, batchStatistics: batch, update: update, pool: context.pool)
+        }
+        return output
+    }
+
+    public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
+        guard let input else { return nil }
+        let n = batchSize(dOut), plane = n == 0 ? 1 : dOut.count / (n * channels)
+        if needInputGradient { dInput.resize(dOut.shape) }
+        if !planar {
+            featureBackward(dOut, input: input, batch: n, needInputGradient: needInputGradient)
+        } else {
+            planeBackward(dOut, input: input, batch: n, plane: plane, needInputGradient: needInputGradient,
+                          pool: context.pool)
+        }
+        return needInputGradient ? dInput : nil
+    }
+
+    // MARK: Flat features (BatchNorm1d, M = 1): row by row
+
+    private func featureForward(_ input: Tensor, batch n: Int, batchStatistics batch: Bool, update: Bool) {
+        let f = channels, x = input.data, y = output.data, mean = batchMean.data, istd = inverseStd.data
+        if batch {
+            // Per feature Σx and Σx², exact in Double.
+            var sum = [Double](repeating: 0, count: f), sumSq = [Double](repeating: 0, count: f)
+            for i in 0..<n {
+                let row = x + i * f
+                for j in 0..<f { let v = Double(row[j]); sum[j] += v; sumSq[j] += v * v }
+            }
+            for j in 0..<f {
+                let (mu, variance) = batchStatistics(j, total: sum[j], squares: sumSq[j], count: Double(n), update: update)
+                mean[j] = Float(mu)
+                istd[j] = Float(1 / (variance + Double(eps)).squareRoot())
+            }
+        } else {
+            for j in 0..<f {
+                mean[j] = runningMean.data[j]
+                istd[j] = 1 / (runningVar.data[j] + eps).squareRoot()
+            }
+        }
+        let g = weight.value.data, b = bias.value.data
+        for i in 0..<n {
+            let row = x + i * f, yr = y + i * f
+            for j in 0..<f { yr[j] = g[j] * ((row[j] - mean[j]) * istd[j]) + b[j] }
+        }
+    }
+
+    private func featureBackward(_ dOut: Tensor, input: Tensor, batch n: Int, needInputGradient: Bool) {
+        let f = channels, dy = dOut.data, x = input.data, mean = batchMean.data, istd = inverseStd.data
+        var sumDy = [Float](repeating: 0, count: f), sumDyXh = [Float](repeating: 0, count: f)
+        for i in 0..<n {
+            let d = dy + i * f, row = x + i * f
+            for j in 0..<f { sumDy[j] += d[j]; sumDyXh[j] += d[j] * ((row[j] - mean[j]) * istd[j]) }
+        }
+        if affine {
+            for j in 0..<f {
+                weight.grad.data[j] += sumDyXh[j]
+                bias.grad.data[j] += sumDy[j]
+            }
+        }
+        guard needInputGradient else { return }
+        let dx = dInput.data, g = weight.value.data
+        if usedBatchStatistics {
+            let invN = 1 / Float(n)
+            for i in 0..<n {
+                let d = dy + i * f, row = x + i * f, o = dx + i * f
+                for j in 0..<f {
+                    let xh = (row[j] - mean[j]) * istd[j]
+                    o[j] = g[j] * istd[j] * (d[j] - invN * sumDy[j] - xh * invN * sumDyXh[j])
+                }
+            }
+        } else {
+            for i in 0..<n {
+                let d = dy + i * f, o = dx + i * f
+                for j in 0..<f { o[j] = g[j] * istd[j] * d[j] }
+            }
+        }
+    }
+
+    // MARK: Planes (BatchNorm2d, M = H·W): channel by channel, in 16 float lanes
+
+    private func planeForward(_ input: Tensor, batch n: Int, plane: Int, batchStatistics batch: Bool, update: Bool,
+                              pool: ThreadPool?) {
+        let c = channels, x = input.data, y = output.data, istd = inverseStd.data, mu = batchMean.data
+        let g = weight.value.data, b = bias.value.data
+        let m = Double(n * plane)
+        forEachRange(count: c, pool: pool) { range in
+            for ch in range {
+                var mean: Float, variance: Float
+                if batch {
+                    // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
+                    var total = 0.0, squares = 0.0
+                    for s in 0..<n {
+                        let (p, q) = sumAndSquares(x + (s * c + ch) * plane, count: plane)
+                        total += Double(p)
+                        squares += Double(q)
+                    }
+                    let stats = batchStatistics(ch, total: total, squares: squares, count: m, update: update)
+                    mean = Float(stats.mean)
+                    variance = Float(stats.variance)
+                } else {
+                    mean = runningMean.data[ch]
+                    variance = runningVar.data[ch]
+                }
+                let inv = 1 / (variance + eps).squareRoot()
+                istd[ch] = inv
+                mu[ch] = mean
+                // y = γ·(x − μ)·σ⁻¹ + β = x·a + b'
+                let scale = g[ch] * inv, shift = b[ch] - mean * inv * g[ch]
+                let va = Vec16(repeating: scale), vb = Vec16(repeating: shift)
+                for s in 0..<n {
+                    let o = (s * c + ch) * plane
+                    var i = 0
+                    while i + 16 <= plane { store16(load16(x + o + i) * va + vb, y + o + i); i += 16 }
+                    while i < plane { y[o + i] = x[o + i] * scale + shift; i += 1 }
+                }
+            }
+        }
+    }
+
+    private func planeBackward(_ dOut: Tensor, input: Tensor, batch n: Int, plane: Int, needInputGradient: Bool,
+                               pool: ThreadPool?) {
+        let c = channels, dy = dOut.data, x = input.data, istd = inverseStd.data, mu = batchMean.data
+        let g = weight.value.data, dx = dInput.data
+        let m = Float(n * plane)
+        let training = usedBatchStatistics, affine = affine
+        forEachRange(count: c, pool: pool) { range in
+            for ch in range {
+                // Σdy and Σdy·x̂ with x̂ = (x − μ)·σ⁻¹ recomputed: Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy).
+                var sumDy: Float = 0, sumDyX: Float = 0
+                for s in 0..<n {
+                    let o = (s * c + ch) * plane
+                    let (partialDy, partialDyX) = sumAndDot(dy + o, x + o, count: plane)
+                    sumDy += partialDy
+                    sumDyX += partialDyX
+                }
+                let inv = istd[ch], mean = mu[ch]
+                let sumDyXh = inv * (sumDyX - mean * sumDy)
+                if affine {
+                    weight.grad.data[ch] += sumDyXh
+                    bias.grad.data[ch] += sumDy
+                }
+                guard needInputGradient else { continue }
+                // dx = k·(dy − Σdy/M − x̂·Σdy·x̂/M), k = γ·σ⁻¹ (batch statistics); dx = k·dy (running)
+                let k = g[ch] * inv
+                let meanDy = training ? sumDy / m : 0, meanDyXh = training ? sumDyXh / m : 0
+                // k·(dy − meanDy − (x − μ)·σ⁻¹·meanDyXh) = k·dy + (x·c1 + c0)
+                let c1 = -k * inv * meanDyXh, c0 = -k * meanDy + k * mean * inv * meanDyXh
+                let vk = Vec16(repeating: k), v1 = Vec16(repeating: c1), v0 = Vec16(repeating: c0)
+                for s in 0..<n {
+                    let o = (s * c + ch) * plane
+                    var i = 0
+                    while i + 16 <= plane {
+                        store16(vk * load16(dy + o + i) + load16(x + o + i) * v1 + v0, dx + o + i)
+                        i += 16
+                    }
+                    while i < plane { dx[o + i] = k * dy[o + i] + x[o + i] * c1 + c0; i += 1 }
+                }
+            }
+        }
+    }
+}
