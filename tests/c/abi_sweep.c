@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 89
+#define N_FUNCTIONS 96
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -454,7 +454,9 @@ static void counted(int f) { /* a call returning no status */
     X(sn_model_predict_u8) X(sn_model_clone) X(sn_model_save_to_buffer) X(sn_model_load_from_buffer)                    \
     X(sn_dataset_from_u8) X(sn_dataset_get_preprocessing) X(sn_dataset_set_class_names) X(sn_model_add_leaky_relu)     \
     X(sn_model_add_elu) X(sn_model_add_gelu) X(sn_model_add_silu) X(sn_model_add_tanh) X(sn_model_add_sigmoid)         \
-    X(sn_model_add_softmax) X(sn_model_add_log_softmax) X(sn_model_add_dropout2d) X(sn_model_add_layernorm)
+    X(sn_model_add_softmax) X(sn_model_add_log_softmax) X(sn_model_add_dropout2d) X(sn_model_add_layernorm)         \
+    X(sn_conv2d_params_default) X(sn_model_add_conv2d_ex) X(sn_model_add_maxpool2d_ex) X(sn_model_add_avgpool2d_ex)     \
+    X(sn_model_add_adaptive_avgpool2d) X(sn_model_add_batchnorm1d_ex) X(sn_model_add_batchnorm2d_ex)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -1803,6 +1805,71 @@ static void c_sn_model_add_layernorm(void) {
     CHECK(sn_model_add_layernorm, sn_model_add_layernorm(m, dims, eps, affine));
 }
 
+static void c_sn_conv2d_params_default(void) {
+    sn_conv2d_params p;
+    int null = chance(10);
+    DESCRIBE(sn_conv2d_params_default, "sn_conv2d_params_default(%s)", null ? "NULL" : "&p");
+    CHECK(sn_conv2d_params_default, sn_conv2d_params_default(null ? NULL : &p));
+}
+
+static void c_sn_model_add_conv2d_ex(void) {
+    sn_model *m = pick_model();
+    sn_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    sn_conv2d_params_default(&p);
+    p.out_channels = any_width();
+    if (sane(50)) { /* dilated, grouped or "same" convolutions that fit */
+        p.kernel_size = 1 + 2 * (int32_t)below(2);
+        p.dilation = 1 + (int32_t)below(2);
+        p.groups = chance(50) ? 1 : 1 + (int32_t)below(2);
+        p.padding = chance(50) ? SN_PADDING_SAME : 0;
+    } else {
+        p.kernel_size = any_i32(); p.stride = any_i32(); p.padding = any_i32(); p.dilation = any_i32();
+        p.groups = any_i32(); p.bias = any_i32(); p.init = any_i32();
+        if (chance(20)) p.struct_size = (uint32_t)any_i32();
+    }
+    if (!model_is_small(m)) return;
+    DESCRIBE(sn_model_add_conv2d_ex, "sn_model_add_conv2d_ex(model %p, out %d, k %d, stride %d, pad %d, dil %d, groups %d, size %u)",
+             (void *)m, p.out_channels, p.kernel_size, p.stride, p.padding, p.dilation, p.groups, p.struct_size);
+    CHECK(sn_model_add_conv2d_ex, sn_model_add_conv2d_ex(m, chance(5) ? NULL : &p));
+}
+
+static void c_sn_model_add_maxpool2d_ex(void) {
+    sn_model *m = pick_model();
+    int32_t k = sane(60) ? 2 + (int32_t)below(2) : any_i32(), s = sane(60) ? (int32_t)below(3) : any_i32();
+    int32_t pad = sane(60) ? (int32_t)below(2) : any_i32(), ceil = sane(70) ? (int32_t)below(2) : any_i32();
+    DESCRIBE(sn_model_add_maxpool2d_ex, "sn_model_add_maxpool2d_ex(model %p, %d, %d, %d, %d)", (void *)m, k, s, pad, ceil);
+    CHECK(sn_model_add_maxpool2d_ex, sn_model_add_maxpool2d_ex(m, k, s, pad, ceil));
+}
+
+static void c_sn_model_add_avgpool2d_ex(void) {
+    sn_model *m = pick_model();
+    int32_t k = sane(60) ? 2 + (int32_t)below(2) : any_i32(), s = sane(60) ? (int32_t)below(3) : any_i32();
+    int32_t pad = sane(60) ? (int32_t)below(2) : any_i32(), ceil = sane(70) ? (int32_t)below(2) : any_i32();
+    int32_t include = sane(70) ? (int32_t)below(2) : any_i32();
+    DESCRIBE(sn_model_add_avgpool2d_ex, "sn_model_add_avgpool2d_ex(model %p, %d, %d, %d, %d, %d)", (void *)m, k, s, pad, ceil,
+             include);
+    CHECK(sn_model_add_avgpool2d_ex, sn_model_add_avgpool2d_ex(m, k, s, pad, ceil, include));
+}
+
+static void c_sn_model_add_adaptive_avgpool2d(void) {
+    sn_model *m = pick_model();
+    int32_t h = sane(60) ? 1 + (int32_t)below(4) : any_i32(), w = sane(60) ? 1 + (int32_t)below(4) : any_i32();
+    DESCRIBE(sn_model_add_adaptive_avgpool2d, "sn_model_add_adaptive_avgpool2d(model %p, %d, %d)", (void *)m, h, w);
+    CHECK(sn_model_add_adaptive_avgpool2d, sn_model_add_adaptive_avgpool2d(m, h, w));
+}
+
+#define BATCHNORM_EX(name)                                                                                             \
+    static void c_##name(void) {                                                                                       \
+        sn_model *m = pick_model();                                                                                    \
+        float momentum = sane(50) ? 0.1f : any_float(), eps = sane(50) ? 1e-5f : any_float();                           \
+        int32_t affine = sane(70) ? (int32_t)below(2) : any_i32(), track = sane(70) ? (int32_t)below(2) : any_i32();    \
+        DESCRIBE(name, #name "(model %p, %g, %g, %d, %d)", (void *)m, momentum, eps, affine, track);                   \
+        CHECK(name, name(m, momentum, eps, affine, track));                                                            \
+    }
+BATCHNORM_EX(sn_model_add_batchnorm1d_ex)
+BATCHNORM_EX(sn_model_add_batchnorm2d_ex)
+
 /* The table, in the order of FUNCTIONS; weights favour the calls that build state. */
 typedef struct {
     void (*call)(void);
@@ -1836,7 +1903,9 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_dataset_get_preprocessing, 2), ROW(sn_dataset_set_class_names, 2), ROW(sn_model_add_leaky_relu, 2),
     ROW(sn_model_add_elu, 2), ROW(sn_model_add_gelu, 2), ROW(sn_model_add_silu, 2), ROW(sn_model_add_tanh, 2),
     ROW(sn_model_add_sigmoid, 2), ROW(sn_model_add_softmax, 2), ROW(sn_model_add_log_softmax, 2),
-    ROW(sn_model_add_dropout2d, 2), ROW(sn_model_add_layernorm, 2),
+    ROW(sn_model_add_dropout2d, 2), ROW(sn_model_add_layernorm, 2), ROW(sn_conv2d_params_default, 1),
+    ROW(sn_model_add_conv2d_ex, 4), ROW(sn_model_add_maxpool2d_ex, 2), ROW(sn_model_add_avgpool2d_ex, 2),
+    ROW(sn_model_add_adaptive_avgpool2d, 2), ROW(sn_model_add_batchnorm1d_ex, 2), ROW(sn_model_add_batchnorm2d_ex, 2),
 };
 
 /* ================================================================ Processes === */
