@@ -105,6 +105,15 @@ SN_SCHEDULE_COSINE = 2
 SN_ARCH_FCN = 0
 SN_ARCH_CNN = 1
 
+# Names of the codes above, as the Python API spells them.
+ARCH_CODES = {"fcn": SN_ARCH_FCN, "cnn": SN_ARCH_CNN}
+OPTIMIZER_CODES = {
+    "sgd": SN_OPTIMIZER_SGD,
+    "rmsprop": SN_OPTIMIZER_RMSPROP,
+    "adam": SN_OPTIMIZER_ADAM,
+    "adamw": SN_OPTIMIZER_ADAMW,
+}
+
 SN_FASHION_MNIST_PIXEL_SCALE = 1.0 / 255.0
 SN_FASHION_MNIST_MEAN = 0.2860
 SN_FASHION_MNIST_STD = 0.3530

@@ -7,14 +7,15 @@ PyTorch's default (as reported by ``sn_optimizer_params_default``).
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _lib
 from ._handle import Handle, new_pointer, to_flag, to_float, to_int32
 from .errors import InvalidArgumentError, check
+from .training import arch_code
 
-if TYPE_CHECKING:
-    from .model import Model
+#: A smallnet.Model (named, not imported: the model module builds on this one).
+Model = Handle
 
 __all__ = ["SGD", "RMSProp", "Adam", "AdamW", "Optimizer", "optimizer_defaults"]
 
@@ -24,22 +25,8 @@ _FLOAT_FIELDS = ("lr", "momentum", "dampening", "weight_decay", "alpha", "beta1"
 _FLAG_FIELDS = ("nesterov", "centered")
 
 
-ARCHS = {"fcn": _lib.SN_ARCH_FCN, "cnn": _lib.SN_ARCH_CNN}
-
-
-def arch_code(arch: str) -> int:
-    """``SN_ARCH_*`` for "fcn" or "cnn"."""
-    if arch not in ARCHS:
-        raise InvalidArgumentError(f"arch must be 'fcn' or 'cnn', got {arch!r}")
-    return ARCHS[arch]
-
-
-KINDS = {
-    "sgd": _lib.SN_OPTIMIZER_SGD,
-    "rmsprop": _lib.SN_OPTIMIZER_RMSPROP,
-    "adam": _lib.SN_OPTIMIZER_ADAM,
-    "adamw": _lib.SN_OPTIMIZER_ADAMW,
-}
+#: Optimizer names and their SN_OPTIMIZER_* codes.
+KINDS = _lib.OPTIMIZER_CODES
 
 
 def optimizer_defaults(kind: str | int) -> dict[str, Any]:
@@ -110,9 +97,7 @@ class Optimizer(Handle):
         return optimizer
 
     def _create(self, model: Model, params: _lib.sn_optimizer_params) -> None:
-        from .model import Model
-
-        if not isinstance(model, Model):
+        if not (isinstance(model, Handle) and model._noun == "model"):
             raise InvalidArgumentError(f"an optimizer needs a smallnet.Model, got {type(model).__name__}")
         out = new_pointer()
         check(_lib_.sn_optimizer_create(model._handle, ctypes.byref(params), ctypes.byref(out)))

@@ -12,7 +12,6 @@ from typing import Any, Callable, Mapping, Sequence
 from . import _lib
 from ._handle import to_float, to_int, to_int32
 from .errors import InvalidArgumentError, check
-from .optim import arch_code
 
 __all__ = ["History", "recipe", "schedule_lr", "train_defaults"]
 
@@ -25,6 +24,13 @@ SCHEDULES = {
 }
 _SCHEDULE_NAMES = {value: name for name, value in SCHEDULES.items()}
 
+
+
+def arch_code(arch: str) -> int:
+    """``SN_ARCH_*`` for "fcn" or "cnn"."""
+    if arch not in _lib.ARCH_CODES:
+        raise InvalidArgumentError(f"arch must be 'fcn' or 'cnn', got {arch!r}")
+    return _lib.ARCH_CODES[arch]
 
 def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
@@ -107,8 +113,6 @@ def recipe(arch: str = "fcn", budget: int | None = None) -> dict[str, Any]:
         >>> smallnet.recipe("cnn")["optimizer"]["kind"]
         'sgd'
     """
-    from .optim import KINDS
-
     params = train_defaults(arch, budget)
     optimizer = _lib.sn_optimizer_params()
     optimizer.struct_size = ctypes.sizeof(optimizer)
@@ -116,7 +120,7 @@ def recipe(arch: str = "fcn", budget: int | None = None) -> dict[str, Any]:
         check(_lib_.sn_recipe_optimizer_params(arch_code(arch), ctypes.byref(optimizer)))
     else:
         check(_lib_.sn_recipe_optimizer_params_for_budget(arch_code(arch), int(budget), ctypes.byref(optimizer)))
-    names = {code: name for name, code in KINDS.items()}
+    names = {code: name for name, code in _lib.OPTIMIZER_CODES.items()}
     return {
         "epochs": params.epochs,
         "batch_size": params.batch_size,
