@@ -732,6 +732,81 @@ sn_status sn_model_add_batchnorm2d_ex(sn_model *model, float momentum, float eps
 
 /* ================================== Losses, optimizers, schedules, initialisation === */
 
+/* Losses */
+
+#define SN_LOSS_CROSS_ENTROPY 0   /* softmax cross-entropy on logits, labels; weights, ignore_index, smoothing */
+#define SN_LOSS_NLL 1             /* -w[y]·x[y] on log-probabilities (after a LogSoftmax), labels */
+#define SN_LOSS_MSE 2             /* (x - t)^2, float targets */
+#define SN_LOSS_L1 3              /* |x - t| */
+#define SN_LOSS_SMOOTH_L1 4       /* 0.5·d^2/beta where |d| < beta, else |d| - 0.5·beta */
+#define SN_LOSS_HUBER 5           /* 0.5·d^2 where |d| < delta, else delta·(|d| - 0.5·delta) */
+#define SN_LOSS_BCE_WITH_LOGITS 6 /* binary cross-entropy on logits, float targets; weights, pos_weight */
+
+#define SN_REDUCTION_MEAN 0 /* mean over elements; cross-entropy, NLL: sum / Σ w[y] over rows not ignored */
+#define SN_REDUCTION_SUM 1
+#define SN_REDUCTION_NONE 2 /* one value per row (cross-entropy, NLL) or per element (the others) */
+
+/* Options of a loss (SN_LOSS_*, SN_REDUCTION_*; sn_loss, sn_train_options). Fill with
+ * sn_loss_params_default; each loss reads the fields its PyTorch counterpart has. Arrays are borrowed during the call that reads them. */
+typedef struct sn_loss_params {
+    uint32_t struct_size;
+    int32_t kind;                /* SN_LOSS_*; default SN_LOSS_CROSS_ENTROPY */
+    int32_t reduction;           /* SN_REDUCTION_*; default SN_REDUCTION_MEAN */
+    float label_smoothing;       /* cross-entropy: in [0, 1); default 0 */
+    int32_t ignore_index;        /* cross-entropy, NLL: rows with this label cost 0; default -100 */
+    const float *class_weights;  /* cross-entropy, NLL: weight of each class; BCE: of each column; or NULL */
+    size_t n_class_weights;      /* entries of class_weights: classes (0 when NULL) */
+    float beta;                  /* smooth L1: >= 0; default 1 */
+    float delta;                 /* Huber: > 0; default 1 */
+    const float *pos_weight;     /* BCE with logits: weight of positive targets per column, or NULL */
+    size_t n_pos_weight;         /* entries of pos_weight: classes or 1 (0 when NULL) */
+} sn_loss_params;
+
+/* Fills *out with PyTorch's defaults for loss `kind` (reduction mean, label smoothing 0,
+ * ignore_index -100, no weights, beta 1, delta 1). SN_ERR_INVALID_ARGUMENT for an unknown kind. */
+sn_status sn_loss_params_default(int32_t kind, sn_loss_params *out);
+
+/* The loss of n rows of `classes` inputs (n·classes floats, row-major) against labels (n values
+ * in 0..classes-1 or ignore_index; cross-entropy and NLL, targets may be NULL) or targets
+ * (n·classes floats; the other losses, labels may be NULL), as PyTorch's torch.nn.*Loss.
+ * out (out_capacity floats) receives 1 value, or with SN_REDUCTION_NONE n values (cross-entropy,
+ * NLL) or n·classes (the others). dinput (may be NULL, else n·classes floats) receives the
+ * gradient w.r.t. the input of the reduced loss, of the sum of the values for NONE. Class
+ * weights: `classes` entries; pos_weight: `classes` or 1. Returns SN_ERR_INVALID_ARGUMENT for a
+ * bad option, kind or label, SN_ERR_SHAPE_MISMATCH for a small out_capacity or weights that do
+ * not fit. Nothing is written on failure. */
+sn_status sn_loss(const sn_loss_params *params, const float *input, size_t n, size_t classes,
+                  const int32_t *labels, const float *targets, float *out, size_t out_capacity, float *dinput);
+
+/* Training with another loss */
+
+/* Further settings of sn_fit_with_options (beyond sn_train_params). Fill with
+ * sn_train_options_default. */
+typedef struct sn_train_options {
+    uint32_t struct_size;
+    sn_loss_params loss;         /* the training loss; default: cross-entropy, smoothed by
+                                  * params->label_smoothing (loss.label_smoothing must be 0 or
+                                  * equal to it). Losses other than cross-entropy and NLL train
+                                  * against the one-hot encoding of the labels and ignore
+                                  * label_smoothing; the recorded accuracy is always the share of
+                                  * samples whose largest output is the label, and the evaluation
+                                  * loss is this loss. Reduction must be MEAN or SUM. */
+} sn_train_options;
+
+/* Fills *out with the defaults (sn_fit's behaviour: cross-entropy). Set
+ * out->struct_size = sizeof(sn_train_options) first; a smaller size from an older header gets
+ * only its fields (no more than struct_size bytes are written). SN_ERR_INVALID_ARGUMENT for a
+ * NULL out, a struct_size smaller than the first sn_train_options (which ends with `loss`) or
+ * larger than this library's sizeof(sn_train_options); nothing is written then. */
+sn_status sn_train_options_default(sn_train_options *out);
+
+/* sn_fit with further settings: options NULL trains exactly as sn_fit (sn_fit is this call
+ * with options NULL); otherwise options->struct_size must be sizeof(sn_train_options). */
+sn_status sn_fit_with_options(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train,
+                              const sn_train_params *params, const sn_train_options *options,
+                              sn_progress_fn progress, void *user, sn_epoch_record *history,
+                              size_t history_capacity, size_t *n_epochs);
+
 /* (end of losses, optimizers, schedules, initialisation) */
 
 #ifdef __cplusplus

@@ -107,17 +107,77 @@ func trainingConfig(_ p: sn_train_params) throws -> TrainingConfig {
     return config
 }
 
+/// The smallest struct_size sn_train_options_default accepts: the first sn_train_options,
+/// which ends with `loss`.
+let trainOptionsMinimumSize = MemoryLayout<sn_train_options>.offset(of: \sn_train_options.loss)!
+    + MemoryLayout<sn_loss_params>.size
+
+/// The default further settings of sn_fit_with_options: sn_fit's cross-entropy.
+func trainOptionsDefaults() throws -> sn_train_options {
+    var o = sn_train_options()
+    o.struct_size = UInt32(MemoryLayout<sn_train_options>.size)
+    o.loss = try lossDefaults(SN_LOSS_CROSS_ENTROPY)
+    return o
+}
+
+@_cdecl("sn_train_options_default")
+public func sn_train_options_default(_ out: UnsafeMutablePointer<sn_train_options>?) -> sn_status {
+    guarded {
+        let out = try nonNull(out, "out")
+        // Only the caller's struct_size bytes are ours to write.
+        let declared = Int(UnsafeRawPointer(out).load(as: UInt32.self))
+        guard declared >= trainOptionsMinimumSize else {
+            throw invalid("out->struct_size is \(declared), below the smallest sn_train_options (\(trainOptionsMinimumSize) bytes): set out->struct_size = sizeof(sn_train_options) first")
+        }
+        guard declared <= MemoryLayout<sn_train_options>.size else {
+            throw invalid("out->struct_size is \(declared), above sizeof(sn_train_options) = \(MemoryLayout<sn_train_options>.size) of this library: set out->struct_size = sizeof(sn_train_options) first")
+        }
+        var o = try trainOptionsDefaults()
+        o.struct_size = UInt32(declared)
+        withUnsafeBytes(of: &o) { UnsafeMutableRawPointer(out).copyMemory(from: $0.baseAddress!, byteCount: declared) }
+    }
+}
+
+/// The training loss of C options: nil (the original cross-entropy path, smoothed by
+/// p.label_smoothing) for no options or default cross-entropy options, else the engine's loss.
+private func trainingLoss(_ options: UnsafePointer<sn_train_options>?, _ p: sn_train_params) throws -> Loss? {
+    guard let options else { return nil }
+    let o = options.pointee
+    try checkStructSize(o.struct_size, MemoryLayout<sn_train_options>.size, "sn_train_options")
+    var loss = try loss(from: o.loss, "options->loss")
+    guard loss.reduction != .none else { throw invalid("options->loss.reduction must be SN_REDUCTION_MEAN or _SUM for training") }
+    guard loss.kind == .crossEntropy else { return loss }
+    guard loss.labelSmoothing == 0 || loss.labelSmoothing == p.label_smoothing else {
+        throw invalid("options->loss.label_smoothing (\(loss.labelSmoothing)) differs from params->label_smoothing (\(p.label_smoothing)), which training uses: leave it 0")
+    }
+    loss.labelSmoothing = p.label_smoothing
+    var plain = Loss(.crossEntropy)
+    plain.labelSmoothing = p.label_smoothing
+    return loss == plain ? nil : loss
+}
+
 @_cdecl("sn_fit")
 public func sn_fit(_ model: OpaquePointer?, _ optimizer: OpaquePointer?, _ train: OpaquePointer?,
                    _ params: UnsafePointer<sn_train_params>?, _ progress: sn_progress_fn?, _ user: UnsafeMutableRawPointer?,
                    _ history: UnsafeMutablePointer<sn_epoch_record>?, _ historyCapacity: Int,
                    _ nEpochs: UnsafeMutablePointer<Int>?) -> sn_status {
+    sn_fit_with_options(model, optimizer, train, params, nil, progress, user, history, historyCapacity, nEpochs)
+}
+
+@_cdecl("sn_fit_with_options")
+public func sn_fit_with_options(_ model: OpaquePointer?, _ optimizer: OpaquePointer?, _ train: OpaquePointer?,
+                                _ params: UnsafePointer<sn_train_params>?, _ options: UnsafePointer<sn_train_options>?,
+                                _ progress: sn_progress_fn?, _ user: UnsafeMutableRawPointer?,
+                                _ history: UnsafeMutablePointer<sn_epoch_record>?, _ historyCapacity: Int,
+                                _ nEpochs: UnsafeMutablePointer<Int>?) -> sn_status {
     guarded {
         let box = try modelBox(model)
         let optimizer = try optimizerBox(optimizer).optimizer
         let data = try datasetBox(train, "train").dataset
         let p = try nonNull(params, "params").pointee
-        let config = try trainingConfig(p)
+        var config = try trainingConfig(p)
+        config.loss = try trainingLoss(options, p)
+        try config.validate()
         let validation = p.validation == nil ? nil : try datasetBox(p.validation, "params->validation").dataset
         let capacity = history == nil ? 0 : try size(historyCapacity, "history_capacity")
         let owned = Set(box.model.parameters.map { ObjectIdentifier($0) })

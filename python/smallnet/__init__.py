@@ -12,7 +12,7 @@ Example:
 """
 
 from . import _lib  # noqa: F401  (smallnet._lib: the low-level binding)
-from . import callbacks
+from . import callbacks, losses
 from .data import Dataset
 from .errors import (
     BadStateError,
@@ -63,6 +63,7 @@ __all__ = [
     "cross_entropy",
     "fcn",
     "fcn_for_budget",
+    "losses",
     "get_num_threads",
     "optimizer_defaults",
     "recipe",

@@ -105,6 +105,18 @@ SN_SCHEDULE_COSINE = 2
 SN_ARCH_FCN = 0
 SN_ARCH_CNN = 1
 
+SN_LOSS_CROSS_ENTROPY = 0
+SN_LOSS_NLL = 1
+SN_LOSS_MSE = 2
+SN_LOSS_L1 = 3
+SN_LOSS_SMOOTH_L1 = 4
+SN_LOSS_HUBER = 5
+SN_LOSS_BCE_WITH_LOGITS = 6
+
+SN_REDUCTION_MEAN = 0
+SN_REDUCTION_SUM = 1
+SN_REDUCTION_NONE = 2
+
 # Names of the codes above, as the Python API spells them.
 ARCH_CODES = {"fcn": SN_ARCH_FCN, "cnn": SN_ARCH_CNN}
 OPTIMIZER_CODES = {
@@ -227,6 +239,24 @@ class sn_schedule(Structure):
     ]
 
 
+class sn_loss_params(Structure):
+    """``sn_loss_params``: options of a loss (``sn_loss``, ``sn_train_options.loss``)."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("kind", c_int32),
+        ("reduction", c_int32),
+        ("label_smoothing", c_float),
+        ("ignore_index", c_int32),
+        ("class_weights", POINTER(c_float)),
+        ("n_class_weights", c_size_t),
+        ("beta", c_float),
+        ("delta", c_float),
+        ("pos_weight", POINTER(c_float)),
+        ("n_pos_weight", c_size_t),
+    ]
+
+
 class sn_train_params(Structure):
     """``sn_train_params``: settings of ``sn_fit``."""
 
@@ -241,6 +271,15 @@ class sn_train_params(Structure):
         ("horizontal_flip", c_int32),
         ("threads", c_int32),
         ("validation", sn_dataset_p),
+    ]
+
+
+class sn_train_options(Structure):
+    """``sn_train_options``: further settings of ``sn_fit_with_options`` (the training loss)."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("loss", sn_loss_params),
     ]
 
 
@@ -319,7 +358,9 @@ STRUCTS = {
     "sn_tensor_info": sn_tensor_info,
     "sn_optimizer_params": sn_optimizer_params,
     "sn_schedule": sn_schedule,
+    "sn_loss_params": sn_loss_params,
     "sn_train_params": sn_train_params,
+    "sn_train_options": sn_train_options,
     "sn_progress": sn_progress,
     "sn_epoch_record": sn_epoch_record,
     "sn_preprocessing": sn_preprocessing,
@@ -586,6 +627,36 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
     "sn_model_add_batchnorm2d_ex": (sn_status, [sn_model_p, c_float, c_float, c_int32, c_int32]),
     # (end of convolution and pooling options)
     # ---------------------------- losses, optimizers, schedules, initialisation
+    # sn_status sn_loss_params_default(int32_t kind, sn_loss_params *out);
+    "sn_loss_params_default": (sn_status, [c_int32, POINTER(sn_loss_params)]),
+    # sn_status sn_loss(const sn_loss_params *params, const float *input, size_t n, size_t classes,
+    #                   const int32_t *labels, const float *targets, float *out, size_t out_capacity,
+    #                   float *dinput);
+    "sn_loss": (
+        sn_status,
+        [POINTER(sn_loss_params), _float_p, c_size_t, c_size_t, _int32_p, _float_p, _float_p, c_size_t, _float_p],
+    ),
+    # sn_status sn_train_options_default(sn_train_options *out);
+    "sn_train_options_default": (sn_status, [POINTER(sn_train_options)]),
+    # sn_status sn_fit_with_options(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train,
+    #                               const sn_train_params *params, const sn_train_options *options,
+    #                               sn_progress_fn progress, void *user, sn_epoch_record *history,
+    #                               size_t history_capacity, size_t *n_epochs);
+    "sn_fit_with_options": (
+        sn_status,
+        [
+            sn_model_p,
+            sn_optimizer_p,
+            sn_dataset_p,
+            POINTER(sn_train_params),
+            POINTER(sn_train_options),
+            sn_progress_fn,
+            c_void_p,
+            POINTER(sn_epoch_record),
+            c_size_t,
+            _size_p,
+        ],
+    ),
     # (end of losses, optimizers, schedules, initialisation)
 }
 

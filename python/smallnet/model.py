@@ -40,6 +40,7 @@ from .errors import (
     check,
     error_for,
 )
+from .losses import Loss
 from .optim import Optimizer
 from .preprocessing import Preprocessing, check_inputs
 from .training import History, ProgressReporter, schedule_struct, train_defaults
@@ -793,6 +794,7 @@ class Model(Handle):
         callbacks: Sequence[Callback] | None = None,
         progress: bool | Callable[[dict[str, Any]], Any] = True,
         recipe: str | None = None,
+        loss: Loss | str | None = None,
     ) -> History:
         """Trains the model; every setting left as None takes the recipe's default (for "fcn",
         ``sn_train_params_default``: 30 epochs, batch 64, cosine schedule with one warm-up
@@ -827,6 +829,14 @@ class Model(Handle):
                 random flips and, from 15,000 parameters up, 1-pixel crops; SGD lr 0.05
                 momentum 0.9), for a model of this one's size. None: "cnn" for a model with a
                 Conv2d layer, else "fcn".
+            loss: the training loss: a :class:`smallnet.losses.Loss` or a kind's name ("mse", …);
+                None: cross-entropy smoothed by ``label_smoothing``. Cross-entropy is smoothed
+                by ``label_smoothing`` (the recipe's unless given) or, when it sets one, by the
+                Loss's own ``label_smoothing``. Cross-entropy and NLL use
+                the labels (NLL expects log-probabilities, after a LogSoftmax); the other
+                losses train against the labels' one-hot encoding and ignore
+                ``label_smoothing``. Accuracy stays the share of samples whose largest output
+                is the label; the validation loss is this loss. Reduction "none" is refused.
 
         Returns:
             a :class:`History`, one dict per completed epoch (``history.history``: Keras' dict
@@ -873,6 +883,17 @@ class Model(Handle):
             params.horizontal_flip = to_flag(horizontal_flip, "horizontal_flip")
         if threads is not None:
             params.threads = to_int32(threads, "threads")
+        if loss is not None:
+            loss = loss if isinstance(loss, Loss) else Loss(loss)
+            if loss.kind == "cross_entropy" and loss.label_smoothing != 0:
+                if label_smoothing is not None and float(np.float32(label_smoothing)) != loss.label_smoothing:
+                    raise InvalidArgumentError(
+                        f"label_smoothing={label_smoothing} disagrees with the loss's {loss.label_smoothing}")
+                params.label_smoothing = loss.label_smoothing
+            options = _lib.sn_train_options()
+            options.struct_size = ctypes.sizeof(_lib.sn_train_options)
+            check(_lib_.sn_train_options_default(ctypes.byref(options)))
+            options.loss = loss.params()  # borrows loss's weight arrays: loss lives until fit returns
         reporter = ProgressReporter(progress, callbacks, self)
 
         with contextlib.ExitStack() as owned:
@@ -897,8 +918,14 @@ class Model(Handle):
             n_epochs = ctypes.c_size_t()
             try:
                 with reporter.catching_interrupts():
-                    status = _lib_.sn_fit(self._handle, optimizer._handle, train._handle, ctypes.byref(params),
-                                          reporter.c_callback, None, records, capacity, ctypes.byref(n_epochs))
+                    if loss is None:
+                        status = _lib_.sn_fit(self._handle, optimizer._handle, train._handle, ctypes.byref(params),
+                                              reporter.c_callback, None, records, capacity, ctypes.byref(n_epochs))
+                    else:
+                        status = _lib_.sn_fit_with_options(
+                            self._handle, optimizer._handle, train._handle, ctypes.byref(params),
+                            ctypes.byref(options), reporter.c_callback, None, records, capacity,
+                            ctypes.byref(n_epochs))
                     error = error_for(status) if status != _lib.SN_OK else None
             finally:
                 reporter.close()

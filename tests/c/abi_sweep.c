@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 96
+#define N_FUNCTIONS 100
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -456,7 +456,8 @@ static void counted(int f) { /* a call returning no status */
     X(sn_model_add_elu) X(sn_model_add_gelu) X(sn_model_add_silu) X(sn_model_add_tanh) X(sn_model_add_sigmoid)         \
     X(sn_model_add_softmax) X(sn_model_add_log_softmax) X(sn_model_add_dropout2d) X(sn_model_add_layernorm)         \
     X(sn_conv2d_params_default) X(sn_model_add_conv2d_ex) X(sn_model_add_maxpool2d_ex) X(sn_model_add_avgpool2d_ex)     \
-    X(sn_model_add_adaptive_avgpool2d) X(sn_model_add_batchnorm1d_ex) X(sn_model_add_batchnorm2d_ex)
+    X(sn_model_add_adaptive_avgpool2d) X(sn_model_add_batchnorm1d_ex) X(sn_model_add_batchnorm2d_ex)     \
+    X(sn_loss_params_default) X(sn_loss) X(sn_train_options_default) X(sn_fit_with_options)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -474,6 +475,7 @@ static const char *function_names[] = {FUNCTIONS(NAME_ENTRY)};
 enum { FLOATS = 1 << 20, BYTES = 1 << 22 };
 static float *fin, *fout;     /* FLOATS each */
 static int32_t *labels_buf;   /* FLOATS */
+static float *ftargets, *floss; /* FLOATS each: sn_loss's targets and values */
 static uint8_t *bytes_buf;    /* BYTES */
 static uint8_t *ckpt_buf;     /* BYTES: the last checkpoint saved to memory */
 static size_t ckpt_size;
@@ -1017,6 +1019,72 @@ static void c_sn_cross_entropy(void) {
                                              smoothing, null_loss ? NULL : &loss, with_d ? fout : NULL));
 }
 
+/* Loss options: defaults of a kind, often with hostile fields (weights point at honest buffers
+ * of n_class_weights / n_pos_weight floats, or NULL with a count). */
+static float loss_weights[300];
+static void any_loss_params(sn_loss_params *p) {
+    int32_t kind = sane(85) ? (int32_t)below(7) : any_i32();
+    if (sn_loss_params_default(kind, p) != SN_OK) sn_loss_params_default(SN_LOSS_CROSS_ENTROPY, p);
+    p->struct_size = any_struct_size(sizeof *p);
+    if (!sane(85)) p->kind = kind;
+    if (hostile(15)) p->reduction = sane(50) ? (int32_t)below(3) : any_i32();
+    else p->reduction = (int32_t)below(3);
+    if (hostile(15)) p->label_smoothing = any_float();
+    if (hostile(15)) p->ignore_index = any_i32();
+    if (hostile(15)) p->beta = any_float();
+    if (hostile(15)) p->delta = any_float();
+    for (size_t i = 0; i < 300; i++) loss_weights[i] = hostile(5) ? any_float() : 0.5f + (float)below(3);
+    if (chance(30)) {
+        p->n_class_weights = PICK(((size_t[]){1, 2, 3, 10, 256, 300}));
+        p->class_weights = hostile(10) ? NULL : loss_weights;
+    } else if (hostile(5)) {
+        p->n_class_weights = any_index();
+    }
+    if (chance(20)) {
+        p->n_pos_weight = PICK(((size_t[]){1, 2, 3, 10, 256, 300}));
+        p->pos_weight = hostile(10) ? NULL : loss_weights;
+    }
+}
+
+static void c_sn_loss_params_default(void) {
+    sn_loss_params p;
+    int32_t kind = sane(70) ? (int32_t)below(7) : any_i32();
+    int null_out = hostile(10);
+    DESCRIBE(sn_loss_params_default, "sn_loss_params_default(%d, %s)", kind, null_out ? "NULL" : "&p");
+    CHECK(sn_loss_params_default, sn_loss_params_default(kind, null_out ? NULL : &p));
+}
+
+static void c_sn_loss(void) {
+    sn_loss_params p;
+    any_loss_params(&p);
+    size_t classes = PICK(((size_t[]){0, 1, 2, 3, 10, 256, SIZE_MAX, (size_t)1 << 63}));
+    size_t most = classes && classes < ((size_t)1 << 63) ? FLOATS / classes : 64;
+    if (most > 64) most = 64;
+    size_t n = any_count(most);
+    if (n > most && n < ((size_t)1 << 63)) n = most;
+    int honest = n <= most && classes < ((size_t)1 << 63);
+    if (honest) {
+        fill_floats(fin, n * classes, hostile(20));
+        fill_floats(ftargets, n * classes, hostile(20));
+        fill_labels(labels_buf, n, (int32_t)(classes < 1000 ? classes : 2), hostile(25));
+        if (chance(10) && n) labels_buf[below((uint32_t)n)] = p.ignore_index;
+    }
+    size_t capacity = any_capacity(honest ? n * classes : 1, FLOATS);
+    int null_params = hostile(4), null_input = hostile(4), null_labels = hostile(10), null_targets = hostile(10);
+    int null_out = hostile(4), with_d = chance(60);
+    DESCRIBE(sn_loss,
+             "sn_loss({struct_size %u, kind %d, reduction %d, smoothing %g, ignore %d, weights %s×%zu, beta %g, "
+             "delta %g, pos_weight %s×%zu}%s, %s, n %zu, classes %zu, %s, %s, %s, capacity %zu, %s)",
+             p.struct_size, p.kind, p.reduction, p.label_smoothing, p.ignore_index,
+             p.class_weights ? "w" : "NULL", p.n_class_weights, p.beta, p.delta, p.pos_weight ? "w" : "NULL",
+             p.n_pos_weight, null_params ? " → NULL" : "", null_input ? "NULL" : "input", n, classes,
+             null_labels ? "NULL" : "labels", null_targets ? "NULL" : "targets", null_out ? "NULL" : "out", capacity,
+             with_d ? "dinput" : "NULL");
+    CHECK(sn_loss, sn_loss(null_params ? NULL : &p, null_input ? NULL : fin, n, classes,
+                           null_labels ? NULL : labels_buf, null_targets ? NULL : ftargets,
+                           null_out ? NULL : floss, capacity, with_d ? fout : NULL));
+}
+
 static void c_sn_model_forward(void);
 static void c_sn_model_backward(void) {
     if (sane(40)) c_sn_model_forward(); /* often after a forward pass (of some model, some n) */
@@ -1436,7 +1504,8 @@ static int progress_callback(const sn_progress *p, void *user) {
     return stop;
 }
 
-static void c_sn_fit(void) {
+/* sn_fit, or sn_fit_with_options (options NULL, the defaults, or with a hostile loss or size). */
+static void fit_with(int with_options) {
     sn_model *m = pick_model();
     sn_optimizer *o = pick_optimizer();
     sn_dataset *d = NULL;
@@ -1486,8 +1555,31 @@ static void c_sn_fit(void) {
              p.schedule.struct_size, p.label_smoothing, p.crop_padding, p.horizontal_flip, p.threads,
              (const void *)p.validation, null_params ? " → NULL" : "", callback_names[cb], user.limit,
              with_history ? "buffer" : "NULL", capacity, with_n ? "&n_epochs" : "NULL");
-    CHECK(sn_fit, sn_fit(m, o, d, null_params ? NULL : &p, cb == CB_NONE ? NULL : progress_callback, &user,
-                         with_history ? history : NULL, capacity, with_n ? &n_epochs : NULL));
+    if (!with_options) {
+        CHECK(sn_fit, sn_fit(m, o, d, null_params ? NULL : &p, cb == CB_NONE ? NULL : progress_callback, &user,
+                             with_history ? history : NULL, capacity, with_n ? &n_epochs : NULL));
+    } else {
+        sn_train_options options;
+        options.struct_size = sizeof options;
+        DESCRIBE(sn_train_options_default, "sn_train_options_default(&o)");
+        CHECK(sn_train_options_default, sn_train_options_default(&options));
+        if (chance(50)) any_loss_params(&options.loss);
+        options.struct_size = any_struct_size(sizeof options);
+        int null_options = chance(20);
+        DESCRIBE(sn_fit_with_options,
+                 "sn_fit_with_options(model %p, optimizer %p, data %p, params as sn_fit's%s, options %s{struct_size %u, "
+                 "loss {struct_size %u, kind %d, reduction %d, smoothing %g, weights %s×%zu, pos_weight %s×%zu}}, "
+                 "callback %s (limit %d), history %s capacity %zu, %s)",
+                 (void *)m, (void *)o, (void *)d, null_params ? " → NULL" : "", null_options ? "NULL, not " : "",
+                 options.struct_size, options.loss.struct_size, options.loss.kind, options.loss.reduction,
+                 options.loss.label_smoothing, options.loss.class_weights ? "w" : "NULL", options.loss.n_class_weights,
+                 options.loss.pos_weight ? "w" : "NULL", options.loss.n_pos_weight, callback_names[cb], user.limit,
+                 with_history ? "buffer" : "NULL", capacity, with_n ? "&n_epochs" : "NULL");
+        CHECK(sn_fit_with_options,
+              sn_fit_with_options(m, o, d, null_params ? NULL : &p, null_options ? NULL : &options,
+                                  cb == CB_NONE ? NULL : progress_callback, &user, with_history ? history : NULL,
+                                  capacity, with_n ? &n_epochs : NULL));
+    }
     if (user.freed_model) BURY_MODEL(m);
     if (user.freed_optimizer) BURY_OPTIMIZER(o);
     if (user.freed_data) BURY_DATASET(d);
@@ -1495,6 +1587,22 @@ static void c_sn_fit(void) {
         DESCRIBE(sn_set_num_threads, "sn_set_num_threads(1)");
         CHECK(sn_set_num_threads, sn_set_num_threads(1));
     }
+}
+
+static void c_sn_fit(void) { fit_with(0); }
+static void c_sn_fit_with_options(void) { fit_with(1); }
+
+static void c_sn_train_options_default(void) {
+    union {
+        sn_train_options options;
+        unsigned char bytes[sizeof(sn_train_options) + 64];
+    } u;
+    u.options.struct_size = sane(70) ? (uint32_t)sizeof u.options : any_struct_size(sizeof u.options);
+    uint32_t declared = u.options.struct_size;
+    int null_out = hostile(10);
+    DESCRIBE(sn_train_options_default, "sn_train_options_default(%s with struct_size %u)", null_out ? "NULL" : "&o",
+             declared);
+    CHECK(sn_train_options_default, sn_train_options_default(null_out ? NULL : &u.options));
 }
 
 static void c_sn_evaluate(void) {
@@ -1906,6 +2014,7 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_model_add_dropout2d, 2), ROW(sn_model_add_layernorm, 2), ROW(sn_conv2d_params_default, 1),
     ROW(sn_model_add_conv2d_ex, 4), ROW(sn_model_add_maxpool2d_ex, 2), ROW(sn_model_add_avgpool2d_ex, 2),
     ROW(sn_model_add_adaptive_avgpool2d, 2), ROW(sn_model_add_batchnorm1d_ex, 2), ROW(sn_model_add_batchnorm2d_ex, 2),
+    ROW(sn_loss_params_default, 1), ROW(sn_loss, 4), ROW(sn_train_options_default, 1), ROW(sn_fit_with_options, 6),
 };
 
 /* ================================================================ Processes === */
@@ -1971,6 +2080,8 @@ int main(int argc, char **argv) {
     fin = malloc(FLOATS * sizeof(float));
     fout = malloc(FLOATS * sizeof(float));
     labels_buf = malloc(FLOATS * sizeof(int32_t));
+    ftargets = malloc(FLOATS * sizeof(float));
+    floss = malloc(FLOATS * sizeof(float));
     bytes_buf = malloc(BYTES);
     ckpt_buf = malloc(BYTES);
     confusion_buf = malloc(65536 * sizeof(int64_t));

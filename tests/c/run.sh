@@ -13,6 +13,8 @@ echo "== C API test (build folder)"
 cc $CFLAGS -Iinclude tests/c/test_api.c -Lbuild/lib -lsmallnet -lm -Wl,-rpath,"$PWD/build/lib" -o "$work/test_api"
 cc $CFLAGS -Iinclude tests/c/test_activations.c -Lbuild/lib -lsmallnet -lm -Wl,-rpath,"$PWD/build/lib" -o "$work/test_activations"
 "$work/test_activations"
+cc $CFLAGS -Iinclude tests/c/test_losses.c -Lbuild/lib -lsmallnet -lm -Wl,-rpath,"$PWD/build/lib" -o "$work/test_losses"
+"$work/test_losses"
 "$work/test_api"
 
 echo "== examples against an installed copy (pkg-config)"

@@ -8,6 +8,9 @@ public struct TrainingConfig: Sendable {
     public var seed: UInt64 = 0
     public var schedule: LearningRateSchedule = .constant
     public var labelSmoothing: Float = 0
+    /// The training loss; nil: softmax cross-entropy with `labelSmoothing`. Losses other than
+    /// cross-entropy and NLL train against the labels' one-hot encoding (see `Loss.batchLoss`).
+    public var loss: Loss? = nil
     public var augmentation: Augmentation? = nil
     /// Threads for the kernels: the size of the pool the driver (the command line, the C API)
     /// passes to `Trainer.fit`; recorded with the run's settings.
@@ -22,6 +25,10 @@ public struct TrainingConfig: Sendable {
         try require(labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing must be in [0, 1), got \(labelSmoothing)")
         try require(threads >= 1 && threads <= 64, "threads must be in 1...64, got \(threads)")
         try schedule.validate()
+        if let loss {
+            try loss.validate()
+            try require(loss.reduction != .none, "training needs a reduced loss (mean or sum), not reduction none")
+        }
     }
 }
 
@@ -103,7 +110,7 @@ public enum Trainer {
             // Stopped inside the epoch: only completed epochs are recorded.
             guard var record = try run.trainEpoch(epoch, progress: progress) else { break }
             if let evaluation {
-                let result = try evaluate(model: model, data: evaluation, pool: pool)
+                let result = try evaluate(model: model, data: evaluation, pool: pool, loss: config.loss)
                 record.evalLoss = result.loss
                 record.evalAccuracy = result.accuracy
             }
@@ -114,10 +121,11 @@ public enum Trainer {
     }
 
     /// Loss, accuracy and confusion matrix of `model` (in eval mode) on `data` (raw pixels
-    /// prepared with the model's preprocessing).
+    /// prepared with the model's preprocessing). The loss is `loss` (see `Loss.batchLoss`), or
+    /// softmax cross-entropy without smoothing when nil.
     /// - Throws: `invalidArgument` when the data does not fit the model.
     public static func evaluate(model: Sequential, data: Dataset, batchSize: Int = 128,
-                                pool: ThreadPool? = nil) throws -> Evaluation {
+                                pool: ThreadPool? = nil, loss lossFunction: Loss? = nil) throws -> Evaluation {
         try checkCompatible(model, data)
         let classes = data.classCount
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
@@ -125,7 +133,7 @@ public enum Trainer {
         var correct = 0
         try forEachEvalBatch(model: model, data: data, batchSize: batchSize, pool: pool) { logits, labels, _ in
             let (loss, hits) = try labels.withUnsafeBufferPointer {
-                try softmaxCrossEntropy(logits: logits, labels: $0)
+                try lossFunction?.batchLoss(input: logits, labels: $0, dInput: nil) ?? softmaxCrossEntropy(logits: logits, labels: $0)
             }
             lossSum += Double(loss) * Double(labels.count)
             correct += hits
@@ -250,7 +258,8 @@ private struct TrainingRun {
             let logits = try model.forward(batch, pool: pool)
             dLogits.resize(logits.shape)
             let (loss, hits) = try labels.withUnsafeBufferPointer {
-                try softmaxCrossEntropy(logits: logits, labels: $0, labelSmoothing: config.labelSmoothing, dLogits: dLogits)
+                try config.loss?.batchLoss(input: logits, labels: $0, dInput: dLogits)
+                    ?? softmaxCrossEntropy(logits: logits, labels: $0, labelSmoothing: config.labelSmoothing, dLogits: dLogits)
             }
             try checkDivergence(loss, epoch: epoch, step: step)
             optimizer.zeroGrad()
