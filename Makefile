@@ -18,7 +18,7 @@ LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswif
 	-Xlinker --version-script=$(CURDIR)/scripts/libsmallnet.map -Xlinker -soname=libsmallnet.so.$(SOVERSION)
 PREFIX ?= /usr/local
 
-.PHONY: all build lib deps python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-cli install uninstall clean
+.PHONY: all build lib deps python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-cli test-threads test-abi-sweep test-fuzz fuzz install uninstall clean
 
 all: build lib
 
@@ -53,7 +53,7 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps build lib test-swift test-c test-python test-study test-cli
+test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-cli test-threads
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)
@@ -74,6 +74,26 @@ test-study: build python-deps
 # The command-line tool end to end: train --save, evaluate, predict, bad input, install/uninstall.
 test-cli: build lib python-deps
 	SMALLNET_REQUIRE_DATA=1 python3 -m pytest -q tests/cli
+
+# Every C API function with hostile arguments and orders, seeded, in forked children.
+SWEEP_CALLS ?= 20000
+test-abi-sweep: lib
+	tests/c/abi_sweep.sh $(SWEEP_CALLS)
+
+# libFuzzer + ASan on every parser of untrusted bytes (checkpoints, JSON, architectures, IDX raw
+# and gzip) against an instrumented library in .build-fuzz; the past crashes run first.
+# `make fuzz` runs each target FUZZ_SECONDS and the sweep a million calls; `make test` briefly.
+FUZZ_SECONDS ?= 600
+fuzz: deps lib
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+	tests/c/abi_sweep.sh 1000000
+
+test-fuzz: deps
+	tests/fuzz/run.sh 4
+
+# The default thread count end to end (taskset, SMALLNET_NUM_THREADS, OMP_NUM_THREADS).
+test-threads: build lib python-deps
+	python3 -m pytest -q tests/threads
 
 # Installs the command-line tool, the library (with its soname links), the header, smallnet.pc
 # and the licence under PREFIX (DESTDIR for staging); `make uninstall` removes exactly these.
@@ -108,4 +128,4 @@ uninstall:
 	rmdir $(DESTDIR)$(PREFIX)/share/doc/smallnet 2>/dev/null || true
 
 clean:
-	rm -rf .build .build-test .build-lib build
+	rm -rf .build .build-test .build-lib .build-fuzz .build-asan* .build-tsan* build
