@@ -53,7 +53,7 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-cli test-threads
+test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-cli test-threads test-sanitize
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)
@@ -94,6 +94,13 @@ test-fuzz: deps
 # The default thread count end to end (taskset, SMALLNET_NUM_THREADS, OMP_NUM_THREADS).
 test-threads: build lib python-deps
 	python3 -m pytest -q tests/threads
+
+# The Swift tests, the C API test, the C scenarios of tests/sanitize/ and the Python tests that
+# cross the C boundary, under AddressSanitizer and then ThreadSanitizer, against sanitized builds
+# of the library (.build-asan, .build-tsan, build/sanitize/); any sanitizer report fails.
+.PHONY: test-sanitize
+test-sanitize: deps python-deps
+	ARCH_FLAGS='$(ARCH_FLAGS)' scripts/test-sanitize.sh
 
 # Installs the command-line tool, the library (with its soname links), the header, smallnet.pc
 # and the licence under PREFIX (DESTDIR for staging); `make uninstall` removes exactly these.
