@@ -95,10 +95,11 @@ private func removeAbandonedTemporaries(directory: String, name: String) {
     guard let dir = opendir(directory) else { return }
     defer { closedir(dir) }
     let prefix = temporaryPrefix(name)
+    let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!  // a stored field: never nil
     while let entry = readdir(dir) {
-        let file = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
+        // Read the name in place: readdir packs its entries, so copying a whole `dirent` out
+        // could read past the end of its buffer.
+        let file = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
         guard file.hasPrefix(prefix), let pid = Int32(file.dropFirst(prefix.count).prefix(while: { $0 != "-" })),
               pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
         unlink("\(directory)/\(file)")
