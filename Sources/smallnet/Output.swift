@@ -37,7 +37,8 @@ final class ProgressPrinter {
 }
 
 func fixed(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return "\(x)" }
+    // Beyond 1e12 (and for NaN and infinities) the shortest form: whole digits would not fit an Int.
+    guard x.isFinite, abs(x) < 1e12 else { return "\(x)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let v = (abs(x) * scale).rounded()
