@@ -12,31 +12,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-static int passed = 0, failed = 0;
-
-#define EXPECT(cond, ...)                                                          \
-    do {                                                                           \
-        if (cond) {                                                                \
-            passed++;                                                              \
-        } else {                                                                   \
-            failed++;                                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
-            fprintf(stderr, __VA_ARGS__);                                          \
-            fprintf(stderr, "\n");                                                 \
-        }                                                                          \
-    } while (0)
-
-/* The call must return `want` and leave a non-empty message (for errors). */
-#define EXPECT_STATUS(call, want)                                                              \
-    do {                                                                                       \
-        sn_status got_ = (call);                                                               \
-        EXPECT(got_ == (want), "%s returned %d (%s: %s), expected %d", #call, got_,            \
-               sn_status_string(got_), sn_last_error(), (want));                               \
-        if ((want) != SN_OK)                                                                   \
-            EXPECT(strlen(sn_last_error()) > 0, "%s left no error message", #call);            \
-    } while (0)
-
-#define OK(call) EXPECT_STATUS(call, SN_OK)
+#include "check.h"
 
 /* A small synthetic 3-class dataset of 1×4×4 images: the class is the brightest row band. */
 static sn_dataset *synthetic(size_t n, uint64_t seed) {
