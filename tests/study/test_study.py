@@ -89,8 +89,9 @@ def test_killed_study_takes_its_runs_with_it_and_resumes_to_the_same_results(tmp
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = tmp_path / "runs"
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(runs.glob("*.json"))) < 2:
-        time.sleep(0.2)
+    # Wait for two finished runs and a third in progress (between two runs there is a moment with no child).
+    while time.monotonic() < deadline and not (len(list(runs.glob("*.json"))) >= 2 and training_children(process.pid)):
+        time.sleep(0.05)
     assert training_children(process.pid), "a run is in progress"
     process.kill()  # the study alone, with SIGKILL: its running child must follow it
     process.wait()
