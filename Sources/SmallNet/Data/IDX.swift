@@ -27,7 +27,7 @@ public func readFileDecompressing(_ path: String, limit: Int = 1 << 31) throws -
 /// - Throws: `io` for corrupt or truncated data, trailing bytes, or more than `limit` bytes.
 func gunzip(_ data: [UInt8], limit: Int, name: String) throws -> [UInt8] {
     var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
     var offset = 0
     // Members follow each other; zero bytes may pad the end, as gzip itself allows.
     while offset < data.count && data[offset...].contains(where: { $0 != 0 }) {
