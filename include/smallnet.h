@@ -75,8 +75,10 @@ const char *sn_status_string(sn_status status);
 
 /* ====================================================================== Threads === */
 
-/* Sets the number of threads the kernels use from now on (1..64), or 0 for one per processor
- * (the default). Results do not depend on it. Returns SN_ERR_INVALID_ARGUMENT otherwise. */
+/* Sets the number of threads the kernels use from now on (1..64), or 0 for the default:
+ * SMALLNET_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may use (its affinity
+ * mask, bounded by a cgroup CPU quota). Results do not depend on it. Returns
+ * SN_ERR_INVALID_ARGUMENT otherwise. */
 sn_status sn_set_num_threads(int32_t n);
 
 /* The number of threads the kernels use. */

@@ -30,7 +30,7 @@ public func sn_status_string(_ status: sn_status) -> UnsafePointer<CChar> {
 @_cdecl("sn_set_num_threads")
 public func sn_set_num_threads(_ n: Int32) -> sn_status {
     guarded {
-        guard n >= 0 && n <= 64 else { throw invalid("thread count must be 0 (one per processor) or 1...64, got \(n)") }
+        guard n >= 0 && n <= 64 else { throw invalid("thread count must be 0 (the default) or 1...64, got \(n)") }
         SharedThreads.shared.set(n == 0 ? ThreadPool.availableProcessors : Int(n))
     }
 }

@@ -49,9 +49,10 @@ def cross_entropy(logits: Any, labels: Any, label_smoothing: float = 0.0) -> tup
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the number of threads the kernels use from now on (1..64), or 0 for one per processor.
+    """Sets the number of threads the kernels use from now on (1..64), or 0 for the default.
 
-    Results do not depend on it.
+    The default is ``SMALLNET_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this process
+    may use (its affinity mask, bounded by a cgroup CPU quota). Results do not depend on it.
 
     Raises:
         InvalidArgumentError: n outside 0..64.
