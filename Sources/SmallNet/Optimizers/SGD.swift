@@ -2,12 +2,13 @@
 
 /// PyTorch's `torch.optim.SGD`. For each parameter p with gradient g:
 ///
+///     g ← −g                                   (maximize)
 ///     g ← g + λ·p                              (weight decay λ)
 ///     b ← g on the first step, else μ·b + (1 − τ)·g   (momentum μ, dampening τ; μ > 0)
 ///     g ← g + μ·b if nesterov, else b
 ///     p ← p − lr·g
 ///
-/// Defaults: lr 0.001, momentum 0, dampening 0, weight decay 0, nesterov false.
+/// Defaults: lr 0.001, momentum 0, dampening 0, weight decay 0, nesterov false, maximize false.
 public final class SGD: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
@@ -15,11 +16,13 @@ public final class SGD: Optimizer {
     public let dampening: Float
     public let weightDecay: Float
     public let nesterov: Bool
+    /// Ascends the objective instead of descending it.
+    public let maximize: Bool
     private var buffers: [Tensor] = []
 
     /// - Throws: `invalidArgument` naming the first invalid value.
     public init(parameters: [Parameter], learningRate: Float = 0.001, momentum: Float = 0, dampening: Float = 0,
-                weightDecay: Float = 0, nesterov: Bool = false) throws {
+                weightDecay: Float = 0, nesterov: Bool = false, maximize: Bool = false) throws {
         try checkHyperParameter("learning rate", learningRate, min: 0)
         try checkHyperParameter("momentum", momentum, min: 0)
         try checkHyperParameter("dampening", dampening, min: 0, max: 1)
@@ -32,6 +35,7 @@ public final class SGD: Optimizer {
         self.dampening = dampening
         self.weightDecay = weightDecay
         self.nesterov = nesterov
+        self.maximize = maximize
     }
 
     public var name: String { "sgd" }
@@ -48,6 +52,7 @@ public final class SGD: Optimizer {
             for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
                 let pi = load16(p + i)
                 var d = load16(g + i)
+                if maximize { d = -d }
                 if weightDecay != 0 { d += wd * pi }
                 if let b {
                     let bi = firstStep ? d : mu * load16(b + i) + keep * d
