@@ -27,8 +27,9 @@ from .errors import (
     SmallNetIOError,
 )
 from .functional import cross_entropy, get_num_threads, set_num_threads, version
-from .model import IncompatibleKeys, Model, checkpoint_metadata, cnn, cnn_for_budget, fcn, fcn_for_budget
-from .optim import SGD, Adam, AdamW, Optimizer, RMSProp, optimizer_defaults
+from .builders import cnn, cnn_for_budget, fcn, fcn_for_budget
+from .model import IncompatibleKeys, Model, checkpoint_metadata
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, clip_grad_norm_, clip_grad_value_, optimizer_defaults
 from .preprocessing import Preprocessing
 from .training import History, recipe, schedule_lr
 
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "BadStateError",
@@ -58,6 +60,8 @@ __all__ = [
     "__version__",
     "callbacks",
     "checkpoint_metadata",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "cnn",
     "cnn_for_budget",
     "cross_entropy",
