@@ -487,3 +487,39 @@ def test_train_refuses_values_that_are_not_numbers(flag, value):
 
 def test_an_absurd_warmup_trains_without_a_trap():
     ok(smallnet("train", "--warmup", "1e30", "--epochs", "1", "--train-limit", "500"))
+
+
+# ------------------------------------------------------------ optimizers and schedules
+
+
+def test_train_with_the_newer_optimizers_schedules_and_clipping(tmp_path):
+    out = tmp_path / "r.json"
+    ok(smallnet("train", "--epochs", 2, "--train-limit", 600, "--validation", 100, "--optimizer", "adagrad",
+                "--schedule", "plateau", "--patience", 0, "--factor", 0.5, "--clip-grad-norm", 1,
+                "--clip-grad-value", 0.5, "--initialization", "orthogonal", "--threads", 1, "--json", out))
+    config = json.loads(out.read_text())["config"]
+    assert config["optimizer"] == "adagrad" and config["schedule"] == "plateau" and config["patience"] == 0
+    assert config["clip_grad_norm"] == 1 and config["clip_grad_value"] == 0.5 and config["init"] == "orthogonal"
+    ok(smallnet("train", "--epochs", 1, "--train-limit", 300, "--optimizer", "adamw", "--amsgrad",
+                "--schedule", "one-cycle", "--json", out))
+    config = json.loads(out.read_text())["config"]
+    assert config["amsgrad"] is True and config["schedule"] == "one-cycle" and config["pct_start"] == 0.3
+    ok(smallnet("train", "--epochs", 1, "--train-limit", 300, "--schedule", "exponential", "--gamma", 0.5,
+                "--warmup", 0.5, "--json", out))
+    config = json.loads(out.read_text())["config"]
+    assert config["schedule"] == "exponential" and config["gamma"] == 0.5 and config["warmup_epochs"] == 0.5
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--optimizer", "sgd", "--amsgrad"], "amsgrad"),
+    (["--clip-grad-norm=-1"], "clip_grad_norm"),
+    (["--clip-grad-value", "nan"], "clip_grad_value"),
+    (["--schedule", "plateau"], "--validation"),
+    (["--schedule", "cyclic"], "--schedule"),
+    (["--schedule", "plateau", "--validation", "100", "--patience=-2"], "patience"),
+    (["--schedule", "plateau", "--validation", "100", "--factor", "1"], "factor"),
+    (["--initialization", "he"], "--initialization"),
+])
+def test_train_refuses_bad_optimizer_and_schedule_settings(args, expected):
+    line = assert_one_error_line(smallnet("train", *args, "--epochs", "1", "--train-limit", "300"))
+    assert expected in line, line
