@@ -66,6 +66,25 @@ final class OptimizerExtrasTests: XCTestCase {
         XCTAssertEqual(try after { try Adagrad(parameters: $0, learningRate: 0.1, maximize: true) }, 1.1, accuracy: 1e-6)
     }
 
+    func testAMSGradIsAnAdamSettingInRecipes() throws {
+        let p = scalar(1, grad: 1)
+        XCTAssertTrue(try (OptimizerKind.adamw.make(parameters: [p], learningRate: 0.1, amsgrad: true) as? Adam)?.amsgrad == true)
+        XCTAssertThrowsError(try OptimizerKind.sgd.make(parameters: [p], learningRate: 0.1, amsgrad: true)) { error in
+            XCTAssertTrue((error as? SmallNetError)?.message.contains("amsgrad") == true)
+        }
+        var recipe = Recipe.defaults(for: .fcn)
+        let plain = recipe.json.serialized()
+        XCTAssertFalse(plain.contains("amsgrad") || plain.contains("clip_grad"), "unchanged when unused: \(plain)")
+        recipe.amsgrad = true
+        recipe.training.clipGradNorm = 1
+        recipe.training.schedule = .warmup(epochs: 2, .oneCycle(.init(pctStart: 0.25)))
+        let text = recipe.json.serialized()
+        for member in ["\"amsgrad\":true", "\"clip_grad_norm\":1", "\"schedule\":\"one-cycle\"", "\"pct_start\":0.25",
+                       "\"warmup_epochs\":2"] {
+            XCTAssertTrue(text.contains(member), "\(member) in \(text)")
+        }
+    }
+
     // MARK: Clipping
 
     func testClipGradNormScalesToTheMaximum() throws {
