@@ -11,7 +11,7 @@ struct SmallNetCommand: ParsableCommand {
         commandName: "smallnet",
         abstract: "Train and evaluate small FCN and CNN image classifiers on FashionMNIST, on the CPU.",
         version: SmallNetVersion.string,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Study.self, Info.self, Bench.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, Study.self, Info.self, Bench.self, Profile.self])
 }
 
 /// Prints `message` on stderr as one line and exits with status 1.
