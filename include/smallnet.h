@@ -941,6 +941,43 @@ sn_status sn_fit_with_options(sn_model *model, sn_optimizer *optimizer, const sn
 
 /* (end of losses, optimizers, schedules, initialisation) */
 
+/* ==================================================================== Profiling === */
+
+/* One layer's part of a training step (sn_model_profile). This struct never changes. */
+typedef struct sn_layer_profile {
+    double forward_seconds;  /* per batch: the median over the steps measured */
+    double backward_seconds; /* 0 for layers before the first one with parameters (not run) */
+    int64_t forward_flops;   /* matrix-product FLOPs of the batch's forward pass */
+    int64_t backward_flops;  /* twice forward_flops (weight and input gradients); once for a layer
+                              * that computes no input gradient */
+} sn_layer_profile;
+
+/* A training step taken apart (sn_model_profile). Set out->struct_size first. */
+typedef struct sn_step_profile {
+    uint32_t struct_size;
+    int32_t batch_size;
+    int32_t threads;
+    int32_t steps;            /* steps measured, after one warm-up step */
+    double step_seconds;      /* the layers' forward and backward, the loss and the optimizer */
+    double loss_seconds;      /* softmax cross-entropy and its gradient */
+    double optimizer_seconds; /* zeroing the gradients and the update */
+    double fma_limit_gflops;  /* this machine's limit on these threads, measured in the same call:
+                               * a register-only loop of fused multiply-adds */
+} sn_step_profile;
+
+/* Times training steps of a copy of `model` (the model itself is not changed) on random
+ * inputs and labels, batch_size (1..65536) per step, with optimizer `optimizer_kind`
+ * (SN_OPTIMIZER_*) at its defaults and learning rate lr (> 0), for about `seconds` (0..3600;
+ * at least 3 steps), on sn_get_num_threads() threads. layers (may be NULL when capacity is 0)
+ * receives one entry per layer, in order, up to capacity; *n_layers (may be NULL) the model's
+ * layer count. The step's GFLOP/s are the sum of the layers' FLOPs over step_seconds.
+ * SN_ERR_INVALID_ARGUMENT for a bad argument or a batch BatchNorm refuses in training mode. */
+sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float lr, int32_t batch_size,
+                           double seconds, sn_step_profile *out, sn_layer_profile *layers,
+                           size_t capacity, size_t *n_layers);
+
+/* (end of profiling) */
+
 #ifdef __cplusplus
 }
 #endif

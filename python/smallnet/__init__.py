@@ -31,6 +31,7 @@ from .builders import cnn, cnn_for_budget, fcn, fcn_for_budget
 from .model import IncompatibleKeys, Model, checkpoint_metadata
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, clip_grad_norm_, clip_grad_value_, optimizer_defaults
 from .preprocessing import Preprocessing
+from .profiling import LayerProfile, StepProfile, profile
 from .training import History, recipe, schedule_lr
 
 __version__ = "0.1.0"
@@ -48,6 +49,7 @@ __all__ = [
     "InputStatisticsWarning",
     "InternalError",
     "InvalidArgumentError",
+    "LayerProfile",
     "Model",
     "NotFoundError",
     "Optimizer",
@@ -57,6 +59,7 @@ __all__ = [
     "ShapeMismatchError",
     "SmallNetError",
     "SmallNetIOError",
+    "StepProfile",
     "__version__",
     "callbacks",
     "checkpoint_metadata",
@@ -70,6 +73,7 @@ __all__ = [
     "losses",
     "get_num_threads",
     "optimizer_defaults",
+    "profile",
     "recipe",
     "schedule_lr",
     "set_num_threads",

@@ -398,6 +398,32 @@ class sn_conv2d_params(Structure):
     ]
 
 
+class sn_layer_profile(Structure):
+    """``sn_layer_profile``: one layer's part of a training step."""
+
+    _fields_ = [
+        ("forward_seconds", c_double),
+        ("backward_seconds", c_double),
+        ("forward_flops", c_int64),
+        ("backward_flops", c_int64),
+    ]
+
+
+class sn_step_profile(Structure):
+    """``sn_step_profile``: a training step taken apart."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("batch_size", c_int32),
+        ("threads", c_int32),
+        ("steps", c_int32),
+        ("step_seconds", c_double),
+        ("loss_seconds", c_double),
+        ("optimizer_seconds", c_double),
+        ("fma_limit_gflops", c_double),
+    ]
+
+
 STRUCTS = {
     "sn_fcn_params": sn_fcn_params,
     "sn_cnn_params": sn_cnn_params,
@@ -414,6 +440,8 @@ STRUCTS = {
     "sn_epoch_record": sn_epoch_record,
     "sn_preprocessing": sn_preprocessing,
     "sn_conv2d_params": sn_conv2d_params,
+    "sn_layer_profile": sn_layer_profile,
+    "sn_step_profile": sn_step_profile,
 }
 
 # =========================================================================== Prototypes ===
@@ -732,6 +760,16 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
         ],
     ),
     # (end of losses, optimizers, schedules, initialisation)
+    # ----------------------------------------------------------------- profiling
+    # sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float lr, int32_t batch_size,
+    #                            double seconds, sn_step_profile *out, sn_layer_profile *layers,
+    #                            size_t capacity, size_t *n_layers);
+    "sn_model_profile": (
+        sn_status,
+        [sn_model_p, c_int32, c_float, c_int32, c_double, POINTER(sn_step_profile), POINTER(sn_layer_profile),
+         c_size_t, _size_p],
+    ),
+    # (end of profiling)
 }
 
 # ============================================================================== Loading ===

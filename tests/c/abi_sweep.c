@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 108
+#define N_FUNCTIONS 109
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -459,7 +459,8 @@ static void counted(int f) { /* a call returning no status */
     X(sn_model_add_adaptive_avgpool2d) X(sn_model_add_batchnorm1d_ex) X(sn_model_add_batchnorm2d_ex)     \
     X(sn_loss_params_default) X(sn_loss) X(sn_optimizer_options_default) X(sn_optimizer_create_with_options)      \
     X(sn_schedule_options_default) X(sn_schedule_params_default) X(sn_schedule_lr_with_options) X(sn_model_set_grad)  \
-    X(sn_model_clip_grad_norm) X(sn_model_clip_grad_value) X(sn_train_options_default) X(sn_fit_with_options)
+    X(sn_model_clip_grad_norm) X(sn_model_clip_grad_value) X(sn_train_options_default) X(sn_fit_with_options)       \
+    X(sn_model_profile)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -1642,6 +1643,28 @@ static void c_sn_train_options_default(void) {
     CHECK(sn_train_options_default, sn_train_options_default(null_out ? NULL : &u.options));
 }
 
+/* sn_model_profile: short measurements only (seconds 0, small batches), so a valid call never
+ * looks like a hang; hostile durations are ones the library must refuse. */
+static void c_sn_model_profile(void) {
+    sn_model *m = pick_model();
+    int32_t kind = sane(80) ? (int32_t)below(4) : any_i32();
+    float lr = sane(80) ? 0.001f : any_float();
+    int32_t batch = sane(70) ? 2 + (int32_t)below(7) : any_i32();
+    if (batch > 64 && batch <= 65536) batch = 64;
+    static const double bad_seconds[] = {-1.0, 3601.0, 1e300, -1e-300};
+    double seconds = sane(85) ? 0.0 : (chance(50) ? PICK(bad_seconds) : (chance(50) ? NAN : INFINITY));
+    sn_layer_profile layers[64];
+    size_t capacity = any_capacity(64, 64), n = 0;
+    sn_step_profile out;
+    out.struct_size = any_struct_size((uint32_t)sizeof out);
+    int null_out = hostile(10), null_layers = hostile(10);
+    DESCRIBE(sn_model_profile, "sn_model_profile(model %p, kind %d, lr %g, batch %d, seconds %g, %s, %s, capacity %zu, &n)",
+             (void *)m, kind, (double)lr, batch, seconds, null_out ? "NULL" : "&out", null_layers ? "NULL" : "layers",
+             capacity);
+    CHECK(sn_model_profile, sn_model_profile(m, kind, lr, batch, seconds, null_out ? NULL : &out,
+                                             null_layers ? NULL : layers, capacity, &n));
+}
+
 static void c_sn_evaluate(void) {
     sn_model *m = pick_model();
     sn_dataset *d = sane(50) ? matching_dataset(m) : NULL;
@@ -2181,6 +2204,7 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_optimizer_create_with_options, 5), ROW(sn_schedule_options_default, 1), ROW(sn_schedule_params_default, 1),
     ROW(sn_schedule_lr_with_options, 3), ROW(sn_model_set_grad, 3), ROW(sn_model_clip_grad_norm, 3),
     ROW(sn_model_clip_grad_value, 2), ROW(sn_train_options_default, 1), ROW(sn_fit_with_options, 6),
+    ROW(sn_model_profile, 2),
 };
 
 /* ================================================================ Processes === */
