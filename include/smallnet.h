@@ -967,7 +967,7 @@ typedef struct sn_step_profile {
 
 /* Times training steps of a copy of `model` (the model itself is not changed) on random
  * inputs and labels, batch_size (1..65536) per step, with optimizer `optimizer_kind`
- * (SN_OPTIMIZER_*) at its defaults and learning rate lr (> 0), for about `seconds` (0..3600;
+ * (SN_OPTIMIZER_*) as `smallnet train` sets it up, at learning rate lr (> 0), for about `seconds` (0..3600;
  * at least 3 steps), on sn_get_num_threads() threads. layers (may be NULL when capacity is 0)
  * receives one entry per layer, in order, up to capacity; *n_layers (may be NULL) the model's
  * layer count. The step's GFLOP/s are the sum of the layers' FLOPs over step_seconds.

@@ -4,6 +4,7 @@ import SmallNet
 
 private let optimizerKinds: [Int32: OptimizerKind] = [
     SN_OPTIMIZER_SGD: .sgd, SN_OPTIMIZER_RMSPROP: .rmsprop, SN_OPTIMIZER_ADAM: .adam, SN_OPTIMIZER_ADAMW: .adamw,
+    SN_OPTIMIZER_ADAGRAD: .adagrad,
 ]
 
 @_cdecl("sn_model_profile")
@@ -18,7 +19,7 @@ public func sn_model_profile(_ model: OpaquePointer?, _ optimizerKind: Int32, _ 
         let capacity = try size(capacity, "capacity")
         guard capacity == 0 || layers != nil else { throw invalid("layers is NULL with capacity \(capacity)") }
         guard let kind = optimizerKinds[optimizerKind] else {
-            throw invalid("unknown optimizer kind \(optimizerKind) (SN_OPTIMIZER_SGD, _RMSPROP, _ADAM or _ADAMW)")
+            throw invalid("unknown optimizer kind \(optimizerKind) (SN_OPTIMIZER_SGD, _RMSPROP, _ADAM, _ADAMW or _ADAGRAD)")
         }
         guard lr.isFinite && lr > 0 else { throw invalid("lr must be a positive number, got \(lr)") }
         guard seconds.isFinite && seconds >= 0 && seconds <= 3600 else { throw invalid("seconds must be in 0...3600, got \(seconds)") }

@@ -78,7 +78,8 @@ def profile(model: Model, batch_size: int = 64, optimizer: str = "adamw", lr: fl
     Args:
         model: any model; its input shape and outputs set the random batch's shape.
         batch_size: images per step (1..65536).
-        optimizer: "sgd", "rmsprop", "adam" or "adamw", at PyTorch's defaults with ``lr``.
+        optimizer: "sgd", "rmsprop", "adam", "adamw" or "adagrad", set up as ``smallnet train``
+            does, at learning rate ``lr``.
         seconds: about how long to measure (at least 3 steps, after a warm-up step).
 
     Returns:

@@ -1647,7 +1647,7 @@ static void c_sn_train_options_default(void) {
  * looks like a hang; hostile durations are ones the library must refuse. */
 static void c_sn_model_profile(void) {
     sn_model *m = pick_model();
-    int32_t kind = sane(80) ? (int32_t)below(4) : any_i32();
+    int32_t kind = sane(80) ? (int32_t)below(5) : any_i32();
     float lr = sane(80) ? 0.001f : any_float();
     int32_t batch = sane(70) ? 2 + (int32_t)below(7) : any_i32();
     if (batch > 64 && batch <= 65536) batch = 64;
