@@ -551,7 +551,7 @@ def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, t
 @pytest.mark.parametrize("args, expected", [
     (["--arch", "rnn"], "--arch must be fcn or cnn"),
     (["--batch-size", "0"], "batch size must be in 1...65536"),
-    (["--seconds", "-1"], "--seconds must be in (0, 600]"),
+    (["--seconds=-1"], "--seconds must be in (0, 600]"),
     (["--arch", "fcn", "--batch-size", "1"], "BatchNorm needs at least 2 samples"),
 ])
 def test_profile_refuses_bad_settings(args, expected):
