@@ -12,7 +12,7 @@ Example:
 """
 
 from . import _lib  # noqa: F401  (smallnet._lib: the low-level binding)
-from . import callbacks, losses
+from . import callbacks, init, losses
 from .data import Dataset
 from .errors import (
     BadStateError,
@@ -70,6 +70,7 @@ __all__ = [
     "cross_entropy",
     "fcn",
     "fcn_for_budget",
+    "init",
     "losses",
     "get_num_threads",
     "optimizer_defaults",

@@ -148,6 +148,23 @@ SN_NONLINEARITY_RELU = 3
 SN_NONLINEARITY_LEAKY_RELU = 4
 SN_NONLINEARITY_SELU = 5
 
+# torch.nn.init's spellings of the codes above (torch's conv* have gain 1, as linear).
+FAN_MODE_CODES = {"fan_in": SN_FAN_IN, "fan_out": SN_FAN_OUT}
+NONLINEARITY_CODES = {
+    "linear": SN_NONLINEARITY_LINEAR,
+    "conv1d": SN_NONLINEARITY_LINEAR,
+    "conv2d": SN_NONLINEARITY_LINEAR,
+    "conv3d": SN_NONLINEARITY_LINEAR,
+    "conv_transpose1d": SN_NONLINEARITY_LINEAR,
+    "conv_transpose2d": SN_NONLINEARITY_LINEAR,
+    "conv_transpose3d": SN_NONLINEARITY_LINEAR,
+    "sigmoid": SN_NONLINEARITY_SIGMOID,
+    "tanh": SN_NONLINEARITY_TANH,
+    "relu": SN_NONLINEARITY_RELU,
+    "leaky_relu": SN_NONLINEARITY_LEAKY_RELU,
+    "selu": SN_NONLINEARITY_SELU,
+}
+
 # Names of the codes above, as the Python API spells them.
 ARCH_CODES = {"fcn": SN_ARCH_FCN, "cnn": SN_ARCH_CNN}
 OPTIMIZER_CODES = {
