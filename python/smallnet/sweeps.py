@@ -6,9 +6,11 @@ grants it. Results come back as records and, with ``out``, are written as each r
 a sweep that stops resumes with only the missing runs. ``smallnet study --scheduler`` runs its
 plan through :func:`sweep` (``python3 sweeps.py --plan ...``).
 
-This module needs only the standard library (plus dask or ray for those executors) and the
-``smallnet`` command-line tool on each machine that runs runs: ``$SMALLNET_CLI``, then
-``smallnet`` on ``PATH``, then the source tree's ``.build/release/smallnet``.
+This module needs only the standard library (plus dask or ray for those executors). Each
+machine that runs runs needs the ``smallnet`` command-line tool (``$SMALLNET_CLI``, then
+``smallnet`` on ``PATH``, then the source tree's ``.build/release/smallnet``), and Dask workers
+this package (``pip install ./python``), as Dask's workers need whatever code their tasks call;
+``smallnet study --scheduler`` runs this file as a script, whose code travels with its tasks.
 
 Example:
     >>> from dask.distributed import Client
@@ -291,7 +293,6 @@ def _dask(client, runs: list[_Run], call_args: Callable[[_Run, int], tuple], thr
             raise ValueError(f"runs of {threads} threads need Dask workers started with --resources threads={threads} "
                              "(or more); with threads=1 each run takes one worker thread")
         resources = {"threads": threads}
-    _pickle_by_value("cloudpickle")
     tag = uuid.uuid4().hex[:8]
     futures = {client.submit(_execute, *call_args(run, threads), key=f"smallnet-{run.id}-{tag}", pure=False,
                              retries=retries, resources=resources): run for run in runs}
@@ -329,8 +330,9 @@ def _ray(runs: list[_Run], call_args: Callable[[_Run, int], tuple], threads: int
 
 
 def _pickle_by_value(module_name: str) -> None:
-    """Ships this module's code with its tasks, so that workers need the smallnet tool and
-    Python, not this package (nothing to do when it runs as a script: __main__ goes by value)."""
+    """Ships this module's code with Ray's tasks, so that Ray's workers need the smallnet tool,
+    not this package (nothing to do when it runs as a script: __main__ goes by value). Dask
+    pickles a task graph as a whole, by reference: its workers import smallnet.sweeps."""
     if __name__ == "__main__":
         return
     try:
