@@ -47,6 +47,9 @@ struct Study: ParsableCommand {
         guard total >= 1 && total <= 64 else { throw ValidationError("--threads must be in 1...64") }
         guard seeds >= 1 && seeds <= 100 else { throw ValidationError("--seeds must be in 1...100") }
         guard format == "text" || format == "json" else { throw ValidationError("--format must be text or json") }
+        if scheduler != nil && threads != nil {
+            throw ValidationError("--threads is for local runs; on a cluster each run takes the one thread its worker grants")
+        }
         let plan = StudyPlan.runs(seeds: seeds)
         let selected = try select(plan)
         if list { return printList(selected) }

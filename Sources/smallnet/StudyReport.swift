@@ -88,7 +88,9 @@ struct StudyReport {
         return order.sorted { counts[$0]! > counts[$1]! }.map { "\($0) (\(counts[$0]!) runs)" }.joined(separator: "; ")
     }
     var versions: String { distinct(finished.compactMap { $0.json["smallnet_version"]?.stringValue }).nonEmpty ?? SmallNetVersion.string }
-    var cpus: String { distinct(finished.map { $0.json["cpu"]?.stringValue ?? "unknown" }).nonEmpty ?? cpuModel() }
+    var cpus: String {
+        distinct(finished.map { $0.json["cpu"]?.stringValue ?? "not recorded (an older smallnet)" }).nonEmpty ?? cpuModel()
+    }
     var threadsPerRun: String {
         distinct(finished.compactMap { $0.json["config"]?["threads"]?.intValue.map(String.init) }).nonEmpty ?? "none run yet"
     }
@@ -221,8 +223,10 @@ struct StudyReport {
                "![Confusion matrix of the best model](confusion_best.png)", "",
                resumed <= 0
                    ? "Study wall time: \(fixed(wallSeconds, 1)) s (\(results.count) runs)."
-                   : "Wall time of the last invocation: \(fixed(wallSeconds, 1)) s for \(ranRuns) runs; "
-                       + "\(resumed) were recorded before it.", ""]
+                   : ranRuns == 0
+                       ? "All \(results.count) runs were recorded before this report was written; their training times are in the tables."
+                       : "Wall time of the last invocation: \(fixed(wallSeconds, 1)) s for \(ranRuns) runs; "
+                           + "\(resumed) were recorded before it.", ""]
         return md.joined(separator: "\n")
     }
 }

@@ -297,7 +297,7 @@ def _dask(client, runs: list[_Run], call_args: Callable[[_Run, int], tuple], thr
     futures = {client.submit(_execute, *call_args(run, threads), key=f"smallnet-{run.id}-{tag}", pure=False,
                              retries=retries, resources=resources): run for run in runs}
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             try:
                 outcome = future.result()
             except Exception as error:  # noqa: BLE001  (KilledWorker, RunInterrupted after retries, ...)
@@ -578,7 +578,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             executor = "ray"
         records = sweep(plan, executor, out=options.out, threads=options.threads, jobs=options.jobs,
                         retries=options.retries, data=options.data, cli=options.cli, progress=True)
-    except (OSError, ValueError, TypeError, ImportError, RuntimeError) as error:
+    except ImportError as error:
+        print(f"smallnet sweep: error: {error} (pip install 'smallnet[dask]' or 'smallnet[ray]')", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, TypeError, RuntimeError) as error:
         print(f"smallnet sweep: error: {error}", file=sys.stderr)
         return 2
     return 1 if any(r["status"] != "ok" for r in records) else 0

@@ -206,8 +206,8 @@ def test_seeds_give_mean_and_std_and_plots_one_panel_per_table(tmp_path, clean_s
     shutil.copytree(clean_study[0], out)
     result = study(out, "--seeds", "3", "--only", "t1-fcn-50k", "t1-fcn-100k", "t1-fcn-200k", "--jobs", "2", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 runs (of 48 in the plan), 0 already done" in result.stdout  # the seed-0 runs are the one-seed study's
-    assert "3 already done" not in result.stdout
+    assert "9 runs (of 48 in the plan), 3 already done" in result.stdout  # the seed-0 runs are the one-seed study's
+    assert result.stdout.count("  started ") == 6
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"] == 3 and len(results["runs"]) == 22
     cells = {c["cell"]: c for c in results["cells"]}
@@ -253,3 +253,21 @@ def test_plots_run_without_a_shell_and_say_what_failed(tmp_path, clean_study):
     assert drawn.returncode == 0 and "plots not drawn" not in drawn.stderr, drawn.stderr
     for name in ("accuracy_vs_params.png", "learning_curves.png", "confusion_best.png"):
         assert (out / name).read_bytes().startswith(PNG_MAGIC), name
+
+
+def test_a_local_run_killed_by_a_signal_is_started_again(tmp_path, clean_study):
+    out = tmp_path / "retry"
+    shutil.copytree(clean_study[0], out)
+    (out / "runs" / "t1-fcn-200k.json").unlink()
+    process = subprocess.Popen([str(BINARY), "study", "--quick", "--out", str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (children := training_children(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert children, "the run started"
+    os.kill(children[0], 9)  # as the OOM killer would
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stdout + stderr
+    assert "t1-fcn-200k was killed by signal 9; starting it again" in stdout
+    assert stdout.count("started t1-fcn-200k") == 2 and "finished t1-fcn-200k" in stdout
+    assert results_by_id(out) == results_by_id(clean_study[0])
