@@ -120,8 +120,10 @@ def accuracy_vs_params(runs: Iterable[Mapping[str, Any]], path: str | os.PathLik
         accuracies = [[100 * f["test_accuracy"] for f in by_params[p]] for p in x]
         mean = [np.mean(a) for a in accuracies]
         std = [np.std(a, ddof=1) if len(a) > 1 else 0 for a in accuracies]
-        ax.errorbar(x, mean, yerr=std if any(std) else None, fmt="o-", color=colour, capsize=3,
-                    label=f"smallnet {arch.upper()}")
+        if any(std):
+            ax.errorbar(x, mean, yerr=std, fmt="o-", color=colour, capsize=3, label=f"smallnet {arch.upper()}")
+        else:
+            ax.plot(x, mean, "o-", color=colour, label=f"smallnet {arch.upper()}")
         published = sorted({(p, by_params[p][0]["published"]) for p in x if by_params[p][0]["published"]})
         if published:
             ax.plot([p for p, _ in published], [100 * a for _, a in published], "x--", color=colour, alpha=0.6,
