@@ -9,6 +9,7 @@ Example:
     >>> model.evaluate(test)["accuracy"]
     >>> model.save("fcn100k.safetensors")        # with its preprocessing and class names
     >>> smallnet.Model.load("fcn100k.safetensors").predict(raw_uint8_images)
+    >>> smallnet.sweep(smallnet.grid(arch="fcn", params=[50_000, 100_000], seed=[0, 1]), out="sweep")
 """
 
 from . import _lib  # noqa: F401  (smallnet._lib: the low-level binding)
@@ -32,6 +33,7 @@ from .model import IncompatibleKeys, Model, checkpoint_metadata
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, clip_grad_norm_, clip_grad_value_, optimizer_defaults
 from .preprocessing import Preprocessing
 from .profiling import LayerProfile, StepProfile, profile
+from .sweeps import grid, study_runs, sweep
 from .training import History, recipe, schedule_lr
 
 __version__ = "0.1.0"
@@ -73,19 +75,22 @@ __all__ = [
     "init",
     "losses",
     "get_num_threads",
+    "grid",
     "optimizer_defaults",
     "profile",
     "recipe",
     "schedule_lr",
     "set_num_threads",
+    "study_runs",
+    "sweep",
     "version",
 ]
 
 
 def __getattr__(name: str):
-    # smallnet.sklearn imports scikit-learn, so it is loaded on first use only.
-    if name == "sklearn":
+    # smallnet.sklearn imports scikit-learn and smallnet.plots matplotlib: loaded on first use only.
+    if name in ("sklearn", "plots"):
         import importlib
 
-        return importlib.import_module(".sklearn", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
