@@ -26,9 +26,15 @@ int canary_use_after_free(void) {
 
 static long counter;
 
-/* Adds n to the counter, one unguarded increment at a time, then waits a millisecond so that
- * the other thread's increments overlap. */
+static int arrived; /* threads inside canary_bump, counted with relaxed atomics (no ordering) */
+
+/* Adds n to the counter, one unguarded increment at a time, once the other thread is inside too
+ * (for at most a second): with both calls under way, nothing orders one thread's increments
+ * before the other's (in Python, the GIL orders calls that do not overlap), however loaded the
+ * machine. Relaxed atomics are no synchronisation to ThreadSanitizer. */
 long canary_bump(int n) {
+    __atomic_fetch_add(&arrived, 1, __ATOMIC_RELAXED);
+    for (int waited = 0; waited < 1000 && __atomic_load_n(&arrived, __ATOMIC_RELAXED) < 2; waited++) usleep(1000);
     for (int i = 0; i < n; i++) counter++;
     usleep(1000);
     return counter;
