@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what smallnet needs on Debian when it is missing: zlib headers, the FashionMNIST
-# data package, and pkg-config. Safe to run again; does nothing when all is there.
+# data package, pkg-config, and qemu-user (the tests run the library on emulated older CPUs).
+# Safe to run again; does nothing when all is there.
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,7 @@ missing=()
 [ -d /usr/share/datasets/fashion-mnist ] || [ -n "${SMALLNET_DATA:-}" ] || missing+=(dataset-fashion-mnist)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
+command -v qemu-x86_64 >/dev/null || missing+=(qemu-user)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"

@@ -24,6 +24,9 @@ public enum ISA: String, CaseIterable, Sendable {
         }
     }
 
+    /// The CPU features this level requires, as `CPUFeatures` bits.
+    public var requiredFeatures: UInt32 { requirements.reduce(0) { $0 | $1.bit } }
+
     /// The CPU features this level requires, with their names.
     var requirements: [(bit: UInt32, name: String)] {
         let v2: [(UInt32, String)] = [

@@ -25,8 +25,9 @@ from .errors import (
     ShapeMismatchError,
     SmallNetError,
     SmallNetIOError,
+    UnsupportedCPUError,
 )
-from .functional import cross_entropy, get_num_threads, set_num_threads, version
+from .functional import cross_entropy, get_num_threads, info, set_num_threads, version
 from .model import IncompatibleKeys, Model, checkpoint_metadata, cnn, cnn_for_budget, fcn, fcn_for_budget
 from .optim import SGD, Adam, AdamW, Optimizer, RMSProp, optimizer_defaults
 from .preprocessing import Preprocessing
@@ -55,6 +56,7 @@ __all__ = [
     "ShapeMismatchError",
     "SmallNetError",
     "SmallNetIOError",
+    "UnsupportedCPUError",
     "__version__",
     "callbacks",
     "checkpoint_metadata",
@@ -65,6 +67,7 @@ __all__ = [
     "fcn_for_budget",
     "losses",
     "get_num_threads",
+    "info",
     "optimizer_defaults",
     "recipe",
     "schedule_lr",

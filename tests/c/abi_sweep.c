@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 100
+#define N_FUNCTIONS 101
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -457,7 +457,7 @@ static void counted(int f) { /* a call returning no status */
     X(sn_model_add_softmax) X(sn_model_add_log_softmax) X(sn_model_add_dropout2d) X(sn_model_add_layernorm)         \
     X(sn_conv2d_params_default) X(sn_model_add_conv2d_ex) X(sn_model_add_maxpool2d_ex) X(sn_model_add_avgpool2d_ex)     \
     X(sn_model_add_adaptive_avgpool2d) X(sn_model_add_batchnorm1d_ex) X(sn_model_add_batchnorm2d_ex)     \
-    X(sn_loss_params_default) X(sn_loss) X(sn_train_options_default) X(sn_fit_with_options)
+    X(sn_loss_params_default) X(sn_loss) X(sn_train_options_default) X(sn_fit_with_options) X(sn_isa)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -1978,6 +1978,14 @@ static void c_sn_model_add_adaptive_avgpool2d(void) {
 BATCHNORM_EX(sn_model_add_batchnorm1d_ex)
 BATCHNORM_EX(sn_model_add_batchnorm2d_ex)
 
+static void c_sn_isa(void) {
+    DESCRIBE(sn_isa, "sn_isa()");
+    const char *isa = sn_isa();
+    counted(F_sn_isa);
+    if (!isa || (strcmp(isa, "avx512") != 0 && strcmp(isa, "avx2") != 0 && strcmp(isa, "baseline") != 0))
+        violation("sn_isa() = \"%s\"", isa ? isa : "(null)");
+}
+
 /* The table, in the order of FUNCTIONS; weights favour the calls that build state. */
 typedef struct {
     void (*call)(void);
@@ -2015,6 +2023,7 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_model_add_conv2d_ex, 4), ROW(sn_model_add_maxpool2d_ex, 2), ROW(sn_model_add_avgpool2d_ex, 2),
     ROW(sn_model_add_adaptive_avgpool2d, 2), ROW(sn_model_add_batchnorm1d_ex, 2), ROW(sn_model_add_batchnorm2d_ex, 2),
     ROW(sn_loss_params_default, 1), ROW(sn_loss, 4), ROW(sn_train_options_default, 1), ROW(sn_fit_with_options, 6),
+    ROW(sn_isa, 1),
 };
 
 /* ================================================================ Processes === */
