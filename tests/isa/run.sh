@@ -19,8 +19,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 command -v "$QEMU" >/dev/null || { echo "test-isa: $QEMU not found (scripts/install-deps.sh installs qemu-user)"; exit 1; }
+models=$("$QEMU" -cpu help || true)  # it lists the models, then exits with status 1
 for cpu in Haswell Nehalem core2duo; do
-    "$QEMU" -cpu help | grep -qw "$cpu" || { echo "test-isa: $QEMU has no CPU model $cpu"; exit 1; }
+    grep -qw "$cpu" <<<"$models" || { echo "test-isa: $QEMU has no CPU model $cpu"; exit 1; }
 done
 [ -x "$bin" ] && [ -f "$lib/libsmallnet.so" ] || { echo "test-isa: run make build lib first"; exit 1; }
 
@@ -31,12 +32,26 @@ emulate() {
     "$QEMU" -cpu "$cpu" "$@" 2> >(grep -v "^qemu-x86_64: warning: TCG doesn't support" >&2)
 }
 
-# Seconds since the previous call, for the report.
+# Prints a step's report with the seconds since the previous one.
 last=$SECONDS
-lap() { local t=$((SECONDS - last)); last=$SECONDS; echo "${t}s"; }
+report() { echo "$* ($((SECONDS - last)) s)"; last=$SECONDS; }
+
+# Prints how a training run's history compares with the native one's, number by number.
+compare_history() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+native, here = (json.load(open(path))["history"][-1] for path in sys.argv[1:])
+for key in ("train_loss", "train_accuracy", "eval_loss", "eval_accuracy"):
+    a, b = native[key], here[key]
+    note = "the same" if a == b else f"differs by {abs(a - b):.3g} ({abs(a - b) / abs(a):.2g} relative)"
+    print(f"  {key}: native {a!r}, here {b!r}: {note}")
+PY
+}
 
 CFLAGS="-std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2"
-cc $CFLAGS -Iinclude tests/c/test_api.c -L"$lib" -lsmallnet -lm -Wl,-rpath,"$lib" -o "$work/test_api"
+for test in test_api test_activations test_losses; do
+    cc $CFLAGS -Iinclude "tests/c/$test.c" -L"$lib" -lsmallnet -lm -Wl,-rpath,"$lib" -o "$work/$test"
+done
 cc $CFLAGS -Iinclude tests/isa/unsupported_cpu.c -L"$lib" -lsmallnet -Wl,-rpath,"$lib" -o "$work/unsupported_cpu"
 cc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude examples/c/classify.c -L"$lib" -lsmallnet -lz \
     -Wl,-rpath,"$lib" -o "$work/classify"
@@ -47,8 +62,9 @@ echo "== native: $("$bin" info | grep '^isa:')"
     --save "$work/cnn.safetensors" > "$work/train-native.txt"
 "$bin" predict "$work/cnn.safetensors" "$data/t10k-images-idx3-ubyte.gz" --threads 2 > "$work/predict-native.txt"
 "$work/classify" "$work/cnn.safetensors" 500 | grep -v "per image" > "$work/classify-native.txt"
-"$bin" train --arch fcn --params 50000 --epochs 1 --train-limit 2000 --seed 1 --threads 2 > "$work/smoke-native.txt"
-echo "checkpoint trained, 10,000 test images predicted, smoke run: $(lap)"
+"$bin" train --arch fcn --params 50000 --epochs 1 --train-limit 2000 --seed 1 --threads 2 \
+    --json "$work/smoke-native.json" > /dev/null
+report "checkpoint trained, 10,000 test images predicted, smoke run"
 
 # The predicted class of each image: the second field of `smallnet predict`'s lines.
 classes() { awk '$1 ~ /\[[0-9]+\]$/ { print $1, $2 }' "$1"; }
@@ -59,23 +75,31 @@ failures=0
 for pair in Haswell:avx2 Nehalem:baseline; do
     cpu=${pair%%:*} isa=${pair#*:}
     echo "== $cpu (expects the $isa kernels)"
-    emulate "$cpu" "$work/test_api" > "$work/api-$cpu.txt" || { cat "$work/api-$cpu.txt"; echo "FAIL: C API test on $cpu"; failures=$((failures + 1)); }
-    grep -qx "isa: $isa" "$work/api-$cpu.txt" || { echo "FAIL: the C API test on $cpu did not run $isa"; failures=$((failures + 1)); }
-    echo "C API test: $(tail -n 1 "$work/api-$cpu.txt"), $(grep '^isa:' "$work/api-$cpu.txt"): $(lap)"
+    results=""
+    for test in test_activations test_losses test_api; do
+        emulate "$cpu" "$work/$test" > "$work/$test-$cpu.txt" || { cat "$work/$test-$cpu.txt"; echo "FAIL: $test on $cpu"; failures=$((failures + 1)); }
+        results="$results$test: $(tail -n 1 "$work/$test-$cpu.txt" | sed 's/^C loss tests: //'); "
+    done
+    grep -qx "isa: $isa" "$work/test_api-$cpu.txt" || { echo "FAIL: the C API test on $cpu did not run $isa"; failures=$((failures + 1)); }
+    report "C tests: $results$(grep '^isa:' "$work/test_api-$cpu.txt")"
 
     emulate "$cpu" "$bin" info | grep '^isa:' | tee "$work/info-$cpu.txt"
     grep -q "^isa: $isa " "$work/info-$cpu.txt" || { echo "FAIL: smallnet info on $cpu"; failures=$((failures + 1)); }
-    emulate "$cpu" "$bin" train --arch fcn --params 50000 --epochs 1 --train-limit 2000 --seed 1 --threads 2 \
-        > "$work/smoke-$cpu.txt" || { cat "$work/smoke-$cpu.txt"; echo "FAIL: training on $cpu"; failures=$((failures + 1)); }
-    echo "training smoke run (fcn 50K, 1 epoch, 2,000 images): $(lap)"
-    echo "  native: $(grep -i 'test accuracy' "$work/smoke-native.txt" | head -n 1)"
-    echo "  $cpu: $(grep -i 'test accuracy' "$work/smoke-$cpu.txt" | head -n 1)"
+    if emulate "$cpu" "$bin" train --arch fcn --params 50000 --epochs 1 --train-limit 2000 --seed 1 --threads 2 \
+        --json "$work/smoke-$cpu.json" > "$work/smoke-$cpu.txt"; then
+        report "training smoke run (fcn 50K, 1 epoch on 2,000 images, evaluated on 10,000)"
+        compare_history "$work/smoke-native.json" "$work/smoke-$cpu.json"
+    else
+        cat "$work/smoke-$cpu.txt"
+        echo "FAIL: training on $cpu"
+        failures=$((failures + 1))
+    fi
 
     emulate "$cpu" "$bin" predict "$work/cnn.safetensors" "$data/t10k-images-idx3-ubyte.gz" --threads 2 \
         > "$work/predict-$cpu.txt" || { echo "FAIL: predict on $cpu"; failures=$((failures + 1)); }
     classes "$work/predict-$cpu.txt" > "$work/classes-$cpu.txt"
     different=$(diff "$work/classes-native.txt" "$work/classes-$cpu.txt" | grep -c '^>' || true)
-    echo "checkpoint on the 10,000 test images: $different predicted classes differ from the native run: $(lap)"
+    report "checkpoint on the 10,000 test images: $different predicted classes differ from the native run"
     if [ "$(wc -l < "$work/classes-$cpu.txt")" -ne 10000 ] || [ "$different" -gt "$MAX_DIFFERENCES" ]; then
         echo "FAIL: predictions on $cpu (more than $MAX_DIFFERENCES differ)"
         failures=$((failures + 1))
@@ -84,7 +108,7 @@ for pair in Haswell:avx2 Nehalem:baseline; do
     if [ "$cpu" = Haswell ]; then
         emulate "$cpu" "$work/classify" "$work/cnn.safetensors" 500 | grep -v "per image" > "$work/classify-$cpu.txt"
         if diff "$work/classify-native.txt" "$work/classify-$cpu.txt" > /dev/null; then
-            echo "examples/c/classify.c: the same output as natively ($(wc -l < "$work/classify-native.txt") lines): $(lap)"
+            report "examples/c/classify.c: the same output as natively ($(wc -l < "$work/classify-native.txt") lines)"
         else
             diff "$work/classify-native.txt" "$work/classify-$cpu.txt" | head -n 20
             echo "FAIL: classify.c on $cpu"
@@ -112,7 +136,7 @@ if [ "$status" -eq 0 ] || ! tail -n 1 "$work/python.txt" | grep -q "^ImportError
     echo "FAIL: import smallnet on core2duo"
     failures=$((failures + 1))
 fi
-echo "core2duo checks: $(lap)"
+report "core2duo checks"
 
 # Natively, SMALLNET_ISA naming no variant is refused the same way.
 SMALLNET_ISA=none-such "$work/unsupported_cpu" > "$work/override.txt" || { cat "$work/override.txt"; failures=$((failures + 1)); }
