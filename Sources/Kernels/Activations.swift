@@ -14,7 +14,8 @@ extension Variant {
     }
 
     /// dx = dy · [y > 0], from ReLU's output y.
-    public static func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int) {
+    public static func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                    _ dx: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         let zero = Vec16()
         while i + 16 <= count {
@@ -25,7 +26,8 @@ extension Variant {
     }
 
     /// y = x for x > 0, s·x otherwise.
-    public static func leakyReLUForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, slope s: Float) {
+    public static func leakyReLUForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                                        slope s: Float) {
         var i = 0
         let zero = Vec16()
         while i + 16 <= count {
@@ -37,8 +39,8 @@ extension Variant {
     }
 
     /// dx = dy for x > 0, s·dy otherwise, from LeakyReLU's input x.
-    public static func leakyReLUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                           count: Int, slope s: Float) {
+    public static func leakyReLUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                         _ dx: UnsafeMutablePointer<Float>, count: Int, slope s: Float) {
         var i = 0
         let zero = Vec16()
         while i + 16 <= count {
@@ -50,7 +52,8 @@ extension Variant {
     }
 
     /// dx = dy·(1 − y²), from tanh's output y.
-    public static func tanhBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int) {
+    public static func tanhBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                    _ dx: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         let one = Vec16(repeating: 1)
         while i + 16 <= count {
@@ -62,8 +65,8 @@ extension Variant {
     }
 
     /// dx = dy·y·(1 − y), from the sigmoid's output y.
-    public static func sigmoidBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                         count: Int) {
+    public static func sigmoidBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                       _ dx: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         let one = Vec16(repeating: 1)
         while i + 16 <= count {

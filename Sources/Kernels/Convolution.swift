@@ -6,7 +6,8 @@ extension Variant {
     /// col (C·kh·kw, Ho·Wo) ← the patches of image (C, H, W); out-of-image taps are 0.
     /// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p]; rows are `ld`
     /// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
-    public static func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, ld: Int) {
+    public static func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
+                              ld: Int) {
         if g.isSameShape { return im2colSameShape(g, image: image, col: col, ld: ld) }
         let wo = g.outWidth, ho = g.outHeight, s = g.stride
         for c in 0..<g.channels {
@@ -35,7 +36,8 @@ extension Variant {
 
     /// image (C, H, W) += the columns of col (C·kh·kw, Ho·Wo; rows `ld` floats apart) scattered
     /// back to their pixels: the adjoint of `im2col`.
-    public static func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int, image: UnsafeMutablePointer<Float>) {
+    public static func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
+                              image: UnsafeMutablePointer<Float>) {
         if g.isSameShape { return col2imSameShape(g, col: col, ld: ld, image: image) }
         let wo = g.outWidth, ho = g.outHeight, s = g.stride
         for c in 0..<g.channels {
@@ -64,7 +66,8 @@ extension Variant {
     /// padding: output rows `rows` read image rows shifted by dy; within the flattened plane the
     /// tap is one contiguous shift by dy·W + dx, except `dx` columns at one edge that fall outside.
     @inline(__always)
-    private static func sameShapeTap(_ g: WindowGeometry, _ i: Int, _ j: Int) -> (rows: Range<Int>, shift: Int, dx: Int) {
+    private static func sameShapeTap(_ g: WindowGeometry, _ i: Int,
+                                     _ j: Int) -> (rows: Range<Int>, shift: Int, dx: Int) {
         let dy = i - g.padding, dx = j - g.padding
         let lo = Swift.max(0, -dy)  // an image shorter than the padding has no rows for some taps
         let rows = lo..<Swift.max(lo, Swift.min(g.height, g.height - dy))
@@ -74,8 +77,8 @@ extension Variant {
     /// Sets to 0 the `|dx|` columns of a tap's rows that fall outside the image (left for dx < 0,
     /// right for dx > 0).
     @inline(__always)
-    private static func zeroOutsideColumns(_ row: UnsafeMutablePointer<Float>, _ tap: (rows: Range<Int>, shift: Int, dx: Int),
-                                    width w: Int) {
+    private static func zeroOutsideColumns(_ row: UnsafeMutablePointer<Float>,
+                                           _ tap: (rows: Range<Int>, shift: Int, dx: Int), width w: Int) {
         guard tap.dx != 0 else { return }
         let edge = tap.dx < 0 ? 0..<(-tap.dx) : (w - tap.dx)..<w
         for y in tap.rows { for x in edge { row[y * w + x] = 0 } }
@@ -83,7 +86,8 @@ extension Variant {
 
     /// `im2col` for stride 1 and "same" padding: one shifted copy per kernel tap, then the few
     /// out-of-image columns set to 0.
-    private static func im2colSameShape(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, ld: Int) {
+    private static func im2colSameShape(_ g: WindowGeometry, image: UnsafePointer<Float>,
+                                        col: UnsafeMutablePointer<Float>, ld: Int) {
         let w = g.width, plane = g.inPlane
         for c in 0..<g.channels {
             let src = image + c * plane
@@ -106,7 +110,8 @@ extension Variant {
 
     /// `col2im` for stride 1 and "same" padding: zero each tap's out-of-image columns in `col`,
     /// then one shifted add per tap.
-    private static func col2imSameShape(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int, image: UnsafeMutablePointer<Float>) {
+    private static func col2imSameShape(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
+                                        image: UnsafeMutablePointer<Float>) {
         let w = g.width, plane = g.inPlane
         for c in 0..<g.channels {
             let dst = image + c * plane
@@ -128,7 +133,8 @@ extension Variant {
 
     /// col (C·k·k, Ho·Wo) ← the dilated patches of image (C, H, W): row (c, i, j), column (oy, ox)
     /// holds image[c][oy·s + i·d − p][ox·s + j·d − p], 0 outside the image.
-    public static func dilatedIm2col(_ g: DilatedWindow, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+    public static func dilatedIm2col(_ g: DilatedWindow, image: UnsafePointer<Float>,
+                                     col: UnsafeMutablePointer<Float>) {
         let wo = g.outWidth, ho = g.outHeight, s = g.stride, k = g.kernel
         for c in 0..<g.channels {
             let plane = image + c * g.inPlane
@@ -153,7 +159,8 @@ extension Variant {
 
     /// image (C, H, W) += the columns of col scattered back to their pixels: the adjoint of
     /// `dilatedIm2col`.
-    public static func dilatedCol2im(_ g: DilatedWindow, col: UnsafePointer<Float>, image: UnsafeMutablePointer<Float>) {
+    public static func dilatedCol2im(_ g: DilatedWindow, col: UnsafePointer<Float>,
+                                     image: UnsafeMutablePointer<Float>) {
         let wo = g.outWidth, ho = g.outHeight, s = g.stride, k = g.kernel
         for c in 0..<g.channels {
             let plane = image + c * g.inPlane
@@ -179,7 +186,8 @@ extension Variant {
     // im2col and a GEMM with K = k·k would spend more time moving data than multiplying.
 
     /// Writes the k shifted planes of `image` (H, W) into `planes` (`s.scratchCount` floats).
-    public static func fillShiftedPlanes(_ s: ShiftedPlanes, image: UnsafePointer<Float>, planes: UnsafeMutablePointer<Float>) {
+    public static func fillShiftedPlanes(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
+                                         planes: UnsafeMutablePointer<Float>) {
         let p = s.padding, w = s.width
         for j in 0..<s.kernel {
             let plane = planes + j * s.planeStride, dx = j - p
@@ -197,8 +205,9 @@ extension Variant {
     ///
     /// Shapes: weight (Cout, T) row-major (PyTorch's (Cout, 1, k, k)); bias (Cout) or nil.
     /// Four output channels share each tap load.
-    public static func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                  bias: UnsafePointer<Float>?, outChannels: Int, output: UnsafeMutablePointer<Float>) {
+    public static func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
+                                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                                outChannels: Int, output: UnsafeMutablePointer<Float>) {
         let taps = s.kernel * s.kernel, pixels = s.pixels
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { tapPointers in
             for t in 0..<taps { tapPointers[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
@@ -245,8 +254,9 @@ extension Variant {
     /// Each sum runs over q in order, in blocks of `gemmKC` pixels added to dWᵀ one after another,
     /// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix.
     /// `dOutT` needs 32 floats of slack after its last row.
-    public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, dOutT: UnsafePointer<Float>,
-                                         outChannels: Int, dWeightT: UnsafeMutablePointer<Float>) {
+    public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
+                                                       dOutT: UnsafePointer<Float>, outChannels: Int,
+                                                       dWeightT: UnsafeMutablePointer<Float>) {
         let taps = s.kernel * s.kernel, pixels = s.pixels
         withUnsafeTemporaryAllocation(of: Vec16.self, capacity: taps * 2) { buffer in
             let partial = buffer.baseAddress!

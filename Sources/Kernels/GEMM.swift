@@ -90,8 +90,8 @@ extension Variant {
 
     /// Stores two accumulators into row `row` of C, or adds them to it when `accumulate`.
     @inline(__always)
-    private static func store(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ v0: GemmVector, _ v1: GemmVector,
-                       accumulate: Bool) {
+    private static func store(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ v0: GemmVector,
+                              _ v1: GemmVector, accumulate: Bool) {
         let raw = UnsafeMutableRawPointer(c + row * ldc), bytes = MemoryLayout<GemmVector>.size
         if accumulate {
             raw.storeBytes(of: raw.loadUnaligned(as: GemmVector.self) + v0, as: GemmVector.self)
@@ -166,7 +166,8 @@ extension Variant {
     #endif
 
     /// dst (cols, rows) = srcᵀ, with src (rows, cols); 16×16 blocks keep both sides in cache.
-    public static func transpose(rows: Int, cols: Int, src: UnsafePointer<Float>, lds: Int, dst: UnsafeMutablePointer<Float>, ldd: Int) {
+    public static func transpose(rows: Int, cols: Int, src: UnsafePointer<Float>, lds: Int,
+                                 dst: UnsafeMutablePointer<Float>, ldd: Int) {
         let block = 16
         var i0 = 0
         while i0 < rows {

@@ -4,7 +4,8 @@ extension Variant {
     // MARK: Planes: `samples` planes of `plane` floats, `stride` floats apart (one channel of N, C, H, W)
 
     /// (Σx, Σx²) over the planes: each plane in 16 float lanes, across planes in Double.
-    public static func planeStatistics(_ x: UnsafePointer<Float>, samples: Int, stride: Int, plane: Int) -> (Double, Double) {
+    public static func planeStatistics(_ x: UnsafePointer<Float>, samples: Int, stride: Int,
+                                       plane: Int) -> (Double, Double) {
         var total = 0.0, squares = 0.0
         for s in 0..<samples {
             let (p, q) = sumAndSquares(x + s * stride, count: plane)
@@ -15,8 +16,8 @@ extension Variant {
     }
 
     /// y = x·scale + shift over the planes.
-    public static func planeScaleShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, samples: Int, stride: Int, plane: Int,
-                         scale: Float, shift: Float) {
+    public static func planeScaleShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, samples: Int,
+                                       stride: Int, plane: Int, scale: Float, shift: Float) {
         let va = Vec16(repeating: scale), vb = Vec16(repeating: shift)
         for s in 0..<samples {
             let o = s * stride
@@ -27,8 +28,8 @@ extension Variant {
     }
 
     /// (Σdy, Σdy·x) over the planes, each in Float.
-    public static func planeGradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, samples: Int, stride: Int,
-                           plane: Int) -> (Float, Float) {
+    public static func planeGradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, samples: Int,
+                                         stride: Int, plane: Int) -> (Float, Float) {
         var sumDy: Float = 0, sumDyX: Float = 0
         for s in 0..<samples {
             let (partialDy, partialDyX) = sumAndDot(dy + s * stride, x + s * stride, count: plane)
@@ -39,8 +40,9 @@ extension Variant {
     }
 
     /// dx = k·dy + (x·c1 + c0) over the planes.
-    public static func planeInputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                            samples: Int, stride: Int, plane: Int, k: Float, c1: Float, c0: Float) {
+    public static func planeInputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                          _ dx: UnsafeMutablePointer<Float>, samples: Int, stride: Int, plane: Int,
+                                          k: Float, c1: Float, c0: Float) {
         let vk = Vec16(repeating: k), v1 = Vec16(repeating: c1), v0 = Vec16(repeating: c0)
         for s in 0..<samples {
             let o = s * stride
@@ -56,8 +58,8 @@ extension Variant {
     // MARK: Rows: x (N, F), one statistic per feature
 
     /// sum[j] += Σ_i x[i, j], squares[j] += Σ_i x[i, j]², in Double.
-    public static func featureSums(_ x: UnsafePointer<Float>, rows n: Int, features f: Int, sum: UnsafeMutablePointer<Double>,
-                     squares: UnsafeMutablePointer<Double>) {
+    public static func featureSums(_ x: UnsafePointer<Float>, rows n: Int, features f: Int,
+                                   sum: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>) {
         for i in 0..<n {
             let row = x + i * f
             for j in 0..<f { let v = Double(row[j]); sum[j] += v; squares[j] += v * v }
@@ -65,9 +67,9 @@ extension Variant {
     }
 
     /// y[i, j] = γ[j]·((x[i, j] − μ[j])·σ⁻¹[j]) + β[j].
-    public static func featureNormalize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows n: Int, features f: Int,
-                          gamma g: UnsafePointer<Float>, beta b: UnsafePointer<Float>, mean: UnsafePointer<Float>,
-                          inverseStd istd: UnsafePointer<Float>) {
+    public static func featureNormalize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows n: Int,
+                                        features f: Int, gamma g: UnsafePointer<Float>, beta b: UnsafePointer<Float>,
+                                        mean: UnsafePointer<Float>, inverseStd istd: UnsafePointer<Float>) {
         for i in 0..<n {
             let row = x + i * f, yr = y + i * f
             for j in 0..<f { yr[j] = g[j] * ((row[j] - mean[j]) * istd[j]) + b[j] }
@@ -75,9 +77,10 @@ extension Variant {
     }
 
     /// sumDy[j] += Σ_i dy[i, j], sumDyXh[j] += Σ_i dy[i, j]·x̂[i, j], x̂ = (x − μ)·σ⁻¹, in Float.
-    public static func featureGradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows n: Int, features f: Int,
-                             mean: UnsafePointer<Float>, inverseStd istd: UnsafePointer<Float>,
-                             sumDy: UnsafeMutablePointer<Float>, sumDyXh: UnsafeMutablePointer<Float>) {
+    public static func featureGradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows n: Int,
+                                           features f: Int, mean: UnsafePointer<Float>,
+                                           inverseStd istd: UnsafePointer<Float>, sumDy: UnsafeMutablePointer<Float>,
+                                           sumDyXh: UnsafeMutablePointer<Float>) {
         for i in 0..<n {
             let d = dy + i * f, row = x + i * f
             for j in 0..<f { sumDy[j] += d[j]; sumDyXh[j] += d[j] * ((row[j] - mean[j]) * istd[j]) }
@@ -85,10 +88,11 @@ extension Variant {
     }
 
     /// dx = γσ⁻¹·(dy − Σdy/N − x̂·Σdy·x̂/N) with batch statistics, else dx = γσ⁻¹·dy.
-    public static func featureInputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                              rows n: Int, features f: Int, gamma g: UnsafePointer<Float>, mean: UnsafePointer<Float>,
-                              inverseStd istd: UnsafePointer<Float>, sumDy: UnsafePointer<Float>,
-                              sumDyXh: UnsafePointer<Float>, batchStatistics: Bool) {
+    public static func featureInputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                            _ dx: UnsafeMutablePointer<Float>, rows n: Int, features f: Int,
+                                            gamma g: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                            inverseStd istd: UnsafePointer<Float>, sumDy: UnsafePointer<Float>,
+                                            sumDyXh: UnsafePointer<Float>, batchStatistics: Bool) {
         if batchStatistics {
             let invN = 1 / Float(n)
             for i in 0..<n {

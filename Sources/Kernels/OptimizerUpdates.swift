@@ -6,7 +6,7 @@ extension Variant {
     /// SGD: g ← g + λp; b ← g (first step) or μb + (1 − τ)g; g ← g + μb (Nesterov) or b; p ← p − lr·g.
     /// `b` is nil without momentum.
     public static func sgdUpdate(_ h: SGDStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                   _ b: UnsafeMutablePointer<Float>?, count: Int) {
+                                 _ b: UnsafeMutablePointer<Float>?, count: Int) {
         let lr = Vec16(repeating: h.learningRate), mu = Vec16(repeating: h.momentum)
         let wd = Vec16(repeating: h.weightDecay), keep = Vec16(repeating: 1 - h.dampening)
         for i in stride(from: 0, to: count, by: 16) {
@@ -25,7 +25,7 @@ extension Variant {
     /// Adam / AdamW: p ← p(1 − lr·λ) (decoupled) or g ← g + λp; m ← m + (1 − β₁)(g − m);
     /// v ← β₂v + (1 − β₂)g²; p ← p − stepSize·m / (√v / √(1 − β₂ᵗ) + ε).
     public static func adamUpdate(_ h: AdamStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                    _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int) {
+                                  _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int) {
         let stepSize = Vec16(repeating: h.stepSize), correction2Sqrt = Vec16(repeating: h.correction2Sqrt)
         let decay = Vec16(repeating: h.decay), wd = Vec16(repeating: h.weightDecay)
         let oneMinusB1 = Vec16(repeating: 1 - h.beta1), b2 = Vec16(repeating: h.beta2)
@@ -47,8 +47,8 @@ extension Variant {
     /// or √s + ε; b ← μb + g/a, p ← p − lr·b (momentum), else p ← p − lr·g/a. `gAvg` is nil unless
     /// centered, `b` nil without momentum.
     public static func rmspropUpdate(_ h: RMSPropStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                       _ s: UnsafeMutablePointer<Float>, _ gAvg: UnsafeMutablePointer<Float>?,
-                       _ b: UnsafeMutablePointer<Float>?, count: Int) {
+                                     _ s: UnsafeMutablePointer<Float>, _ gAvg: UnsafeMutablePointer<Float>?,
+                                     _ b: UnsafeMutablePointer<Float>?, count: Int) {
         let lr = Vec16(repeating: h.learningRate), a = Vec16(repeating: h.alpha), oneMinusA = Vec16(repeating: 1 - h.alpha)
         let wd = Vec16(repeating: h.weightDecay), mu = Vec16(repeating: h.momentum), e = Vec16(repeating: h.eps)
         for i in stride(from: 0, to: count, by: 16) {

@@ -3,8 +3,9 @@
 extension Variant {
     /// k×k, stride-s max pooling of one plane: the maximum of each window and its position i·k + j
     /// (the first one in row-major order on ties).
-    public static func maxPoolPlane(_ x: UnsafePointer<Float>, width w: Int, kernel k: Int, stride s: Int, outHeight ho: Int,
-                      outWidth wo: Int, output y: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>) {
+    public static func maxPoolPlane(_ x: UnsafePointer<Float>, width w: Int, kernel k: Int, stride s: Int,
+                                    outHeight ho: Int, outWidth wo: Int, output y: UnsafeMutablePointer<Float>,
+                                    position: UnsafeMutablePointer<UInt8>) {
         for oy in 0..<ho {
             for ox in 0..<wo {
                 let origin = x + oy * s * w + ox * s
@@ -23,9 +24,9 @@ extension Variant {
 
     /// The adjoint of `maxPoolPlane`: dx = 0, then each dy added at its window's max position
     /// (windows may overlap when s < k).
-    public static func maxPoolPlaneBackward(_ dy: UnsafePointer<Float>, position: UnsafePointer<UInt8>, kernel k: Int, stride s: Int,
-                              outHeight ho: Int, outWidth wo: Int, height h: Int, width w: Int,
-                              dInput dx: UnsafeMutablePointer<Float>) {
+    public static func maxPoolPlaneBackward(_ dy: UnsafePointer<Float>, position: UnsafePointer<UInt8>, kernel k: Int,
+                                            stride s: Int, outHeight ho: Int, outWidth wo: Int, height h: Int,
+                                            width w: Int, dInput dx: UnsafeMutablePointer<Float>) {
         dx.update(repeating: 0, count: h * w)
         for oy in 0..<ho {
             for ox in 0..<wo {
@@ -39,7 +40,7 @@ extension Variant {
     /// (0 1 / 2 3, the first one in row-major order on ties), branch-free: random data makes every
     /// comparison a coin toss for a branch predictor.
     public static func maxPool2x2(_ x: UnsafePointer<Float>, width w: Int, outHeight ho: Int, outWidth wo: Int,
-                    output y: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>) {
+                                  output y: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>) {
         for oy in 0..<ho {
             let r0 = x + 2 * oy * w, r1 = r0 + w
             let out = y + oy * wo, code = position + oy * wo
@@ -58,7 +59,8 @@ extension Variant {
     /// The adjoint of `maxPool2x2` for one plane: each dy goes to its window's max position; the
     /// other positions, and a last row or column no window covers (odd sizes), get 0.
     public static func maxPool2x2Backward(_ dy: UnsafePointer<Float>, position: UnsafePointer<UInt8>, outHeight ho: Int,
-                            outWidth wo: Int, height h: Int, width w: Int, dInput dx: UnsafeMutablePointer<Float>) {
+                                          outWidth wo: Int, height h: Int, width w: Int,
+                                          dInput dx: UnsafeMutablePointer<Float>) {
         for oy in 0..<ho {
             let r0 = dx + 2 * oy * w, r1 = r0 + w
             let grad = dy + oy * wo, code = position + oy * wo
@@ -75,8 +77,9 @@ extension Variant {
     }
 
     /// k×k, stride-s average pooling of one plane: y = (Σ window) · `scale` (1/k²).
-    public static func avgPoolPlane(_ x: UnsafePointer<Float>, width w: Int, kernel k: Int, stride s: Int, outHeight ho: Int,
-                      outWidth wo: Int, scale: Float, output y: UnsafeMutablePointer<Float>) {
+    public static func avgPoolPlane(_ x: UnsafePointer<Float>, width w: Int, kernel k: Int, stride s: Int,
+                                    outHeight ho: Int, outWidth wo: Int, scale: Float,
+                                    output y: UnsafeMutablePointer<Float>) {
         for oy in 0..<ho {
             for ox in 0..<wo {
                 var total: Float = 0
@@ -87,8 +90,9 @@ extension Variant {
     }
 
     /// The adjoint of `avgPoolPlane`: dx = 0, then dy·`scale` added over each window.
-    public static func avgPoolPlaneBackward(_ dy: UnsafePointer<Float>, kernel k: Int, stride s: Int, outHeight ho: Int, outWidth wo: Int,
-                              height h: Int, width w: Int, scale: Float, dInput dx: UnsafeMutablePointer<Float>) {
+    public static func avgPoolPlaneBackward(_ dy: UnsafePointer<Float>, kernel k: Int, stride s: Int, outHeight ho: Int,
+                                            outWidth wo: Int, height h: Int, width w: Int, scale: Float,
+                                            dInput dx: UnsafeMutablePointer<Float>) {
         dx.update(repeating: 0, count: h * w)
         for oy in 0..<ho {
             for ox in 0..<wo {
