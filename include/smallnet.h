@@ -105,6 +105,7 @@ typedef struct sn_model sn_model;
 /* Weight initialisation schemes. */
 #define SN_INIT_KAIMING 0 /* N(0, 2/fan_in) weights, zero biases (for ReLU networks) */
 #define SN_INIT_PYTORCH 1 /* U(±1/sqrt(fan_in)) weights and biases, PyTorch's default */
+/* (more schemes, from 2 on, under "Losses, optimizers, schedules, initialisation") */
 
 /* Creates an empty model taking inputs of shape (N, channels, height, width); layers are
  * appended with sn_model_add_*. All sizes must be positive.
@@ -297,6 +298,7 @@ typedef struct sn_optimizer sn_optimizer;
 #define SN_OPTIMIZER_RMSPROP 1
 #define SN_OPTIMIZER_ADAM 2
 #define SN_OPTIMIZER_ADAMW 3
+/* (SN_OPTIMIZER_ADAGRAD 4 under "Losses, optimizers, schedules, initialisation") */
 
 /* Hyper-parameters; each optimizer reads the ones its PyTorch counterpart has. */
 typedef struct sn_optimizer_params {
@@ -338,20 +340,23 @@ void sn_optimizer_free(sn_optimizer *optimizer);
 #define SN_SCHEDULE_CONSTANT 0
 #define SN_SCHEDULE_STEP 1   /* lr · gamma^floor(epoch / step_size) */
 #define SN_SCHEDULE_COSINE 2 /* linear warm-up, then cosine annealing to min_lr, per step */
+/* (more kinds, from 3 on, under "Losses, optimizers, schedules, initialisation") */
 
 typedef struct sn_schedule {
     uint32_t struct_size;
     int32_t kind;          /* SN_SCHEDULE_* */
     int32_t step_size;     /* STEP: epochs per decay */
-    float gamma;           /* STEP: decay factor */
-    float warmup_epochs;   /* COSINE */
-    float min_lr;          /* COSINE */
+    float gamma;           /* STEP, EXPONENTIAL: decay factor */
+    float warmup_epochs;   /* COSINE, the kinds from 3 on; CONSTANT and STEP only with
+                            * sn_schedule_options.warmup_every_kind = 1 */
+    float min_lr;          /* COSINE, REDUCE_ON_PLATEAU */
 } sn_schedule;
 
 /* Fills *out with the FCN recipe's schedule: cosine, one warm-up epoch, min_lr 0. */
 sn_status sn_schedule_default(sn_schedule *out);
 
-/* The learning rate at global step `step` (0-based) of total_steps, for base rate base_lr. */
+/* The learning rate at global step `step` (0-based) of total_steps, for base rate base_lr (the
+ * kinds from 3 on with their default settings; see sn_schedule_lr_with_options). */
 sn_status sn_schedule_lr(const sn_schedule *schedule, float base_lr, int64_t step, int64_t total_steps,
                          int64_t steps_per_epoch, float *out);
 
@@ -782,6 +787,120 @@ sn_status sn_loss_params_default(int32_t kind, sn_loss_params *out);
 sn_status sn_loss(const sn_loss_params *params, const float *input, size_t n, size_t classes,
                   const int32_t *labels, const float *targets, float *out, size_t out_capacity, float *dinput);
 
+/* Optimizers */
+
+/* Adagrad (torch.optim.Adagrad): lr 0.01, lr_decay 0, weight_decay 0,
+ * initial_accumulator_value 0, eps 1e-10. sn_optimizer_params_default gives lr 0.01 and eps
+ * 1e-10; sn_optimizer_create makes it with the settings of sn_optimizer_options at their
+ * defaults. */
+#define SN_OPTIMIZER_ADAGRAD 4
+
+/* Settings of an optimizer beyond sn_optimizer_params (sn_optimizer_create_with_options). Fill
+ * with sn_optimizer_options_default; each optimizer reads the fields its PyTorch counterpart has. */
+typedef struct sn_optimizer_options {
+    uint32_t struct_size;
+    int32_t amsgrad;                 /* Adam, AdamW: 1 divides by the largest second moment so
+                                      * far (AMSGrad); default 0 */
+    int32_t maximize;                /* every kind: 1 ascends the objective; default 0 */
+    float lr_decay;                  /* Adagrad: the rate at step t is lr / (1 + (t − 1)·lr_decay);
+                                      * default 0 */
+    float initial_accumulator_value; /* Adagrad: where the sum of squared gradients starts; default 0 */
+} sn_optimizer_options;
+
+/* Fills *out with the defaults (PyTorch's: amsgrad 0, maximize 0, lr_decay 0,
+ * initial_accumulator_value 0). Set out->struct_size = sizeof(sn_optimizer_options) first; a
+ * smaller size from an older header gets only its fields (no more than struct_size bytes are
+ * written). SN_ERR_INVALID_ARGUMENT for a NULL out or a struct_size smaller than the first
+ * sn_optimizer_options (this one) or larger than this library's; nothing is written then. */
+sn_status sn_optimizer_options_default(sn_optimizer_options *out);
+
+/* sn_optimizer_create with further settings: options NULL is sn_optimizer_create. Otherwise
+ * options->struct_size may be that of any sn_optimizer_options up to this library's (fields
+ * beyond it read as their defaults). Caller owns *out; free with sn_optimizer_free.
+ * SN_ERR_INVALID_ARGUMENT names the first invalid setting (a flag other than 0 or 1, a negative
+ * or non-finite value). */
+sn_status sn_optimizer_create_with_options(sn_model *model, const sn_optimizer_params *params,
+                                           const sn_optimizer_options *options, sn_optimizer **out);
+
+/* Schedules (sn_schedule.kind). Each of these warms up linearly over sn_schedule.warmup_epochs
+ * first (0: none), then runs as if training began there. */
+#define SN_SCHEDULE_EXPONENTIAL 3       /* lr · gamma^epoch (torch ExponentialLR, stepped per epoch) */
+#define SN_SCHEDULE_ONE_CYCLE 4         /* torch OneCycleLR with max_lr = lr, stepped per step (the
+                                         * rate only, as cycle_momentum=False) */
+#define SN_SCHEDULE_REDUCE_ON_PLATEAU 5 /* torch ReduceLROnPlateau on the validation loss (mode min,
+                                         * relative threshold), per epoch, never below min_lr; fit
+                                         * needs params->validation; sn_schedule_lr gives the
+                                         * rate before any reduction */
+
+/* sn_schedule_options.anneal_strategy of SN_SCHEDULE_ONE_CYCLE. */
+#define SN_ANNEAL_COS 0
+#define SN_ANNEAL_LINEAR 1
+
+/* Settings of the schedules beyond sn_schedule (sn_schedule_lr_with_options,
+ * sn_train_options.schedule). Fill with sn_schedule_options_default (PyTorch's defaults). */
+typedef struct sn_schedule_options {
+    uint32_t struct_size;
+    int32_t warmup_every_kind; /* 1: CONSTANT and STEP warm up over warmup_epochs too; 0 (default):
+                                * they ignore it, as sn_schedule_lr does */
+    float pct_start;           /* ONE_CYCLE: share of the steps spent rising, in [0, 1]; default 0.3 */
+    int32_t anneal_strategy;   /* ONE_CYCLE: SN_ANNEAL_COS (default) or SN_ANNEAL_LINEAR */
+    float div_factor;          /* ONE_CYCLE: the first rate is lr / div_factor; default 25 */
+    float final_div_factor;    /* ONE_CYCLE: the last rate is lr / div_factor / final_div_factor;
+                                * default 1e4 */
+    float factor;              /* REDUCE_ON_PLATEAU: multiplies the rate at a reduction, in [0, 1);
+                                * default 0.1 */
+    int32_t patience;          /* REDUCE_ON_PLATEAU: epochs without improvement tolerated; default 10 */
+    float threshold;           /* REDUCE_ON_PLATEAU: a loss improves when below best·(1 − threshold);
+                                * default 1e-4 */
+    int32_t cooldown;          /* REDUCE_ON_PLATEAU: epochs after a reduction before counting again;
+                                * default 0 */
+} sn_schedule_options;
+
+/* Fills *out with the defaults above. Set out->struct_size = sizeof(sn_schedule_options) first;
+ * a smaller size from an older header gets only its fields (no more than struct_size bytes are
+ * written). SN_ERR_INVALID_ARGUMENT for a NULL out or a struct_size smaller than the first
+ * sn_schedule_options (this one) or larger than this library's; nothing is written then. */
+sn_status sn_schedule_options_default(sn_schedule_options *out);
+
+/* Fills *out with schedule `kind` without warm-up: STEP step_size 10, gamma 0.1; COSINE min_lr 0;
+ * EXPONENTIAL gamma 0.1 (set yours); ONE_CYCLE, REDUCE_ON_PLATEAU min_lr 0 (their other settings
+ * are in sn_schedule_options). SN_ERR_INVALID_ARGUMENT for an unknown kind or a NULL out. */
+sn_status sn_schedule_params_default(int32_t kind, sn_schedule *out);
+
+/* sn_schedule_lr with further settings: options NULL reads them at their defaults (sn_schedule_lr
+ * is this call with options NULL). options->struct_size as for sn_schedule_options_default. */
+sn_status sn_schedule_lr_with_options(const sn_schedule *schedule, const sn_schedule_options *options, float base_lr,
+                                      int64_t step, int64_t total_steps, int64_t steps_per_epoch, float *out);
+
+/* Initialisation: more schemes for the init of sn_model_add_linear, sn_model_add_conv2d,
+ * sn_conv2d_params and the builders' params (fan_in = in·k·k, fan_out = out·k·k; biases 0).
+ * Random numbers come from smallnet's generator, so values differ from PyTorch's; the
+ * distributions do not. */
+#define SN_INIT_XAVIER_UNIFORM 2  /* U(±sqrt(6/(fan_in+fan_out))) (torch xavier_uniform_) */
+#define SN_INIT_XAVIER_NORMAL 3   /* N(0, 2/(fan_in+fan_out)) (torch xavier_normal_) */
+#define SN_INIT_ORTHOGONAL 4      /* orthonormal rows (or columns, for a tall weight) of the
+                                   * (out, fan_in) matrix (torch orthogonal_) */
+#define SN_INIT_KAIMING_FAN_OUT 5 /* N(0, 2/fan_out) (torch kaiming_normal_, mode fan_out, relu) */
+#define SN_INIT_KAIMING_UNIFORM 6 /* U(±sqrt(6/fan_in)) (torch kaiming_uniform_, relu) */
+
+/* Gradients */
+
+/* Overwrites the gradient of trainable parameter `name` with count floats from src (count must
+ * equal its size), e.g. to step an optimizer on gradients computed elsewhere.
+ * SN_ERR_SHAPE_MISMATCH for another count, SN_ERR_NOT_FOUND for an unknown name,
+ * SN_ERR_INVALID_ARGUMENT for a buffer or a non-finite value (the gradient is unchanged then). */
+sn_status sn_model_set_grad(sn_model *model, const char *name, const float *src, size_t count);
+
+/* torch.nn.utils.clip_grad_norm_ (norm type 2) over every parameter gradient of `model`: when
+ * max_norm / (total + 1e-6) < 1, the gradients are multiplied by it. *total_norm (may be NULL)
+ * receives the norm before clipping. SN_ERR_INVALID_ARGUMENT for a negative or non-finite
+ * max_norm. */
+sn_status sn_model_clip_grad_norm(sn_model *model, float max_norm, float *total_norm);
+
+/* torch.nn.utils.clip_grad_value_: clamps every parameter gradient element to ±clip_value.
+ * SN_ERR_INVALID_ARGUMENT for a negative or non-finite clip_value. */
+sn_status sn_model_clip_grad_value(sn_model *model, float clip_value);
+
 /* Training with another loss */
 
 /* Further settings of sn_fit_with_options (beyond sn_train_params). Fill with
@@ -795,9 +914,17 @@ typedef struct sn_train_options {
                                   * label_smoothing; the recorded accuracy is always the share of
                                   * samples whose largest output is the label, and the evaluation
                                   * loss is this loss. Reduction must be MEAN or SUM. */
+    /* Appended after the first sn_train_options (which ends with `loss`): */
+    float clip_grad_norm;        /* > 0: before each step, scale the gradients to this total 2-norm at
+                                  * most (torch clip_grad_norm_, + 1e-6); 0 (default): off */
+    float clip_grad_value;       /* > 0: before each step, clamp each gradient element to ±this, before
+                                  * any norm clipping (torch clip_grad_value_); 0 (default): off */
+    sn_schedule_options schedule;/* further settings of params->schedule; default
+                                  * sn_schedule_options_default */
 } sn_train_options;
 
-/* Fills *out with the defaults (sn_fit's behaviour: cross-entropy). Set
+/* Fills *out with the defaults (sn_fit's behaviour: cross-entropy, no clipping, the schedule
+ * settings of sn_schedule_options_default). Set
  * out->struct_size = sizeof(sn_train_options) first; a smaller size from an older header gets
  * only its fields (no more than struct_size bytes are written). SN_ERR_INVALID_ARGUMENT for a
  * NULL out, a struct_size smaller than the first sn_train_options (which ends with `loss`) or
@@ -805,13 +932,53 @@ typedef struct sn_train_options {
 sn_status sn_train_options_default(sn_train_options *out);
 
 /* sn_fit with further settings: options NULL trains exactly as sn_fit (sn_fit is this call
- * with options NULL); otherwise options->struct_size must be sizeof(sn_train_options). */
+ * with options NULL); otherwise options->struct_size may be that of any sn_train_options, from
+ * the first (which ends with `loss`) up to this library's sizeof(sn_train_options): only
+ * struct_size bytes are read, and fields beyond them read as their defaults.
+ * SN_ERR_INVALID_ARGUMENT also for a REDUCE_ON_PLATEAU schedule without params->validation. */
 sn_status sn_fit_with_options(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train,
                               const sn_train_params *params, const sn_train_options *options,
                               sn_progress_fn progress, void *user, sn_epoch_record *history,
                               size_t history_capacity, size_t *n_epochs);
 
 /* (end of losses, optimizers, schedules, initialisation) */
+
+/* ==================================================================== Profiling === */
+
+/* One layer's part of a training step (sn_model_profile). This struct never changes. */
+typedef struct sn_layer_profile {
+    double forward_seconds;  /* per batch: the median over the steps measured */
+    double backward_seconds; /* 0 for layers before the first one with parameters (not run) */
+    int64_t forward_flops;   /* matrix-product FLOPs of the batch's forward pass */
+    int64_t backward_flops;  /* twice forward_flops (weight and input gradients); once for a layer
+                              * that computes no input gradient */
+} sn_layer_profile;
+
+/* A training step taken apart (sn_model_profile). Set out->struct_size first. */
+typedef struct sn_step_profile {
+    uint32_t struct_size;
+    int32_t batch_size;
+    int32_t threads;
+    int32_t steps;            /* steps measured, after one warm-up step */
+    double step_seconds;      /* the layers' forward and backward, the loss and the optimizer */
+    double loss_seconds;      /* softmax cross-entropy and its gradient */
+    double optimizer_seconds; /* zeroing the gradients and the update */
+    double fma_limit_gflops;  /* this machine's limit on these threads, measured in the same call:
+                               * a register-only loop of fused multiply-adds */
+} sn_step_profile;
+
+/* Times training steps of a copy of `model` (the model itself is not changed) on random
+ * inputs and labels, batch_size (1..65536) per step, with optimizer `optimizer_kind`
+ * (SN_OPTIMIZER_*) as `smallnet train` sets it up, at learning rate lr (> 0), for about `seconds` (0..3600;
+ * at least 3 steps), on sn_get_num_threads() threads. layers (may be NULL when capacity is 0)
+ * receives one entry per layer, in order, up to capacity; *n_layers (may be NULL) the model's
+ * layer count. The step's GFLOP/s are the sum of the layers' FLOPs over step_seconds.
+ * SN_ERR_INVALID_ARGUMENT for a bad argument or a batch BatchNorm refuses in training mode. */
+sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float lr, int32_t batch_size,
+                           double seconds, sn_step_profile *out, sn_layer_profile *layers,
+                           size_t capacity, size_t *n_layers);
+
+/* (end of profiling) */
 
 /* ============================================================= Instruction sets === */
 

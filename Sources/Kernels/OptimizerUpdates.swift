@@ -1,5 +1,6 @@
 // Optimizer updates over `count` floats of one parameter (a whole number of 16-lane vectors:
-// tensors are zero-padded to that). The update rules are documented on SGD, Adam and RMSProp.
+// tensors are zero-padded to that). The update rules are documented on SGD, Adam, RMSProp and
+// Adagrad; `maximize` negates the gradient first.
 import SmallNetKernels
 
 extension Variant {
@@ -12,6 +13,7 @@ extension Variant {
         for i in stride(from: 0, to: count, by: 16) {
             let pi = load16(p + i)
             var d = load16(g + i)
+            if h.maximize { d = -d }
             if h.weightDecay != 0 { d += wd * pi }
             if let b {
                 let bi = h.firstStep ? d : mu * load16(b + i) + keep * d
@@ -23,9 +25,11 @@ extension Variant {
     }
 
     /// Adam / AdamW: p ← p(1 − lr·λ) (decoupled) or g ← g + λp; m ← m + (1 − β₁)(g − m);
-    /// v ← β₂v + (1 − β₂)g²; p ← p − stepSize·m / (√v / √(1 − β₂ᵗ) + ε).
+    /// v ← β₂v + (1 − β₂)g²; v ← v̂ = max(v̂, v) with AMSGrad (`vMax` not nil);
+    /// p ← p − stepSize·m / (√v / √(1 − β₂ᵗ) + ε).
     public static func adamUpdate(_ h: AdamStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                                  _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int) {
+                                  _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                                  _ vMax: UnsafeMutablePointer<Float>?, count: Int) {
         let stepSize = Vec16(repeating: h.stepSize), correction2Sqrt = Vec16(repeating: h.correction2Sqrt)
         let decay = Vec16(repeating: h.decay), wd = Vec16(repeating: h.weightDecay)
         let oneMinusB1 = Vec16(repeating: 1 - h.beta1), b2 = Vec16(repeating: h.beta2)
@@ -33,12 +37,17 @@ extension Variant {
         for i in stride(from: 0, to: count, by: 16) {
             var pi = load16(p + i)
             var d = load16(g + i)
+            if h.maximize { d = -d }
             if h.decoupled { pi *= decay } else if h.weightDecay != 0 { d += wd * pi }
             var mi = load16(m + i)
             mi += oneMinusB1 * (d - mi)
-            let vi = b2 * load16(v + i) + oneMinusB2 * d * d
+            var vi = b2 * load16(v + i) + oneMinusB2 * d * d
             store16(mi, m + i)
             store16(vi, v + i)
+            if let vMax {
+                vi = pointwiseMax(load16(vMax + i), vi)
+                store16(vi, vMax + i)
+            }
             store16(pi - stepSize * mi / (vi.squareRoot() / correction2Sqrt + e), p + i)
         }
     }
@@ -54,6 +63,7 @@ extension Variant {
         for i in stride(from: 0, to: count, by: 16) {
             let pi = load16(p + i)
             var d = load16(g + i)
+            if h.maximize { d = -d }
             if h.weightDecay != 0 { d += wd * pi }
             let si = a * load16(s + i) + oneMinusA * d * d
             store16(si, s + i)
@@ -74,6 +84,21 @@ extension Variant {
             } else {
                 store16(pi - lr * d / avg, p + i)
             }
+        }
+    }
+
+    /// Adagrad: g ← g + λp; s ← s + g²; p ← p − rate·g / (√s + ε).
+    public static func adagradUpdate(_ h: AdagradStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                                     _ s: UnsafeMutablePointer<Float>, count: Int) {
+        let rate = Vec16(repeating: h.rate), wd = Vec16(repeating: h.weightDecay), e = Vec16(repeating: h.eps)
+        for i in stride(from: 0, to: count, by: 16) {
+            let pi = load16(p + i)
+            var d = load16(g + i)
+            if h.maximize { d = -d }
+            if h.weightDecay != 0 { d += wd * pi }
+            let si = load16(s + i) + d * d
+            store16(si, s + i)
+            store16(pi - rate * (d / (si.squareRoot() + e)), p + i)
         }
     }
 }

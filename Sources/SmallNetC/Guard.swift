@@ -112,6 +112,45 @@ func checkStructSize(_ actual: UInt32, _ expected: Int, _ name: String) throws {
     }
 }
 
+/// Checks the struct_size of an options struct that grows by appending fields: any size from
+/// `minimumSize` (its first version's) up to this library's `current`. `field` names the
+/// struct_size as the caller sees it ("out->struct_size"), `type` the struct.
+func checkGrowableSize(_ declared: Int, minimumSize: Int, current: Int, _ field: String, _ type: String) throws {
+    guard declared >= minimumSize else {
+        throw invalid("\(field) is \(declared), below the smallest \(type) (\(minimumSize) bytes): set \(field) = sizeof(\(type)) first")
+    }
+    guard declared <= current else {
+        throw invalid("\(field) is \(declared), above sizeof(\(type)) = \(current) of this library: set \(field) = sizeof(\(type)) first")
+    }
+}
+
+/// Reads an options struct that grows by appending fields (its struct_size as for
+/// `checkGrowableSize`): only struct_size bytes are read, and a field that does not lie wholly
+/// within them keeps its value in `defaults`.
+/// - Parameter fieldEnds: where each field appended since the first version ends.
+func readGrowable<T>(_ pointer: UnsafePointer<T>, defaults: T, minimumSize: Int, fieldEnds: [Int] = [],
+                     _ field: String, _ type: String) throws -> T {
+    let declared = Int(UnsafeRawPointer(pointer).load(as: UInt32.self))
+    try checkGrowableSize(declared, minimumSize: minimumSize, current: MemoryLayout<T>.size, field, type)
+    let usable = fieldEnds.filter { $0 <= declared }.max() ?? minimumSize
+    var value = defaults
+    withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: usable)) }
+    return value
+}
+
+/// Writes `value` into a caller's growable options struct whose struct_size the caller set (as
+/// for `checkGrowableSize`): no more than struct_size bytes are written, and struct_size keeps
+/// the caller's value.
+func writeGrowable<T>(_ value: T, to out: UnsafeMutablePointer<T>, minimumSize: Int, _ type: String) throws {
+    let declared = Int(UnsafeRawPointer(out).load(as: UInt32.self))
+    try checkGrowableSize(declared, minimumSize: minimumSize, current: MemoryLayout<T>.size, "out->struct_size", type)
+    var copy = value
+    withUnsafeMutableBytes(of: &copy) { bytes in
+        bytes.storeBytes(of: UInt32(declared), as: UInt32.self)
+        UnsafeMutableRawPointer(out).copyMemory(from: bytes.baseAddress!, byteCount: declared)
+    }
+}
+
 /// A C boolean (0 or 1).
 func flag(_ value: Int32, _ name: String) throws -> Bool {
     guard value == 0 || value == 1 else { throw invalid("\(name) must be 0 or 1, got \(value)") }

@@ -16,7 +16,12 @@ func weightInit(_ value: Int32) throws -> WeightInit {
     switch value {
     case SN_INIT_KAIMING: return .kaimingNormal
     case SN_INIT_PYTORCH: return .pytorchDefault
-    default: throw invalid("init must be SN_INIT_KAIMING (0) or SN_INIT_PYTORCH (1), got \(value)")
+    case SN_INIT_XAVIER_UNIFORM: return .xavierUniform
+    case SN_INIT_XAVIER_NORMAL: return .xavierNormal
+    case SN_INIT_ORTHOGONAL: return .orthogonal
+    case SN_INIT_KAIMING_FAN_OUT: return .kaimingNormalFanOut
+    case SN_INIT_KAIMING_UNIFORM: return .kaimingUniform
+    default: throw invalid("init must be an SN_INIT_* value, 0...6, got \(value)")
     }
 }
 

@@ -76,6 +76,23 @@ public func sn_model_get_grad(_ model: OpaquePointer?, _ name: UnsafePointer<CCh
     }
 }
 
+@_cdecl("sn_model_set_grad")
+public func sn_model_set_grad(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ src: UnsafePointer<Float>?,
+                              _ count: Int) -> sn_status {
+    guarded {
+        let entry = try findTensor(try modelBox(model).model, name)
+        guard let parameter = entry.parameter else { throw invalid("\(entry.name) is a buffer, not a trainable parameter") }
+        let src = try nonNull(src, "src")
+        guard count == parameter.grad.count else {
+            throw SmallNetError.shapeMismatch("\(entry.name) has \(parameter.grad.count) elements (shape \(parameter.grad.shape)), got \(count)")
+        }
+        for i in 0..<count where !src[i].isFinite {
+            throw invalid("src[\(i)] is not finite (\(src[i])); the gradient of \(entry.name) is unchanged")
+        }
+        parameter.grad.data.update(from: src, count: count)
+    }
+}
+
 @_cdecl("sn_model_set_tensor")
 public func sn_model_set_tensor(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ src: UnsafePointer<Float>?,
                                 _ count: Int) -> sn_status {

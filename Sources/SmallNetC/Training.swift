@@ -9,7 +9,7 @@ func trainParams(_ recipe: Recipe) -> sn_train_params {
     p.epochs = Int32(recipe.training.epochs)
     p.batch_size = Int32(recipe.training.batchSize)
     p.seed = 0
-    p.schedule = schedule(recipe.training.schedule)
+    p.schedule = schedule(recipe.training.schedule).0
     p.label_smoothing = recipe.training.labelSmoothing
     p.crop_padding = Int32(recipe.training.augmentation?.cropPadding ?? 0)
     p.horizontal_flip = recipe.training.augmentation?.horizontalFlip == true ? 1 : 0
@@ -80,6 +80,7 @@ private func recipeOptimizerParams(_ recipe: Recipe) throws -> sn_optimizer_para
     case .rmsprop: kind = SN_OPTIMIZER_RMSPROP
     case .adam: kind = SN_OPTIMIZER_ADAM
     case .adamw: kind = SN_OPTIMIZER_ADAMW
+    case .adagrad: kind = SN_OPTIMIZER_ADAGRAD
     }
     var p = try optimizerDefaults(kind)
     p.lr = recipe.effectiveLearningRate
@@ -88,14 +89,14 @@ private func recipeOptimizerParams(_ recipe: Recipe) throws -> sn_optimizer_para
     return p
 }
 
-/// The engine's training settings for a C params struct.
-func trainingConfig(_ p: sn_train_params) throws -> TrainingConfig {
+/// The engine's training settings for a C params struct (and the schedule's further settings).
+func trainingConfig(_ p: sn_train_params, scheduleOptions: sn_schedule_options = scheduleOptionsDefaults()) throws -> TrainingConfig {
     try checkStructSize(p.struct_size, MemoryLayout<sn_train_params>.size, "sn_train_params")
     var config = TrainingConfig()
     config.epochs = Int(p.epochs)
     config.batchSize = Int(p.batch_size)
     config.seed = p.seed
-    config.schedule = try schedule(from: p.schedule)
+    config.schedule = try schedule(from: p.schedule, options: scheduleOptions)
     config.labelSmoothing = p.label_smoothing
     let flip = try flag(p.horizontal_flip, "horizontal_flip")
     if p.crop_padding != 0 || flip {
@@ -107,43 +108,50 @@ func trainingConfig(_ p: sn_train_params) throws -> TrainingConfig {
     return config
 }
 
-/// The smallest struct_size sn_train_options_default accepts: the first sn_train_options,
-/// which ends with `loss`.
+/// The smallest struct_size of sn_train_options: the first sn_train_options, which ends with
+/// `loss`.
 let trainOptionsMinimumSize = MemoryLayout<sn_train_options>.offset(of: \sn_train_options.loss)!
     + MemoryLayout<sn_loss_params>.size
 
-/// The default further settings of sn_fit_with_options: sn_fit's cross-entropy.
+/// Where each field appended to sn_train_options since the first one ends.
+let trainOptionsFieldEnds = [
+    MemoryLayout<sn_train_options>.offset(of: \sn_train_options.clip_grad_norm)! + MemoryLayout<Float>.size,
+    MemoryLayout<sn_train_options>.offset(of: \sn_train_options.clip_grad_value)! + MemoryLayout<Float>.size,
+    MemoryLayout<sn_train_options>.offset(of: \sn_train_options.schedule)! + MemoryLayout<sn_schedule_options>.size,
+]
+
+/// The default further settings of sn_fit_with_options: sn_fit's cross-entropy, no clipping,
+/// the default schedule settings.
 func trainOptionsDefaults() throws -> sn_train_options {
     var o = sn_train_options()
     o.struct_size = UInt32(MemoryLayout<sn_train_options>.size)
     o.loss = try lossDefaults(SN_LOSS_CROSS_ENTROPY)
+    o.clip_grad_norm = 0
+    o.clip_grad_value = 0
+    o.schedule = scheduleOptionsDefaults()
     return o
 }
 
 @_cdecl("sn_train_options_default")
 public func sn_train_options_default(_ out: UnsafeMutablePointer<sn_train_options>?) -> sn_status {
     guarded {
-        let out = try nonNull(out, "out")
-        // Only the caller's struct_size bytes are ours to write.
-        let declared = Int(UnsafeRawPointer(out).load(as: UInt32.self))
-        guard declared >= trainOptionsMinimumSize else {
-            throw invalid("out->struct_size is \(declared), below the smallest sn_train_options (\(trainOptionsMinimumSize) bytes): set out->struct_size = sizeof(sn_train_options) first")
-        }
-        guard declared <= MemoryLayout<sn_train_options>.size else {
-            throw invalid("out->struct_size is \(declared), above sizeof(sn_train_options) = \(MemoryLayout<sn_train_options>.size) of this library: set out->struct_size = sizeof(sn_train_options) first")
-        }
-        var o = try trainOptionsDefaults()
-        o.struct_size = UInt32(declared)
-        withUnsafeBytes(of: &o) { UnsafeMutableRawPointer(out).copyMemory(from: $0.baseAddress!, byteCount: declared) }
+        try writeGrowable(try trainOptionsDefaults(), to: try nonNull(out, "out"), minimumSize: trainOptionsMinimumSize,
+                          "sn_train_options")
     }
+}
+
+/// Train options as passed in (any struct_size from the first sn_train_options on; fields
+/// beyond it at their defaults), or the defaults for NULL.
+func readTrainOptions(_ options: UnsafePointer<sn_train_options>?) throws -> sn_train_options {
+    guard let options else { return try trainOptionsDefaults() }
+    return try readGrowable(options, defaults: try trainOptionsDefaults(), minimumSize: trainOptionsMinimumSize,
+                            fieldEnds: trainOptionsFieldEnds, "options->struct_size", "sn_train_options")
 }
 
 /// The training loss of C options: nil (the original cross-entropy path, smoothed by
 /// p.label_smoothing) for no options or default cross-entropy options, else the engine's loss.
-private func trainingLoss(_ options: UnsafePointer<sn_train_options>?, _ p: sn_train_params) throws -> Loss? {
-    guard let options else { return nil }
-    let o = options.pointee
-    try checkStructSize(o.struct_size, MemoryLayout<sn_train_options>.size, "sn_train_options")
+private func trainingLoss(_ options: sn_train_options?, _ p: sn_train_params) throws -> Loss? {
+    guard let o = options else { return nil }
     var loss = try loss(from: o.loss, "options->loss")
     guard loss.reduction != .none else { throw invalid("options->loss.reduction must be SN_REDUCTION_MEAN or _SUM for training") }
     guard loss.kind == .crossEntropy else { return loss }
@@ -175,8 +183,11 @@ public func sn_fit_with_options(_ model: OpaquePointer?, _ optimizer: OpaquePoin
         let optimizer = try optimizerBox(optimizer).optimizer
         let data = try datasetBox(train, "train").dataset
         let p = try nonNull(params, "params").pointee
-        var config = try trainingConfig(p)
-        config.loss = try trainingLoss(options, p)
+        let o = try options.map { try readTrainOptions($0) }
+        var config = try trainingConfig(p, scheduleOptions: o?.schedule ?? scheduleOptionsDefaults())
+        config.loss = try trainingLoss(o, p)
+        config.clipGradNorm = o?.clip_grad_norm ?? 0
+        config.clipGradValue = o?.clip_grad_value ?? 0
         try config.validate()
         let validation = p.validation == nil ? nil : try datasetBox(p.validation, "params->validation").dataset
         let capacity = history == nil ? 0 : try size(historyCapacity, "history_capacity")

@@ -117,16 +117,34 @@ public protocol Kernels {
                                      inverseStd: UnsafePointer<Float>, sumDy: UnsafePointer<Float>,
                                      sumDyXh: UnsafePointer<Float>, batchStatistics: Bool)
 
+    // MARK: Data
+
+    /// y = Float(x)·scale + shift over `count` raw 8-bit pixels.
+    static func convertBytes(_ x: UnsafePointer<UInt8>, _ y: UnsafeMutablePointer<Float>, count: Int, scale: Float,
+                             shift: Float)
+    /// SHA-256's compression function over `count` 64-byte blocks, updating the eight-word `state`.
+    static func sha256Blocks(_ state: UnsafeMutablePointer<UInt32>, _ blocks: UnsafePointer<UInt8>, count: Int)
+
+    // MARK: The vector units' limit
+
+    /// `iterations` rounds of 12 independent multiply-add chains on vectors of `vectorBits`,
+    /// from registers only (2 · 12 · vectorBits/32 FLOPs per round); returns their sum.
+    static func fmaChains(iterations: Int, seed: Float) -> Float
+
     // MARK: Optimizer updates, over `count` floats of one parameter (whole vectors)
 
     /// SGD with its momentum buffer `b` (nil without momentum).
     static func sgdUpdate(_ h: SGDStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                           _ b: UnsafeMutablePointer<Float>?, count: Int)
-    /// Adam and AdamW with their moments m and v.
+    /// Adam and AdamW with their moments m and v, and AMSGrad's largest v so far (nil without).
     static func adamUpdate(_ h: AdamStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                           _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int)
+                           _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                           _ vMax: UnsafeMutablePointer<Float>?, count: Int)
     /// RMSProp with its square average s, gradient average (centered only) and momentum buffer.
     static func rmspropUpdate(_ h: RMSPropStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                               _ s: UnsafeMutablePointer<Float>, _ gAvg: UnsafeMutablePointer<Float>?,
                               _ b: UnsafeMutablePointer<Float>?, count: Int)
+    /// Adagrad with its sum of squared gradients s.
+    static func adagradUpdate(_ h: AdagradStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                              _ s: UnsafeMutablePointer<Float>, count: Int)
 }

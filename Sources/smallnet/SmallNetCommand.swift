@@ -12,7 +12,7 @@ struct SmallNetCommand: ParsableCommand {
         commandName: "smallnet",
         abstract: "Train and evaluate small FCN and CNN image classifiers on FashionMNIST, on the CPU.",
         version: SmallNetVersion.string,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Study.self, Info.self, Bench.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, Study.self, Info.self, Bench.self, Profile.self])
 
     /// Refuses a CPU the engine cannot run on (one line, exit status 1) before any of it runs.
     static func main() {

@@ -26,22 +26,32 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(name: .customLong("batch-size"), help: "Mini-batch size.")
     var batchSize: Int?
-    @Option(help: "Optimizer: sgd, rmsprop, adam, adamw.")
+    @Option(help: "Optimizer: sgd, rmsprop, adam, adamw, adagrad.")
     var optimizer: OptimizerKind?
     @Option(help: "Learning rate (default: the optimizer's recipe value).")
     var lr: Float?
     @Option(help: "Momentum (SGD, RMSProp).")
     var momentum: Float?
-    @Option(name: .customLong("weight-decay"), help: "Weight decay (L2 for SGD/RMSProp/Adam, decoupled for AdamW).")
+    @Option(name: .customLong("weight-decay"), help: "Weight decay (L2 for SGD/RMSProp/Adam/Adagrad, decoupled for AdamW).")
     var weightDecay: Float?
-    @Option(help: "Learning-rate schedule: constant, step, cosine.")
+    @Flag(help: "AMSGrad: divide by the largest second moment so far (adam, adamw).")
+    var amsgrad = false
+    @Option(help: "Learning-rate schedule: constant, step, cosine, exponential, one-cycle, plateau (needs --validation).")
     var schedule: String?
-    @Option(name: .customLong("warmup"), help: "Warm-up epochs of the cosine schedule.")
+    @Option(name: .customLong("warmup"), help: "Warm-up epochs (cosine: 1 by default; other schedules: none by default).")
     var warmup: Double?
     @Option(name: .customLong("step-size"), help: "Epochs per decay of the step schedule.")
     var stepSize: Int = 10
-    @Option(help: "Decay factor of the step schedule.")
+    @Option(help: "Decay factor of the step schedule (and, per epoch, of the exponential one).")
     var gamma: Float = 0.1
+    @Option(help: "Epochs without improvement of the validation loss before the plateau schedule lowers the rate.")
+    var patience: Int = 10
+    @Option(help: "Factor the plateau schedule multiplies the rate by.")
+    var factor: Float = 0.1
+    @Option(name: .customLong("clip-grad-norm"), help: "Scale the gradients to this total 2-norm at most before each step (0: off).")
+    var clipGradNorm: Float = 0
+    @Option(name: .customLong("clip-grad-value"), help: "Clamp each gradient element to ±this before each step (0: off).")
+    var clipGradValue: Float = 0
     @Option(help: "Dropout probability after each hidden layer.")
     var dropout: Float?
     @Option(name: .customLong("batch-norm"), help: "Batch normalisation after each hidden layer: on or off.")
@@ -50,7 +60,7 @@ struct Train: ParsableCommand {
     var labelSmoothing: Float?
     @Option(help: "Augmentation: none, or a list of crop[=PAD] and flip, e.g. crop=2,flip.")
     var augment: String?
-    @Option(help: "Initialisation: kaiming or pytorch.")
+    @Option(help: "Initialisation: kaiming, pytorch, xavier_uniform, xavier_normal, orthogonal, kaiming_fan_out, kaiming_uniform.")
     var initialization: String?
     @Option(help: "Random seed (initialisation, shuffling, dropout, augmentation).")
     var seed: UInt64 = 0
@@ -102,12 +112,28 @@ struct Train: ParsableCommand {
         if let lr { r.learningRate = lr }
         if let momentum { r.momentum = momentum }
         if let weightDecay { r.weightDecay = weightDecay }
+        if amsgrad {
+            guard r.optimizer == .adam || r.optimizer == .adamw else {
+                throw ValidationError("--amsgrad is a setting of adam and adamw, not \(r.optimizer.rawValue)")
+            }
+            r.amsgrad = true
+        }
         if let schedule {
             switch schedule {
             case "constant": r.training.schedule = .constant
             case "step": r.training.schedule = .step(stepSize: stepSize, gamma: gamma)
             case "cosine": r.training.schedule = .cosine(warmupEpochs: warmup ?? 1, minimum: 0)
-            default: throw ValidationError("--schedule must be constant, step or cosine, got '\(schedule)'")
+            case "exponential": r.training.schedule = .exponential(gamma: gamma)
+            case "one-cycle": r.training.schedule = .oneCycle(.init())
+            case "plateau":
+                guard validation > 0 else {
+                    throw ValidationError("--schedule plateau lowers the rate on the validation loss: give --validation N (held-out training images)")
+                }
+                r.training.schedule = .reduceOnPlateau(.init(factor: factor, patience: patience))
+            default: throw ValidationError("--schedule must be constant, step, cosine, exponential, one-cycle or plateau, got '\(schedule)'")
+            }
+            if schedule != "cosine", let warmup, warmup > 0 {
+                r.training.schedule = .warmup(epochs: warmup, r.training.schedule)
             }
         } else if let warmup, case .cosine(_, let minimum) = r.training.schedule {
             r.training.schedule = .cosine(warmupEpochs: warmup, minimum: minimum)
@@ -123,11 +149,14 @@ struct Train: ParsableCommand {
         if let augment { r.training.augmentation = try parseAugmentation(augment) }
         if let initialization {
             guard let scheme = WeightInit(rawValue: initialization) else {
-                throw ValidationError("--initialization must be kaiming or pytorch, got '\(initialization)'")
+                let names = WeightInit.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValidationError("--initialization must be one of \(names), got '\(initialization)'")
             }
             r.initialization = scheme
         }
         r.training.seed = seed
+        r.training.clipGradNorm = clipGradNorm
+        r.training.clipGradValue = clipGradValue
         r.training.threads = threads ?? ThreadPool.availableProcessors
         r.validationSize = validation
         try r.training.validate()

@@ -190,18 +190,40 @@ final class KernelVariantTests: XCTestCase {
         let count = 64, g = randomTensor([count], seed: 6).values
         assertVariantsAgree("optimizer updates", exact: true) { variant in
             var p = randomTensor([count], seed: 7).values, b = [Float](repeating: 0, count: count)
-            var m = b, v = b, s = b, gAvg = b, mom = b
+            var m = b, v = b, vMax = b, s = b, gAvg = b, mom = b, sums = b
             for first in [true, false] {
                 variant.sgdUpdate(SGDStep(learningRate: 0.1, momentum: 0.9, dampening: 0.1, weightDecay: 1e-4, nesterov: true,
-                                          firstStep: first), &p, g, &b, count: count)
+                                          maximize: !first, firstStep: first), &p, g, &b, count: count)
             }
-            for _ in 0..<2 {
+            for maximize in [false, true] {
                 variant.adamUpdate(AdamStep(stepSize: 0.01, correction2Sqrt: 0.3, decay: 0.999, weightDecay: 0.01, beta1: 0.9,
-                                            beta2: 0.999, eps: 1e-8, decoupled: true), &p, g, &m, &v, count: count)
-                variant.rmspropUpdate(RMSPropStep(learningRate: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0.1, momentum: 0.5),
-                                      &p, g, &s, &gAvg, &mom, count: count)
+                                            beta2: 0.999, eps: 1e-8, decoupled: true, maximize: maximize),
+                                   &p, g, &m, &v, &vMax, count: count)
+                variant.rmspropUpdate(RMSPropStep(learningRate: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0.1, momentum: 0.5,
+                                                  maximize: maximize), &p, g, &s, &gAvg, &mom, count: count)
+                variant.adagradUpdate(AdagradStep(rate: 0.01, weightDecay: 0.1, eps: 1e-10, maximize: maximize), &p, g, &sums,
+                                      count: count)
             }
-            return p + b + m + v + s + gAvg + mom
+            return p + b + m + v + vMax + s + gAvg + mom + sums
+        }
+    }
+
+    func testDataKernelsAgreeAcrossVariants() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+        assertVariantsAgree("pixels and SHA-256", exact: true) { variant in
+            var floats = [Float](repeating: 0, count: bytes.count)
+            variant.convertBytes(bytes, &floats, count: bytes.count, scale: 1 / 255, shift: -0.5)
+            var state: [UInt32] = [1, 2, 3, 4, 5, 6, 7, 8]
+            variant.sha256Blocks(&state, bytes, count: bytes.count / 64)
+            return floats + state.map { Float($0 >> 8) }
+        }
+    }
+
+    func testEachVariantsMultiplyAddLoopRuns() {
+        for variant in runnableKernelVariants {
+            let total = variant.fmaChains(iterations: 100, seed: 1)
+            XCTAssertTrue(total.isFinite && total > 0, "\(variant.isa): \(total)")
+            XCTAssertEqual(variant.vectorBits, [ISA.avx512: 512, .avx2: 256, .baseline: 128][variant.isa])
         }
     }
 }

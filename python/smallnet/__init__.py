@@ -28,15 +28,18 @@ from .errors import (
     UnsupportedCPUError,
 )
 from .functional import cross_entropy, get_num_threads, info, set_num_threads, version
-from .model import IncompatibleKeys, Model, checkpoint_metadata, cnn, cnn_for_budget, fcn, fcn_for_budget
-from .optim import SGD, Adam, AdamW, Optimizer, RMSProp, optimizer_defaults
+from .builders import cnn, cnn_for_budget, fcn, fcn_for_budget
+from .model import IncompatibleKeys, Model, checkpoint_metadata
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, clip_grad_norm_, clip_grad_value_, optimizer_defaults
 from .preprocessing import Preprocessing
+from .profiling import LayerProfile, StepProfile, profile
 from .training import History, recipe, schedule_lr
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "BadStateError",
@@ -47,6 +50,7 @@ __all__ = [
     "InputStatisticsWarning",
     "InternalError",
     "InvalidArgumentError",
+    "LayerProfile",
     "Model",
     "NotFoundError",
     "Optimizer",
@@ -56,10 +60,13 @@ __all__ = [
     "ShapeMismatchError",
     "SmallNetError",
     "SmallNetIOError",
+    "StepProfile",
     "UnsupportedCPUError",
     "__version__",
     "callbacks",
     "checkpoint_metadata",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "cnn",
     "cnn_for_budget",
     "cross_entropy",
@@ -69,6 +76,7 @@ __all__ = [
     "get_num_threads",
     "info",
     "optimizer_defaults",
+    "profile",
     "recipe",
     "schedule_lr",
     "set_num_threads",

@@ -91,6 +91,11 @@ SN_GELU_TANH = 1
 
 SN_INIT_KAIMING = 0
 SN_INIT_PYTORCH = 1
+SN_INIT_XAVIER_UNIFORM = 2
+SN_INIT_XAVIER_NORMAL = 3
+SN_INIT_ORTHOGONAL = 4
+SN_INIT_KAIMING_FAN_OUT = 5
+SN_INIT_KAIMING_UNIFORM = 6
 
 SN_CNN_HEAD_LINEAR = 0
 SN_CNN_HEAD_GLOBAL_AVERAGE = 1
@@ -99,10 +104,17 @@ SN_OPTIMIZER_SGD = 0
 SN_OPTIMIZER_RMSPROP = 1
 SN_OPTIMIZER_ADAM = 2
 SN_OPTIMIZER_ADAMW = 3
+SN_OPTIMIZER_ADAGRAD = 4
 
 SN_SCHEDULE_CONSTANT = 0
 SN_SCHEDULE_STEP = 1
 SN_SCHEDULE_COSINE = 2
+SN_SCHEDULE_EXPONENTIAL = 3
+SN_SCHEDULE_ONE_CYCLE = 4
+SN_SCHEDULE_REDUCE_ON_PLATEAU = 5
+
+SN_ANNEAL_COS = 0
+SN_ANNEAL_LINEAR = 1
 
 SN_ARCH_FCN = 0
 SN_ARCH_CNN = 1
@@ -126,6 +138,7 @@ OPTIMIZER_CODES = {
     "rmsprop": SN_OPTIMIZER_RMSPROP,
     "adam": SN_OPTIMIZER_ADAM,
     "adamw": SN_OPTIMIZER_ADAMW,
+    "adagrad": SN_OPTIMIZER_ADAGRAD,
 }
 
 SN_FASHION_MNIST_PIXEL_SCALE = 1.0 / 255.0
@@ -276,12 +289,46 @@ class sn_train_params(Structure):
     ]
 
 
+class sn_optimizer_options(Structure):
+    """``sn_optimizer_options``: optimizer settings beyond ``sn_optimizer_params``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("amsgrad", c_int32),
+        ("maximize", c_int32),
+        ("lr_decay", c_float),
+        ("initial_accumulator_value", c_float),
+    ]
+
+
+class sn_schedule_options(Structure):
+    """``sn_schedule_options``: schedule settings beyond ``sn_schedule``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("warmup_every_kind", c_int32),
+        ("pct_start", c_float),
+        ("anneal_strategy", c_int32),
+        ("div_factor", c_float),
+        ("final_div_factor", c_float),
+        ("factor", c_float),
+        ("patience", c_int32),
+        ("threshold", c_float),
+        ("cooldown", c_int32),
+    ]
+
+
 class sn_train_options(Structure):
-    """``sn_train_options``: further settings of ``sn_fit_with_options`` (the training loss)."""
+    """``sn_train_options``: further settings of ``sn_fit_with_options`` (loss, clipping,
+    schedule settings)."""
 
     _fields_ = [
         ("struct_size", c_uint32),
         ("loss", sn_loss_params),
+        # appended after the first sn_train_options
+        ("clip_grad_norm", c_float),
+        ("clip_grad_value", c_float),
+        ("schedule", sn_schedule_options),
     ]
 
 
@@ -353,6 +400,32 @@ class sn_conv2d_params(Structure):
     ]
 
 
+class sn_layer_profile(Structure):
+    """``sn_layer_profile``: one layer's part of a training step."""
+
+    _fields_ = [
+        ("forward_seconds", c_double),
+        ("backward_seconds", c_double),
+        ("forward_flops", c_int64),
+        ("backward_flops", c_int64),
+    ]
+
+
+class sn_step_profile(Structure):
+    """``sn_step_profile``: a training step taken apart."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("batch_size", c_int32),
+        ("threads", c_int32),
+        ("steps", c_int32),
+        ("step_seconds", c_double),
+        ("loss_seconds", c_double),
+        ("optimizer_seconds", c_double),
+        ("fma_limit_gflops", c_double),
+    ]
+
+
 STRUCTS = {
     "sn_fcn_params": sn_fcn_params,
     "sn_cnn_params": sn_cnn_params,
@@ -361,12 +434,16 @@ STRUCTS = {
     "sn_optimizer_params": sn_optimizer_params,
     "sn_schedule": sn_schedule,
     "sn_loss_params": sn_loss_params,
+    "sn_optimizer_options": sn_optimizer_options,
+    "sn_schedule_options": sn_schedule_options,
     "sn_train_params": sn_train_params,
     "sn_train_options": sn_train_options,
     "sn_progress": sn_progress,
     "sn_epoch_record": sn_epoch_record,
     "sn_preprocessing": sn_preprocessing,
     "sn_conv2d_params": sn_conv2d_params,
+    "sn_layer_profile": sn_layer_profile,
+    "sn_step_profile": sn_step_profile,
 }
 
 # =========================================================================== Prototypes ===
@@ -638,6 +715,31 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
         sn_status,
         [POINTER(sn_loss_params), _float_p, c_size_t, c_size_t, _int32_p, _float_p, _float_p, c_size_t, _float_p],
     ),
+    # sn_status sn_optimizer_options_default(sn_optimizer_options *out);
+    "sn_optimizer_options_default": (sn_status, [POINTER(sn_optimizer_options)]),
+    # sn_status sn_optimizer_create_with_options(sn_model *model, const sn_optimizer_params *params,
+    #                                            const sn_optimizer_options *options, sn_optimizer **out);
+    "sn_optimizer_create_with_options": (
+        sn_status,
+        [sn_model_p, POINTER(sn_optimizer_params), POINTER(sn_optimizer_options), _optimizer_pp],
+    ),
+    # sn_status sn_schedule_options_default(sn_schedule_options *out);
+    "sn_schedule_options_default": (sn_status, [POINTER(sn_schedule_options)]),
+    # sn_status sn_schedule_params_default(int32_t kind, sn_schedule *out);
+    "sn_schedule_params_default": (sn_status, [c_int32, POINTER(sn_schedule)]),
+    # sn_status sn_schedule_lr_with_options(const sn_schedule *schedule, const sn_schedule_options *options,
+    #                                       float base_lr, int64_t step, int64_t total_steps,
+    #                                       int64_t steps_per_epoch, float *out);
+    "sn_schedule_lr_with_options": (
+        sn_status,
+        [POINTER(sn_schedule), POINTER(sn_schedule_options), c_float, c_int64, c_int64, c_int64, _float_p],
+    ),
+    # sn_status sn_model_set_grad(sn_model *model, const char *name, const float *src, size_t count);
+    "sn_model_set_grad": (sn_status, [sn_model_p, c_char_p, _float_p, c_size_t]),
+    # sn_status sn_model_clip_grad_norm(sn_model *model, float max_norm, float *total_norm);
+    "sn_model_clip_grad_norm": (sn_status, [sn_model_p, c_float, _float_p]),
+    # sn_status sn_model_clip_grad_value(sn_model *model, float clip_value);
+    "sn_model_clip_grad_value": (sn_status, [sn_model_p, c_float]),
     # sn_status sn_train_options_default(sn_train_options *out);
     "sn_train_options_default": (sn_status, [POINTER(sn_train_options)]),
     # sn_status sn_fit_with_options(sn_model *model, sn_optimizer *optimizer, const sn_dataset *train,
@@ -660,6 +762,16 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
         ],
     ),
     # (end of losses, optimizers, schedules, initialisation)
+    # ----------------------------------------------------------------- profiling
+    # sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float lr, int32_t batch_size,
+    #                            double seconds, sn_step_profile *out, sn_layer_profile *layers,
+    #                            size_t capacity, size_t *n_layers);
+    "sn_model_profile": (
+        sn_status,
+        [sn_model_p, c_int32, c_float, c_int32, c_double, POINTER(sn_step_profile), POINTER(sn_layer_profile),
+         c_size_t, _size_p],
+    ),
+    # (end of profiling)
     # const char *sn_isa(void);
     "sn_isa": (c_char_p, []),
 }

@@ -43,9 +43,9 @@ from .errors import (
 from .losses import Loss
 from .optim import Optimizer
 from .preprocessing import Preprocessing, check_inputs
-from .training import History, ProgressReporter, schedule_struct, train_defaults
+from .training import History, ProgressReporter, schedule_structs, train_defaults
 
-__all__ = ["IncompatibleKeys", "Model", "checkpoint_metadata", "cnn", "cnn_for_budget", "fcn", "fcn_for_budget"]
+__all__ = ["IncompatibleKeys", "Model", "checkpoint_metadata"]
 
 _lib_ = _lib.lib
 
@@ -73,7 +73,15 @@ LAYER_KINDS = {
     _lib.SN_LAYER_ADAPTIVEAVGPOOL2D: "AdaptiveAvgPool2d",
 }
 GELU_APPROXIMATIONS = {"none": _lib.SN_GELU_NONE, "tanh": _lib.SN_GELU_TANH}
-INITS = {"kaiming": _lib.SN_INIT_KAIMING, "pytorch": _lib.SN_INIT_PYTORCH}
+INITS = {
+    "kaiming": _lib.SN_INIT_KAIMING,
+    "pytorch": _lib.SN_INIT_PYTORCH,
+    "xavier_uniform": _lib.SN_INIT_XAVIER_UNIFORM,
+    "xavier_normal": _lib.SN_INIT_XAVIER_NORMAL,
+    "orthogonal": _lib.SN_INIT_ORTHOGONAL,
+    "kaiming_fan_out": _lib.SN_INIT_KAIMING_FAN_OUT,
+    "kaiming_uniform": _lib.SN_INIT_KAIMING_UNIFORM,
+}
 HEADS = {"linear": _lib.SN_CNN_HEAD_LINEAR, "global_average": _lib.SN_CNN_HEAD_GLOBAL_AVERAGE}
 
 #: The most epochs one fit may run (the library's limit).
@@ -85,7 +93,7 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 def _init_code(init: str) -> int:
     if init not in INITS:
-        raise InvalidArgumentError(f"init must be 'kaiming' or 'pytorch', got {init!r}")
+        raise InvalidArgumentError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     return INITS[init]
 
 
@@ -115,8 +123,8 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 class Model(Handle):
     """A feed-forward classifier: layers applied in order to images of shape (C, H, W).
 
-    Build one layer by layer, or with :func:`fcn` / :func:`fcn_for_budget`, or load a
-    checkpoint with :meth:`Model.load`. Parameter names and shapes are PyTorch's
+    Build one layer by layer, or with :func:`smallnet.fcn` / :func:`smallnet.fcn_for_budget`, or
+    load a checkpoint with :meth:`Model.load`. Parameter names and shapes are PyTorch's
     (``"1.weight"`` of shape (out, in)), so :meth:`state_dict` loads into an equivalent
     ``torch.nn.Sequential``.
 
@@ -153,8 +161,11 @@ class Model(Handle):
         Args:
             out_features: the number of outputs.
             bias: whether the layer has a bias.
-            init: "kaiming" (N(0, 2/fan_in) weights, zero biases) or "pytorch"
-                (U(±1/sqrt(fan_in)) weights and biases).
+            init: "kaiming" (N(0, 2/fan_in) weights), "pytorch" (U(±1/sqrt(fan_in)) weights
+                and biases), "xavier_uniform" (U(±sqrt(6/(fan_in+fan_out)))), "xavier_normal"
+                (N(0, 2/(fan_in+fan_out))), "orthogonal" (orthonormal rows, or columns when
+                tall), "kaiming_fan_out" (N(0, 2/fan_out)) or "kaiming_uniform"
+                (U(±sqrt(6/fan_in))); all but "pytorch" start biases at zero.
             seed: seeds the initialisation.
 
         Shape:
@@ -217,7 +228,7 @@ class Model(Handle):
                 (stride 1; output as large as the input, as PyTorch's ``padding="same"``;
                 dilation·(kernel_size − 1) must be even).
             bias: whether the layer has a bias.
-            init: "kaiming" or "pytorch", as for :meth:`add_linear`.
+            init: a scheme named as for :meth:`add_linear`.
             seed: seeds the initialisation.
             dilation: spacing of the kernel taps (1..15).
             groups: channel groups dividing both channel counts; C gives a depthwise convolution.
@@ -632,6 +643,26 @@ class Model(Handle):
         """A copy of the gradient of trainable parameter ``name``, in the parameter's shape."""
         return self._copy_out(_lib_.sn_model_get_grad, name)
 
+    def set_grad(self, name: str, value: Any) -> None:
+        """Overwrites the gradient of trainable parameter ``name`` with ``value`` (the
+        parameter's shape, or flat; finite values), e.g. to step an optimizer on gradients
+        computed elsewhere.
+
+        Raises:
+            NotFoundError: no tensor of that name.
+            InvalidArgumentError: a buffer (no gradient), or non-finite values.
+            ShapeMismatchError: another shape or number of elements.
+
+        Example:
+            >>> model.set_grad("0.weight", np.ones((16, 64))); optimizer.step()
+        """
+        key = to_text(name, "name")
+        array = float_array(value, "value")
+        info = self._info(name)
+        if info is not None and array.shape != info["shape"] and array.ndim > 1:
+            raise ShapeMismatchError(f"{name} has shape {info['shape']}, the value {array.shape}")
+        check(_lib_.sn_model_set_grad(self._handle, key, float_pointer(array), array.size))
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every named tensor, in the library's (PyTorch's) order.
 
@@ -789,6 +820,8 @@ class Model(Handle):
         crop_padding: int | None = None,
         horizontal_flip: bool | None = None,
         threads: int | None = None,
+        clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None,
         validation_data: Dataset | tuple[Any, Any] | None = None,
         validation: Dataset | tuple[Any, Any] | None = None,
         callbacks: Sequence[Callback] | None = None,
@@ -810,12 +843,18 @@ class Model(Handle):
             optimizer: an optimizer over this model; None means the recipe's
                 (``Optimizer.from_recipe``; for "fcn" ``AdamW(self, lr=0.002)``).
             epochs, batch_size, seed: as named; the seed drives shuffling, dropout and augmentation.
-            schedule: "constant", "step", "cosine" or a dict with kind, step_size, gamma,
-                warmup_epochs, min_lr (fields left out keep the default schedule's).
+            schedule: "constant", "step", "cosine", "exponential", "one-cycle", "plateau" (needs
+                validation data) or a dict with kind and its settings, named as PyTorch's
+                schedulers name them (see :func:`smallnet.schedule_lr`; fields left out keep
+                the default schedule's).
             label_smoothing: in [0, 1).
             crop_padding: random-crop padding in pixels (0: none).
             horizontal_flip: random horizontal flips.
             threads: threads for this run (0: :func:`smallnet.get_num_threads`).
+            clip_grad_norm: before each step, scale the gradients to this total 2-norm at most
+                (``torch.nn.utils.clip_grad_norm_``; 0 or None: off).
+            clip_grad_value: before each step, clamp each gradient element to ±this, before
+                any norm clipping (``torch.nn.utils.clip_grad_value_``; 0 or None: off).
             validation_data: evaluated after each epoch: a Dataset or ``(images, labels)``.
             validation: another name for ``validation_data``.
             callbacks: objects of :mod:`smallnet.callbacks` (or with the same hooks), called
@@ -874,7 +913,7 @@ class Model(Handle):
             params.batch_size = to_int32(batch_size, "batch_size")
         if seed is not None:
             params.seed = to_uint64(seed, "seed")
-        params.schedule = schedule_struct(schedule, params.schedule)
+        params.schedule, schedule_options = schedule_structs(schedule, params.schedule)
         if label_smoothing is not None:
             params.label_smoothing = to_float(label_smoothing, "label_smoothing")
         if crop_padding is not None:
@@ -883,6 +922,14 @@ class Model(Handle):
             params.horizontal_flip = to_flag(horizontal_flip, "horizontal_flip")
         if threads is not None:
             params.threads = to_int32(threads, "threads")
+        options = _lib.sn_train_options()
+        options.struct_size = ctypes.sizeof(_lib.sn_train_options)
+        check(_lib_.sn_train_options_default(ctypes.byref(options)))
+        options.schedule = schedule_options
+        if clip_grad_norm is not None:
+            options.clip_grad_norm = to_float(clip_grad_norm, "clip_grad_norm")
+        if clip_grad_value is not None:
+            options.clip_grad_value = to_float(clip_grad_value, "clip_grad_value")
         if loss is not None:
             loss = loss if isinstance(loss, Loss) else Loss(loss)
             if loss.kind == "cross_entropy" and loss.label_smoothing != 0:
@@ -890,9 +937,6 @@ class Model(Handle):
                     raise InvalidArgumentError(
                         f"label_smoothing={label_smoothing} disagrees with the loss's {loss.label_smoothing}")
                 params.label_smoothing = loss.label_smoothing
-            options = _lib.sn_train_options()
-            options.struct_size = ctypes.sizeof(_lib.sn_train_options)
-            check(_lib_.sn_train_options_default(ctypes.byref(options)))
             options.loss = loss.params()  # borrows loss's weight arrays: loss lives until fit returns
         reporter = ProgressReporter(progress, callbacks, self)
 
@@ -918,14 +962,10 @@ class Model(Handle):
             n_epochs = ctypes.c_size_t()
             try:
                 with reporter.catching_interrupts():
-                    if loss is None:
-                        status = _lib_.sn_fit(self._handle, optimizer._handle, train._handle, ctypes.byref(params),
-                                              reporter.c_callback, None, records, capacity, ctypes.byref(n_epochs))
-                    else:
-                        status = _lib_.sn_fit_with_options(
-                            self._handle, optimizer._handle, train._handle, ctypes.byref(params),
-                            ctypes.byref(options), reporter.c_callback, None, records, capacity,
-                            ctypes.byref(n_epochs))
+                    status = _lib_.sn_fit_with_options(
+                        self._handle, optimizer._handle, train._handle, ctypes.byref(params),
+                        ctypes.byref(options), reporter.c_callback, None, records, capacity,
+                        ctypes.byref(n_epochs))
                     error = error_for(status) if status != _lib.SN_OK else None
             finally:
                 reporter.close()
@@ -1193,151 +1233,3 @@ def checkpoint_metadata(path: str | os.PathLike, key: str) -> str:
             continue
         raise error_for(status)
     raise BadStateError(f"metadata {key!r} kept growing while it was read")
-
-
-# ---------------------------------------------------------------------------- builders ---
-
-
-def _widths(values: Any, name: str):
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise InvalidArgumentError(f"{name} must be a list of widths, got {values!r}")
-    widths = [to_int32(v, f"{name} entry") for v in values]
-    return (ctypes.c_int32 * max(len(widths), 1))(*widths), len(widths)
-
-
-def _builder_params(struct_type, defaults, input_shape, classes, dropout, init, seed):
-    """A builder's parameter struct (``sn_fcn_params`` or ``sn_cnn_params``): the library's
-    defaults, then each of the settings both builders share that is not None."""
-    params = struct_type()
-    params.struct_size = ctypes.sizeof(params)
-    check(defaults(ctypes.byref(params)))
-    if input_shape is not None:
-        params.channels, params.height, params.width = _shape3(input_shape)
-    if classes is not None:
-        params.classes = to_int32(classes, "classes")
-    if dropout is not None:
-        params.dropout = to_float(dropout, "dropout")
-    if init is not None:
-        params.init = _init_code(init)
-    if seed is not None:
-        params.seed = to_uint64(seed, "seed")
-    return params
-
-
-def _fcn(hidden: Sequence[int] | None, budget: int | None, input_shape, classes, dropout, batchnorm, init,
-         seed) -> Model:
-    params = _builder_params(_lib.sn_fcn_params, _lib_.sn_fcn_params_default, input_shape, classes, dropout, init,
-                             seed)
-    widths = None
-    if hidden is not None:
-        widths, params.n_hidden = _widths(hidden, "hidden")
-        params.hidden = ctypes.cast(widths, ctypes.POINTER(ctypes.c_int32))
-    else:
-        params.hidden = None
-        params.n_hidden = 0
-        params.param_budget = to_int(budget, "budget", -(2**63), 2**63 - 1)
-    if batchnorm is not None:
-        params.batchnorm = to_flag(batchnorm, "batchnorm")
-    out = new_pointer()
-    check(_lib_.sn_model_create_fcn(ctypes.byref(params), ctypes.byref(out)))
-    del widths  # borrowed only during the call
-    return Model._wrap(out.value)
-
-
-def fcn(hidden: Sequence[int] = (256, 128), *, input_shape: Sequence[int] | None = None, classes: int | None = None,
-        dropout: float | None = None, batchnorm: bool | None = None, init: str | None = None,
-        seed: int | None = None) -> Model:
-    """A fully-connected classifier with explicit hidden widths:
-    Flatten → [Linear → BatchNorm1d → ReLU → Dropout] × len(hidden) → Linear(classes).
-
-    Settings left as None take the library's defaults (``sn_fcn_params_default``).
-
-    Args:
-        hidden: the hidden layers' widths.
-        input_shape: (C, H, W); default (1, 28, 28).
-        classes: the number of outputs; default 10.
-        dropout: drop probability after each hidden ReLU; None: the recipe's choice
-            (0.1, none under 75K parameters); 0 for none.
-        batchnorm: BatchNorm1d after each hidden Linear; default True.
-        init: "kaiming" (default) or "pytorch".
-        seed: seeds the initialisation; default 0.
-
-    Example:
-        >>> model = smallnet.fcn([256, 128], dropout=0.2)
-    """
-    return _fcn(hidden, None, input_shape, classes, dropout, batchnorm, init, seed)
-
-
-def fcn_for_budget(budget: int, *, input_shape: Sequence[int] | None = None, classes: int | None = None,
-                   dropout: float | None = None, batchnorm: bool | None = None, init: str | None = None,
-                   seed: int | None = None) -> Model:
-    """A fully-connected classifier whose hidden widths (ratio 2:1) are sized so that the
-    parameter count lands within ±2 % of ``budget``. Other arguments as for :func:`fcn`.
-
-    Raises:
-        InvalidArgumentError: a budget too small for the input shape and classes.
-
-    Example:
-        >>> model = smallnet.fcn_for_budget(100_000)
-        >>> abs(model.n_params - 100_000) <= 2_000
-        True
-    """
-    return _fcn(None, budget, input_shape, classes, dropout, batchnorm, init, seed)
-
-
-def _cnn(widths: Sequence[int] | None, budget: int | None, input_shape, classes, head, dropout, init, seed) -> Model:
-    params = _builder_params(_lib.sn_cnn_params, _lib_.sn_cnn_params_default, input_shape, classes, dropout, init,
-                             seed)
-    array = None
-    if widths is not None:
-        array, params.n_blocks = _widths(widths, "widths")
-        params.widths = ctypes.cast(array, ctypes.POINTER(ctypes.c_int32))
-    else:
-        params.widths = None
-        params.n_blocks = 0
-        params.param_budget = to_int(budget, "budget", -(2**63), 2**63 - 1)
-    if head is not None:
-        if head not in HEADS:
-            raise InvalidArgumentError(f"head must be 'linear' or 'global_average', got {head!r}")
-        params.head = HEADS[head]
-    out = new_pointer()
-    check(_lib_.sn_model_create_cnn(ctypes.byref(params), ctypes.byref(out)))
-    del array  # borrowed only during the call
-    return Model._wrap(out.value)
-
-
-def cnn(widths: Sequence[int], *, input_shape: Sequence[int] | None = None, classes: int | None = None,
-        head: str | None = None, dropout: float | None = None, init: str | None = None,
-        seed: int | None = None) -> Model:
-    """A convolutional classifier with explicit block widths:
-    [Conv2d 3×3 (padding 1, no bias) → BatchNorm2d → ReLU → MaxPool2d(2)] per width, then the head.
-
-    Settings left as None take the library's defaults (``sn_cnn_params_default``).
-
-    Args:
-        widths: the output channels of each block.
-        input_shape: (C, H, W); default (1, 28, 28).
-        classes: the number of outputs; default 10.
-        head: "linear" (Flatten → Linear, the default) or "global_average"
-            (global average pooling → Linear).
-        dropout: drop probability before the head's Linear; None: the recipe's choice.
-        init: "kaiming" (default) or "pytorch".
-        seed: seeds the initialisation; default 0.
-
-    Example:
-        >>> model = smallnet.cnn([16, 32], head="global_average")
-    """
-    return _cnn(widths, None, input_shape, classes, head, dropout, init, seed)
-
-
-def cnn_for_budget(budget: int, *, input_shape: Sequence[int] | None = None, classes: int | None = None,
-                   head: str | None = None, dropout: float | None = None, init: str | None = None,
-                   seed: int | None = None) -> Model:
-    """A convolutional classifier whose block widths (ratio 1:2:4) are sized so that the
-    parameter count lands within ±2 % of ``budget`` (from 5,000 up). Other arguments as for
-    :func:`cnn`.
-
-    Example:
-        >>> model = smallnet.cnn_for_budget(100_000)
-    """
-    return _cnn(None, budget, input_shape, classes, head, dropout, init, seed)

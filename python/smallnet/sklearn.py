@@ -21,9 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .builders import cnn_for_budget, fcn_for_budget
 from .errors import InvalidArgumentError
-from .model import Model, cnn_for_budget, fcn_for_budget
-from .optim import KINDS, SGD, Adam, AdamW, Optimizer, RMSProp
+from .model import Model
+from .optim import KINDS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp
 
 __all__ = ["Classifier"]
 
@@ -55,7 +56,7 @@ except ImportError:  # scikit-learn is optional
             return self
 
 
-_OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW}
+_OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad}
 
 
 def _input_shape(X: np.ndarray, arch: str) -> tuple[int, int, int]:
@@ -91,8 +92,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
         budget: the parameter budget the model is sized to.
         epochs, batch_size: training length and batch (None: the recipe's, 30 and 64).
         lr: the learning rate (None: the recipe's).
-        optimizer: "sgd", "rmsprop", "adam" or "adamw" (None: the recipe's: AdamW for "fcn",
-            SGD with momentum for "cnn"); another kind than the recipe's starts from
+        optimizer: "sgd", "rmsprop", "adam", "adamw" or "adagrad" (None: the recipe's: AdamW for
+            "fcn", SGD with momentum for "cnn"); another kind than the recipe's starts from
             PyTorch's defaults.
         seed: seeds the initialisation and training.
         threads: threads for training (None: :func:`smallnet.get_num_threads`).

@@ -21,9 +21,18 @@ SCHEDULES = {
     "constant": _lib.SN_SCHEDULE_CONSTANT,
     "step": _lib.SN_SCHEDULE_STEP,
     "cosine": _lib.SN_SCHEDULE_COSINE,
+    "exponential": _lib.SN_SCHEDULE_EXPONENTIAL,
+    "one-cycle": _lib.SN_SCHEDULE_ONE_CYCLE,
+    "plateau": _lib.SN_SCHEDULE_REDUCE_ON_PLATEAU,
 }
 _SCHEDULE_NAMES = {value: name for name, value in SCHEDULES.items()}
-
+_ANNEALING = {"cos": _lib.SN_ANNEAL_COS, "linear": _lib.SN_ANNEAL_LINEAR}
+# Settings of sn_schedule, then of sn_schedule_options (PyTorch's names).
+_SCHEDULE_INTS = ("step_size",)
+_SCHEDULE_FLOATS = ("gamma", "warmup_epochs", "min_lr")
+_OPTION_INTS = ("patience", "cooldown")
+_OPTION_FLOATS = ("pct_start", "div_factor", "final_div_factor", "factor", "threshold")
+_SCHEDULE_KEYS = ("kind", *_SCHEDULE_INTS, *_SCHEDULE_FLOATS, *_OPTION_INTS, *_OPTION_FLOATS, "anneal_strategy")
 
 
 def arch_code(arch: str) -> int:
@@ -135,10 +144,23 @@ def recipe(arch: str = "fcn", budget: int | None = None) -> dict[str, Any]:
     }
 
 
-def schedule_struct(schedule: str | Mapping[str, Any] | None, base: _lib.sn_schedule | None = None) -> _lib.sn_schedule:
-    """An ``sn_schedule`` from a name, a dict, or None (the default schedule).
+def schedule_options_default() -> _lib.sn_schedule_options:
+    """A fresh ``sn_schedule_options`` with PyTorch's defaults (``sn_schedule_options_default``)."""
+    options = _lib.sn_schedule_options()
+    options.struct_size = ctypes.sizeof(options)
+    check(_lib_.sn_schedule_options_default(ctypes.byref(options)))
+    return options
 
-    Fields not given keep the values of ``base`` (default: ``sn_schedule_default``).
+
+def schedule_structs(schedule: str | Mapping[str, Any] | None,
+                     base: _lib.sn_schedule | None = None) -> tuple[_lib.sn_schedule, _lib.sn_schedule_options]:
+    """An ``sn_schedule`` and its ``sn_schedule_options`` from a name, a dict, or None (the
+    default schedule).
+
+    Fields not given keep the values of ``base`` (default: ``sn_schedule_default``), except
+    that a kind from "exponential" on, other than ``base``'s, starts from
+    ``sn_schedule_params_default`` (without the default's warm-up). A warm-up given for
+    "constant" or "step" applies to them (``warmup_every_kind``).
     """
     if base is None:
         out = _lib.sn_schedule()
@@ -146,33 +168,49 @@ def schedule_struct(schedule: str | Mapping[str, Any] | None, base: _lib.sn_sche
         check(_lib_.sn_schedule_default(ctypes.byref(out)))
     else:
         out = _lib.sn_schedule.from_buffer_copy(base)
+    options = schedule_options_default()
     if schedule is None:
-        return out
+        return out, options
     if isinstance(schedule, str):
         schedule = {"kind": schedule}
     if not isinstance(schedule, Mapping):
         raise InvalidArgumentError(
-            f"schedule must be 'constant', 'step', 'cosine' or a dict, got {type(schedule).__name__}"
+            f"schedule must be one of {', '.join(SCHEDULES)} or a dict, got {type(schedule).__name__}"
         )
-    unknown = set(schedule) - {"kind", "step_size", "gamma", "warmup_epochs", "min_lr"}
+    unknown = set(schedule) - set(_SCHEDULE_KEYS)
     if unknown:
-        raise InvalidArgumentError(
-            f"unknown schedule keys {sorted(unknown)}; use kind, step_size, gamma, warmup_epochs, min_lr"
-        )
+        raise InvalidArgumentError(f"unknown schedule keys {sorted(unknown)}; use {', '.join(_SCHEDULE_KEYS)}")
     if "kind" in schedule:
         kind = schedule["kind"]
         if isinstance(kind, str):
             if kind not in SCHEDULES:
-                raise InvalidArgumentError(f"schedule kind must be constant, step or cosine, got {kind!r}")
-            out.kind = SCHEDULES[kind]
+                raise InvalidArgumentError(f"schedule kind must be one of {', '.join(SCHEDULES)}, got {kind!r}")
+            code = SCHEDULES[kind]
         else:
-            out.kind = to_int32(kind, "schedule kind")
-    if schedule.get("step_size") is not None:
-        out.step_size = to_int32(schedule["step_size"], "step_size")
-    for name in ("gamma", "warmup_epochs", "min_lr"):
+            code = to_int32(kind, "schedule kind")
+        if code >= _lib.SN_SCHEDULE_EXPONENTIAL and code != out.kind:
+            check(_lib_.sn_schedule_params_default(code, ctypes.byref(out)))
+        out.kind = code
+    for name in _SCHEDULE_INTS:
+        if schedule.get(name) is not None:
+            setattr(out, name, to_int32(schedule[name], name))
+    for name in _SCHEDULE_FLOATS:
         if schedule.get(name) is not None:
             setattr(out, name, to_float(schedule[name], name))
-    return out
+    for name in _OPTION_INTS:
+        if schedule.get(name) is not None:
+            setattr(options, name, to_int32(schedule[name], name))
+    for name in _OPTION_FLOATS:
+        if schedule.get(name) is not None:
+            setattr(options, name, to_float(schedule[name], name))
+    if schedule.get("anneal_strategy") is not None:
+        strategy = schedule["anneal_strategy"]
+        if strategy not in _ANNEALING:
+            raise InvalidArgumentError(f"anneal_strategy must be 'cos' or 'linear', got {strategy!r}")
+        options.anneal_strategy = _ANNEALING[strategy]
+    if out.kind in (_lib.SN_SCHEDULE_CONSTANT, _lib.SN_SCHEDULE_STEP) and schedule.get("warmup_epochs"):
+        options.warmup_every_kind = 1  # asked for by name: constant and step warm up too
+    return out, options
 
 
 def schedule_lr(schedule: str | Mapping[str, Any] | None, base_lr: float, step: int, total_steps: int,
@@ -180,31 +218,47 @@ def schedule_lr(schedule: str | Mapping[str, Any] | None, base_lr: float, step: 
     """The learning rate a schedule gives at global step ``step`` (0-based) of ``total_steps``.
 
     Args:
-        schedule: "constant", "step", "cosine", a dict with kind/step_size/gamma/
-            warmup_epochs/min_lr, or None for the default (cosine, one warm-up epoch).
+        schedule: a name ("constant", "step", "cosine", "exponential", "one-cycle",
+            "plateau"), a dict with ``kind`` and settings, or None for the default (cosine,
+            one warm-up epoch). Settings, named as PyTorch's schedulers name them:
+            step_size, gamma (step; gamma also exponential, per epoch), min_lr (cosine,
+            plateau), warmup_epochs (a linear warm-up before any kind; constant and step
+            warm up only when it is given), pct_start, anneal_strategy ("cos" or "linear"),
+            div_factor, final_div_factor (one-cycle: OneCycleLR with max_lr = base_lr, per
+            step), factor, patience, threshold, cooldown (plateau: ReduceLROnPlateau on the
+            validation loss, per epoch, inside ``fit`` only; here the rate before any
+            reduction).
         base_lr: the optimizer's base learning rate.
         step, total_steps, steps_per_epoch: where in training.
 
     Example:
         >>> schedule_lr("cosine", 0.002, 0, 9380, 938)   # first warm-up step
+        >>> schedule_lr({"kind": "one-cycle", "pct_start": 0.25}, 0.1, 10, 100, 10)
     """
-    s = schedule_struct(schedule)
+    s, options = schedule_structs(schedule)
     out = ctypes.c_float()
     big = (-(2**63), 2**63 - 1)
-    check(_lib_.sn_schedule_lr(ctypes.byref(s), to_float(base_lr, "base_lr"), to_int(step, "step", *big),
-                               to_int(total_steps, "total_steps", *big),
-                               to_int(steps_per_epoch, "steps_per_epoch", *big), ctypes.byref(out)))
+    check(_lib_.sn_schedule_lr_with_options(ctypes.byref(s), ctypes.byref(options), to_float(base_lr, "base_lr"),
+                                            to_int(step, "step", *big), to_int(total_steps, "total_steps", *big),
+                                            to_int(steps_per_epoch, "steps_per_epoch", *big), ctypes.byref(out)))
     return out.value
 
 
-def schedule_dict(s: _lib.sn_schedule) -> dict[str, Any]:
-    return {
+def schedule_dict(s: _lib.sn_schedule, options: _lib.sn_schedule_options | None = None) -> dict[str, Any]:
+    """A schedule as a dict (with its further settings when ``options`` is given)."""
+    out = {
         "kind": _SCHEDULE_NAMES.get(s.kind, s.kind),
         "step_size": s.step_size,
         "gamma": s.gamma,
         "warmup_epochs": s.warmup_epochs,
         "min_lr": s.min_lr,
     }
+    if options is not None:
+        out["warmup_every_kind"] = bool(options.warmup_every_kind)
+        out.update({name: getattr(options, name) for name in _OPTION_FLOATS + _OPTION_INTS})
+        names = {code: name for name, code in _ANNEALING.items()}
+        out["anneal_strategy"] = names.get(options.anneal_strategy, options.anneal_strategy)
+    return out
 
 
 def progress_dict(p: _lib.sn_progress) -> dict[str, Any]:

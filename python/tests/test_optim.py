@@ -1,4 +1,5 @@
-"""Optimizers: PyTorch's defaults, and three steps against the update rules worked out in numpy."""
+"""Optimizers: PyTorch's defaults, and three steps against the update rules worked out in numpy;
+gradient clipping and the schedules' settings."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def test_defaults_are_pytorchs():
     assert rmsprop["eps"] == pytest.approx(1e-8)
     assert rmsprop["momentum"] == 0 and rmsprop["centered"] == 0
     assert smallnet.optimizer_defaults(smallnet._lib.SN_OPTIMIZER_ADAMW) == adamw
+    adagrad = smallnet.optimizer_defaults("adagrad")
+    assert adagrad["lr"] == pytest.approx(0.01) and adagrad["eps"] == pytest.approx(1e-10)
+    assert adagrad["lr_decay"] == 0 and adagrad["initial_accumulator_value"] == 0 and adagrad["weight_decay"] == 0
+    for kind in ("sgd", "rmsprop", "adam", "adamw", "adagrad"):
+        defaults = smallnet.optimizer_defaults(kind)
+        assert defaults["amsgrad"] == 0 and defaults["maximize"] == 0, kind
 
 
 def test_unspecified_values_take_defaults_and_given_ones_stick():
@@ -55,12 +62,19 @@ def test_lr_get_set():
 
 
 def reference(kind, p, grads, lr, **h):
-    """PyTorch's update rules (torch/optim/*.py, single tensor, no amsgrad/maximize), float64."""
+    """PyTorch's update rules (torch/optim/*.py, single tensor), float64."""
     p = p.astype(np.float64).copy()
     state = {}
     for t, grad in enumerate(grads, start=1):
         g = grad.astype(np.float64)
-        if kind == "sgd":
+        if h.get("maximize"):
+            g = -g
+        if kind == "adagrad":
+            g = g + h.get("weight_decay", 0) * p
+            clr = lr / (1 + (t - 1) * h.get("lr_decay", 0))
+            state["sum"] = state.get("sum", h.get("initial_accumulator_value", 0)) + g * g
+            p -= clr * g / (np.sqrt(state["sum"]) + h.get("eps", 1e-10))
+        elif kind == "sgd":
             g = g + h.get("weight_decay", 0) * p
             mu = h.get("momentum", 0)
             if mu:
@@ -95,6 +109,8 @@ def reference(kind, p, grads, lr, **h):
             m = b1 * state.get("m", 0) + (1 - b1) * g
             v = b2 * state.get("v", 0) + (1 - b2) * g * g
             state["m"], state["v"] = m, v
+            if h.get("amsgrad"):
+                v = state["v_max"] = np.maximum(state.get("v_max", 0), v)
             denom = np.sqrt(v) / np.sqrt(1 - b2**t) + eps
             p -= (lr / (1 - b1**t)) * m / denom
     return p
@@ -112,6 +128,13 @@ CASES = [
     ("adam", smallnet.Adam, {"betas": (0.8, 0.95), "weight_decay": 0.1}),
     ("adamw", smallnet.AdamW, {}),
     ("adamw", smallnet.AdamW, {"weight_decay": 0.3, "eps": 1e-6}),
+    ("sgd", smallnet.SGD, {"momentum": 0.9, "maximize": True}),
+    ("rmsprop", smallnet.RMSProp, {"maximize": True, "weight_decay": 0.1}),
+    ("adam", smallnet.Adam, {"amsgrad": True}),
+    ("adamw", smallnet.AdamW, {"amsgrad": True, "maximize": True}),
+    ("adagrad", smallnet.Adagrad, {}),
+    ("adagrad", smallnet.Adagrad, {"lr_decay": 0.5, "weight_decay": 0.1, "initial_accumulator_value": 0.2}),
+    ("adagrad", smallnet.Adagrad, {"maximize": True, "eps": 1e-3}),
 ]
 
 
@@ -153,3 +176,81 @@ def test_optimizer_zero_grad_clears_the_models_gradients():
         assert model.grad("0.weight").any()
         optimizer.zero_grad()
         assert not model.grad("0.weight").any()
+
+
+def test_new_settings_are_checked_and_shown():
+    with smallnet.Model((1, 1, 4)).add_linear(2) as model:
+        with smallnet.Adam(model, amsgrad=True) as optimizer:
+            assert optimizer.hyperparameters["amsgrad"] == 1
+            assert "amsgrad=True" in repr(optimizer)
+        with smallnet.Adagrad(model, lr_decay=0.5) as optimizer:
+            assert optimizer.kind == "adagrad"
+            assert optimizer.hyperparameters["lr_decay"] == 0.5
+        with pytest.raises(smallnet.InvalidArgumentError, match="lr decay"):
+            smallnet.Adagrad(model, lr_decay=-1)
+        with pytest.raises(smallnet.InvalidArgumentError, match="initial accumulator"):
+            smallnet.Adagrad(model, initial_accumulator_value=float("nan"))
+
+
+def test_set_grad_and_clipping():
+    with smallnet.Model((1, 1, 4)).add_linear(2) as model:
+        model.set_grad("0.weight", np.full((2, 4), 3.0, np.float32))
+        model.set_grad("0.bias", [4.0, 0.0])
+        total = smallnet.clip_grad_norm_(model, 1.0)
+        assert total == pytest.approx(np.sqrt(8 * 9 + 16))
+        clipped = np.concatenate([model.grad("0.weight").ravel(), model.grad("0.bias")])
+        assert np.linalg.norm(clipped) == pytest.approx(1.0, rel=1e-5)
+        smallnet.clip_grad_value_(model, 0.1)
+        assert model.grad("0.bias")[0] == pytest.approx(0.1)
+        with pytest.raises(smallnet.ShapeMismatchError):
+            model.set_grad("0.weight", np.ones((4, 2), np.float32))
+        with pytest.raises(smallnet.NotFoundError):
+            model.set_grad("3.weight", np.ones(8, np.float32))
+        with pytest.raises(smallnet.InvalidArgumentError):
+            smallnet.clip_grad_norm_(model, -1.0)
+        with pytest.raises(smallnet.InvalidArgumentError, match="smallnet.Model"):
+            smallnet.clip_grad_value_("model", 1.0)
+
+
+def test_schedule_settings():
+    rate = smallnet.schedule_lr
+    assert rate({"kind": "exponential", "gamma": 0.5}, 1.0, 25, 100, 10) == pytest.approx(0.25)
+    assert rate("one-cycle", 1.0, 0, 100, 10) == pytest.approx(0.04)
+    assert rate({"kind": "one-cycle", "div_factor": 10}, 1.0, 0, 100, 10) == pytest.approx(0.1)
+    assert rate({"kind": "one-cycle", "pct_start": 0.5, "anneal_strategy": "linear"}, 1.0, 49, 100, 10) == \
+        pytest.approx(1.0)
+    assert rate("plateau", 0.3, 50, 100, 10) == pytest.approx(0.3)
+    with pytest.raises(smallnet.InvalidArgumentError, match="anneal_strategy"):
+        rate({"kind": "one-cycle", "anneal_strategy": "cubic"}, 1.0, 0, 100, 10)
+    with pytest.raises(smallnet.InvalidArgumentError, match="factor"):
+        rate({"kind": "plateau", "factor": 1.5}, 1.0, 0, 100, 10)
+    with pytest.raises(smallnet.InvalidArgumentError, match="unknown schedule keys"):
+        rate({"kind": "one-cycle", "max_lr": 1.0}, 1.0, 0, 100, 10)
+
+
+def test_fit_clips_and_needs_validation_for_plateau():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 1, 1, 4)).astype(np.float32)
+    y = np.arange(32) % 2
+    with smallnet.Model((1, 1, 4)).add_linear(2, init="pytorch", seed=1) as model:
+        before = model.get_tensor("0.weight")
+        with smallnet.SGD(model, lr=1.0) as optimizer:
+            model.fit(x, y, optimizer, epochs=1, batch_size=32, progress=False, clip_grad_norm=1e-3)
+        moved = np.concatenate([(model.get_tensor("0.weight") - before).ravel()])
+        assert np.linalg.norm(moved) <= 1e-3 * (1 + 1e-4)
+        with smallnet.SGD(model, lr=0.1) as optimizer:
+            with pytest.raises(smallnet.InvalidArgumentError, match="validation"):
+                model.fit(x, y, optimizer, epochs=1, progress=False, schedule="plateau")
+            with pytest.raises(smallnet.InvalidArgumentError, match="clip_grad_value"):
+                model.fit(x, y, optimizer, epochs=1, progress=False, clip_grad_value=-1)
+
+
+def test_builders_module_and_new_inits():
+    from smallnet import builders
+
+    assert smallnet.fcn is builders.fcn and smallnet.cnn_for_budget is builders.cnn_for_budget
+    for init in ("xavier_uniform", "xavier_normal", "orthogonal", "kaiming_fan_out", "kaiming_uniform"):
+        with smallnet.fcn([16], input_shape=(1, 4, 4), classes=3, init=init) as model:
+            assert model.get_tensor("1.weight").std() > 0
+    with pytest.raises(smallnet.InvalidArgumentError, match="init must be one of"):
+        smallnet.fcn([16], init="glorot")

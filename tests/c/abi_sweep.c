@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 101
+#define N_FUNCTIONS 110
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -457,7 +457,10 @@ static void counted(int f) { /* a call returning no status */
     X(sn_model_add_softmax) X(sn_model_add_log_softmax) X(sn_model_add_dropout2d) X(sn_model_add_layernorm)         \
     X(sn_conv2d_params_default) X(sn_model_add_conv2d_ex) X(sn_model_add_maxpool2d_ex) X(sn_model_add_avgpool2d_ex)     \
     X(sn_model_add_adaptive_avgpool2d) X(sn_model_add_batchnorm1d_ex) X(sn_model_add_batchnorm2d_ex)     \
-    X(sn_loss_params_default) X(sn_loss) X(sn_train_options_default) X(sn_fit_with_options) X(sn_isa)
+    X(sn_loss_params_default) X(sn_loss) X(sn_optimizer_options_default) X(sn_optimizer_create_with_options)      \
+    X(sn_schedule_options_default) X(sn_schedule_params_default) X(sn_schedule_lr_with_options) X(sn_model_set_grad)  \
+    X(sn_model_clip_grad_norm) X(sn_model_clip_grad_value) X(sn_train_options_default) X(sn_fit_with_options)       \
+    X(sn_model_profile) X(sn_isa)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -1108,32 +1111,37 @@ static void c_sn_model_zero_grad(void) {
 }
 
 static void c_sn_optimizer_params_default(void) {
-    int32_t kind = sane(70) ? (int32_t)below(4) : any_i32();
+    int32_t kind = sane(70) ? (int32_t)below(5) : any_i32();
     sn_optimizer_params p;
     int null_out = hostile(10);
     DESCRIBE(sn_optimizer_params_default, "sn_optimizer_params_default(%d, %s)", kind, null_out ? "NULL" : "&p");
     CHECK(sn_optimizer_params_default, sn_optimizer_params_default(kind, null_out ? NULL : &p));
 }
 
+/* Optimizer params of a kind, often with hostile fields. */
+static void any_optimizer_params(sn_optimizer_params *p) {
+    memset(p, 0, sizeof *p);
+    int32_t kind = (int32_t)below(5);
+    DESCRIBE(sn_optimizer_params_default, "sn_optimizer_params_default(%d, &p)", kind);
+    CHECK(sn_optimizer_params_default, sn_optimizer_params_default(kind, p));
+    p->struct_size = any_struct_size(sizeof *p);
+    if (hostile(10)) p->kind = any_i32();
+    if (hostile(25)) p->lr = any_float();
+    if (hostile(15)) p->momentum = any_float();
+    if (hostile(10)) p->dampening = any_float();
+    if (hostile(10)) p->nesterov = sane(50) ? 1 : any_i32();
+    if (hostile(10)) p->weight_decay = any_float();
+    if (hostile(10)) p->alpha = any_float();
+    if (hostile(10)) p->centered = sane(50) ? 1 : any_i32();
+    if (hostile(10)) p->beta1 = any_float();
+    if (hostile(10)) p->beta2 = any_float();
+    if (hostile(10)) p->eps = any_float();
+}
+
 static void c_sn_optimizer_create(void) {
     sn_model *m = pick_model();
     sn_optimizer_params p;
-    memset(&p, 0, sizeof p);
-    int32_t kind = (int32_t)below(4);
-    DESCRIBE(sn_optimizer_params_default, "sn_optimizer_params_default(%d, &p)", kind);
-    CHECK(sn_optimizer_params_default, sn_optimizer_params_default(kind, &p));
-    p.struct_size = any_struct_size(sizeof p);
-    if (hostile(10)) p.kind = any_i32();
-    if (hostile(25)) p.lr = any_float();
-    if (hostile(15)) p.momentum = any_float();
-    if (hostile(10)) p.dampening = any_float();
-    if (hostile(10)) p.nesterov = sane(50) ? 1 : any_i32();
-    if (hostile(10)) p.weight_decay = any_float();
-    if (hostile(10)) p.alpha = any_float();
-    if (hostile(10)) p.centered = sane(50) ? 1 : any_i32();
-    if (hostile(10)) p.beta1 = any_float();
-    if (hostile(10)) p.beta2 = any_float();
-    if (hostile(10)) p.eps = any_float();
+    any_optimizer_params(&p);
     sn_optimizer *o = NULL;
     int null_params = hostile(4), null_out = hostile(4);
     DESCRIBE(sn_optimizer_create,
@@ -1178,11 +1186,28 @@ static void hostile_schedule(sn_schedule *s) {
     DESCRIBE(sn_schedule_default, "sn_schedule_default(&s)");
     CHECK(sn_schedule_default, sn_schedule_default(s));
     s->struct_size = any_struct_size(sizeof *s);
-    if (chance(40)) s->kind = sane(60) ? (int32_t)below(3) : any_i32();
+    if (chance(40)) s->kind = sane(60) ? (int32_t)below(6) : any_i32();
     if (hostile(30)) s->step_size = any_i32();
     if (hostile(30)) s->gamma = any_float();
     if (hostile(30)) s->warmup_epochs = any_float();
     if (hostile(30)) s->min_lr = any_float();
+}
+
+/* Schedule options: the defaults, often with hostile fields or size. */
+static void any_schedule_options(sn_schedule_options *o) {
+    o->struct_size = sizeof *o;
+    DESCRIBE(sn_schedule_options_default, "sn_schedule_options_default(&o)");
+    CHECK(sn_schedule_options_default, sn_schedule_options_default(o));
+    o->struct_size = any_struct_size(sizeof *o);
+    if (chance(30)) o->warmup_every_kind = sane(70) ? (int32_t)below(2) : any_i32();
+    if (hostile(20)) o->pct_start = any_float();
+    if (chance(30)) o->anneal_strategy = sane(70) ? (int32_t)below(2) : any_i32();
+    if (hostile(20)) o->div_factor = any_float();
+    if (hostile(20)) o->final_div_factor = any_float();
+    if (hostile(20)) o->factor = any_float();
+    if (chance(30)) o->patience = sane(70) ? (int32_t)below(3) : any_i32();
+    if (hostile(20)) o->threshold = any_float();
+    if (chance(20)) o->cooldown = sane(70) ? (int32_t)below(3) : any_i32();
 }
 
 static void c_sn_schedule_default(void) {
@@ -1514,7 +1539,7 @@ static void fit_with(int with_options) {
     /* Often an optimizer made for this model, so that training runs. */
     if (sane(50) && index_of((void **)models, n_models, m) >= 0) {
         sn_optimizer_params op;
-        int32_t kind = (int32_t)below(4);
+        int32_t kind = (int32_t)below(5);
         DESCRIBE(sn_optimizer_params_default, "sn_optimizer_params_default(%d, &p)", kind);
         CHECK(sn_optimizer_params_default, sn_optimizer_params_default(kind, &op));
         if (hostile(20)) op.lr = PICK(((float[]){1e30f, 1e10f, 100.0f}));
@@ -1564,16 +1589,29 @@ static void fit_with(int with_options) {
         DESCRIBE(sn_train_options_default, "sn_train_options_default(&o)");
         CHECK(sn_train_options_default, sn_train_options_default(&options));
         if (chance(50)) any_loss_params(&options.loss);
-        options.struct_size = any_struct_size(sizeof options);
+        if (chance(30)) options.clip_grad_norm = sane(70) ? PICK(((float[]){0.0f, 0.5f, 1e-3f})) : any_float();
+        if (chance(30)) options.clip_grad_value = sane(70) ? PICK(((float[]){0.0f, 0.1f, 1e3f})) : any_float();
+        if (chance(40)) any_schedule_options(&options.schedule);
+        options.struct_size = chance(20) ? PICK(((uint32_t[]){(uint32_t)offsetof(sn_train_options, clip_grad_norm),
+                                                              (uint32_t)offsetof(sn_train_options, clip_grad_value),
+                                                              (uint32_t)offsetof(sn_train_options, schedule),
+                                                              (uint32_t)offsetof(sn_train_options, schedule) + 6}))
+                                         : any_struct_size(sizeof options);
         int null_options = chance(20);
         DESCRIBE(sn_fit_with_options,
                  "sn_fit_with_options(model %p, optimizer %p, data %p, params as sn_fit's%s, options %s{struct_size %u, "
-                 "loss {struct_size %u, kind %d, reduction %d, smoothing %g, weights %s×%zu, pos_weight %s×%zu}}, "
+                 "loss {struct_size %u, kind %d, reduction %d, smoothing %g, weights %s×%zu, pos_weight %s×%zu}, "
+                 "clip_grad_norm %g, clip_grad_value %g, schedule {struct_size %u, warmup_every_kind %d, pct_start %g, "
+                 "anneal %d, div %g/%g, factor %g, patience %d, threshold %g, cooldown %d}}, "
                  "callback %s (limit %d), history %s capacity %zu, %s)",
                  (void *)m, (void *)o, (void *)d, null_params ? " → NULL" : "", null_options ? "NULL, not " : "",
                  options.struct_size, options.loss.struct_size, options.loss.kind, options.loss.reduction,
                  options.loss.label_smoothing, options.loss.class_weights ? "w" : "NULL", options.loss.n_class_weights,
-                 options.loss.pos_weight ? "w" : "NULL", options.loss.n_pos_weight, callback_names[cb], user.limit,
+                 options.loss.pos_weight ? "w" : "NULL", options.loss.n_pos_weight, options.clip_grad_norm,
+                 options.clip_grad_value, options.schedule.struct_size, options.schedule.warmup_every_kind,
+                 options.schedule.pct_start, options.schedule.anneal_strategy, options.schedule.div_factor,
+                 options.schedule.final_div_factor, options.schedule.factor, options.schedule.patience,
+                 options.schedule.threshold, options.schedule.cooldown, callback_names[cb], user.limit,
                  with_history ? "buffer" : "NULL", capacity, with_n ? "&n_epochs" : "NULL");
         CHECK(sn_fit_with_options,
               sn_fit_with_options(m, o, d, null_params ? NULL : &p, null_options ? NULL : &options,
@@ -1603,6 +1641,28 @@ static void c_sn_train_options_default(void) {
     DESCRIBE(sn_train_options_default, "sn_train_options_default(%s with struct_size %u)", null_out ? "NULL" : "&o",
              declared);
     CHECK(sn_train_options_default, sn_train_options_default(null_out ? NULL : &u.options));
+}
+
+/* sn_model_profile: short measurements only (seconds 0, small batches), so a valid call never
+ * looks like a hang; hostile durations are ones the library must refuse. */
+static void c_sn_model_profile(void) {
+    sn_model *m = pick_model();
+    int32_t kind = sane(80) ? (int32_t)below(5) : any_i32();
+    float lr = sane(80) ? 0.001f : any_float();
+    int32_t batch = sane(70) ? 2 + (int32_t)below(7) : any_i32();
+    if (batch > 64 && batch <= 65536) batch = 64;
+    static const double bad_seconds[] = {-1.0, 3601.0, 1e300, -1e-300};
+    double seconds = sane(85) ? 0.0 : (chance(50) ? PICK(bad_seconds) : (chance(50) ? NAN : INFINITY));
+    sn_layer_profile layers[64];
+    size_t capacity = any_capacity(64, 64), n = 0;
+    sn_step_profile out;
+    out.struct_size = any_struct_size((uint32_t)sizeof out);
+    int null_out = hostile(10), null_layers = hostile(10);
+    DESCRIBE(sn_model_profile, "sn_model_profile(model %p, kind %d, lr %g, batch %d, seconds %g, %s, %s, capacity %zu, &n)",
+             (void *)m, kind, (double)lr, batch, seconds, null_out ? "NULL" : "&out", null_layers ? "NULL" : "layers",
+             capacity);
+    CHECK(sn_model_profile, sn_model_profile(m, kind, lr, batch, seconds, null_out ? NULL : &out,
+                                             null_layers ? NULL : layers, capacity, &n));
 }
 
 static void c_sn_evaluate(void) {
@@ -1978,6 +2038,132 @@ static void c_sn_model_add_adaptive_avgpool2d(void) {
 BATCHNORM_EX(sn_model_add_batchnorm1d_ex)
 BATCHNORM_EX(sn_model_add_batchnorm2d_ex)
 
+/* ---------------------------------------------- optimizers, schedules, gradients (new) --- */
+
+static void c_sn_optimizer_options_default(void) {
+    union {
+        sn_optimizer_options options;
+        unsigned char bytes[sizeof(sn_optimizer_options) + 64];
+    } u;
+    memset(&u, 0xAB, sizeof u);
+    u.options.struct_size = sane(70) ? (uint32_t)sizeof u.options : any_struct_size(sizeof u.options);
+    uint32_t declared = u.options.struct_size;
+    int null_out = hostile(10);
+    DESCRIBE(sn_optimizer_options_default, "sn_optimizer_options_default(%s with struct_size %u)",
+             null_out ? "NULL" : "&o", declared);
+    CHECK(sn_optimizer_options_default, sn_optimizer_options_default(null_out ? NULL : &u.options));
+    size_t limit = declared <= sizeof u.options ? declared : 0;
+    for (size_t i = limit > 4 ? limit : 4; i < sizeof u; i++)
+        if (u.bytes[i] != 0xAB) violation("sn_optimizer_options_default wrote byte %zu of a %u-byte struct", i, declared);
+}
+
+static void c_sn_optimizer_create_with_options(void) {
+    sn_model *m = pick_model();
+    sn_optimizer_params p;
+    any_optimizer_params(&p);
+    sn_optimizer_options options;
+    options.struct_size = sizeof options;
+    DESCRIBE(sn_optimizer_options_default, "sn_optimizer_options_default(&o)");
+    CHECK(sn_optimizer_options_default, sn_optimizer_options_default(&options));
+    options.struct_size = any_struct_size(sizeof options);
+    if (chance(40)) options.amsgrad = sane(70) ? (int32_t)below(2) : any_i32();
+    if (chance(30)) options.maximize = sane(70) ? (int32_t)below(2) : any_i32();
+    if (chance(30)) options.lr_decay = sane(50) ? 0.01f : any_float();
+    if (chance(30)) options.initial_accumulator_value = sane(50) ? 0.1f : any_float();
+    sn_optimizer *o = NULL;
+    int null_params = hostile(4), null_options = chance(15), null_out = hostile(4);
+    DESCRIBE(sn_optimizer_create_with_options,
+             "sn_optimizer_create_with_options(model %p, {struct_size %u, kind %d, lr %g, eps %g}%s, "
+             "%s{struct_size %u, amsgrad %d, maximize %d, lr_decay %g, initial_accumulator_value %g}, %s)",
+             (void *)m, p.struct_size, p.kind, p.lr, p.eps, null_params ? " → NULL" : "", null_options ? "NULL, not " : "",
+             options.struct_size, options.amsgrad, options.maximize, options.lr_decay, options.initial_accumulator_value,
+             null_out ? "NULL" : "&o");
+    if (CHECK(sn_optimizer_create_with_options,
+              sn_optimizer_create_with_options(m, null_params ? NULL : &p, null_options ? NULL : &options,
+                                               null_out ? NULL : &o)) == SN_OK)
+        keep_optimizer(o);
+}
+
+static void c_sn_schedule_options_default(void) {
+    union {
+        sn_schedule_options options;
+        unsigned char bytes[sizeof(sn_schedule_options) + 64];
+    } u;
+    memset(&u, 0xAB, sizeof u);
+    u.options.struct_size = sane(70) ? (uint32_t)sizeof u.options : any_struct_size(sizeof u.options);
+    uint32_t declared = u.options.struct_size;
+    int null_out = hostile(10);
+    DESCRIBE(sn_schedule_options_default, "sn_schedule_options_default(%s with struct_size %u)",
+             null_out ? "NULL" : "&o", declared);
+    CHECK(sn_schedule_options_default, sn_schedule_options_default(null_out ? NULL : &u.options));
+    size_t limit = declared <= sizeof u.options ? declared : 0;
+    for (size_t i = limit > 4 ? limit : 4; i < sizeof u; i++)
+        if (u.bytes[i] != 0xAB) violation("sn_schedule_options_default wrote byte %zu of a %u-byte struct", i, declared);
+}
+
+static void c_sn_schedule_params_default(void) {
+    int32_t kind = sane(70) ? (int32_t)below(6) : any_i32();
+    sn_schedule s;
+    int null_out = hostile(10);
+    DESCRIBE(sn_schedule_params_default, "sn_schedule_params_default(%d, %s)", kind, null_out ? "NULL" : "&s");
+    CHECK(sn_schedule_params_default, sn_schedule_params_default(kind, null_out ? NULL : &s));
+}
+
+static void c_sn_schedule_lr_with_options(void) {
+    sn_schedule s;
+    hostile_schedule(&s);
+    sn_schedule_options options;
+    any_schedule_options(&options);
+    float base = sane(50) ? 0.1f : any_float(), lr;
+    int64_t step = sane(50) ? (int64_t)below(1000) : any_i64();
+    int64_t total = sane(50) ? (int64_t)below(2000) : any_i64();
+    int64_t per_epoch = sane(50) ? (int64_t)(1 + below(100)) : any_i64();
+    int null_s = hostile(4), null_options = chance(15), null_out = hostile(4);
+    DESCRIBE(sn_schedule_lr_with_options,
+             "sn_schedule_lr_with_options({struct_size %u, kind %d, step_size %d, gamma %g, warmup %g, min_lr %g}%s, "
+             "%s{struct_size %u, warmup_every_kind %d, pct_start %g, anneal %d, div %g/%g, factor %g, patience %d, "
+             "threshold %g, cooldown %d}, base %g, step %lld, total %lld, per_epoch %lld, %s)",
+             s.struct_size, s.kind, s.step_size, s.gamma, s.warmup_epochs, s.min_lr, null_s ? " → NULL" : "",
+             null_options ? "NULL, not " : "", options.struct_size, options.warmup_every_kind, options.pct_start,
+             options.anneal_strategy, options.div_factor, options.final_div_factor, options.factor, options.patience,
+             options.threshold, options.cooldown, base, (long long)step, (long long)total, (long long)per_epoch,
+             null_out ? "NULL" : "&lr");
+    CHECK(sn_schedule_lr_with_options,
+          sn_schedule_lr_with_options(null_s ? NULL : &s, null_options ? NULL : &options, base, step, total, per_epoch,
+                                      null_out ? NULL : &lr));
+}
+
+static void c_sn_model_set_grad(void) {
+    sn_model *m = pick_model();
+    char name[64];
+    size_t count;
+    const char *n = any_tensor_name(m, name, &count);
+    size_t k = sane(60) && count < FLOATS ? count : any_count(count < FLOATS ? count : FLOATS - 1);
+    if (hostile(30) && count + 1 < FLOATS) k = count + 1;
+    size_t filled = k < FLOATS ? k : FLOATS;
+    fill_floats(fin, filled, hostile(30));
+    int null_src = hostile(5);
+    DESCRIBE(sn_model_set_grad, "sn_model_set_grad(model %p, \"%.40s\", %s, %zu)", (void *)m, n ? n : "(null)",
+             null_src ? "NULL" : "src", k);
+    CHECK(sn_model_set_grad, sn_model_set_grad(m, n, null_src ? NULL : fin, k));
+}
+
+static void c_sn_model_clip_grad_norm(void) {
+    sn_model *m = pick_model();
+    float max_norm = sane(60) ? PICK(((float[]){0.0f, 0.5f, 1.0f, 1e3f})) : any_float(), total;
+    int null_total = chance(30);
+    DESCRIBE(sn_model_clip_grad_norm, "sn_model_clip_grad_norm(model %p, %g, %s)", (void *)m, max_norm,
+             null_total ? "NULL" : "&total");
+    CHECK(sn_model_clip_grad_norm, sn_model_clip_grad_norm(m, max_norm, null_total ? NULL : &total));
+}
+
+static void c_sn_model_clip_grad_value(void) {
+    sn_model *m = pick_model();
+    float clip = sane(60) ? PICK(((float[]){0.0f, 0.1f, 1.0f, 1e3f})) : any_float();
+    DESCRIBE(sn_model_clip_grad_value, "sn_model_clip_grad_value(model %p, %g)", (void *)m, clip);
+    CHECK(sn_model_clip_grad_value, sn_model_clip_grad_value(m, clip));
+}
+
 static void c_sn_isa(void) {
     DESCRIBE(sn_isa, "sn_isa()");
     const char *isa = sn_isa();
@@ -2022,7 +2208,11 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_model_add_dropout2d, 2), ROW(sn_model_add_layernorm, 2), ROW(sn_conv2d_params_default, 1),
     ROW(sn_model_add_conv2d_ex, 4), ROW(sn_model_add_maxpool2d_ex, 2), ROW(sn_model_add_avgpool2d_ex, 2),
     ROW(sn_model_add_adaptive_avgpool2d, 2), ROW(sn_model_add_batchnorm1d_ex, 2), ROW(sn_model_add_batchnorm2d_ex, 2),
-    ROW(sn_loss_params_default, 1), ROW(sn_loss, 4), ROW(sn_train_options_default, 1), ROW(sn_fit_with_options, 6),
+    ROW(sn_loss_params_default, 1), ROW(sn_loss, 4), ROW(sn_optimizer_options_default, 1),
+    ROW(sn_optimizer_create_with_options, 5), ROW(sn_schedule_options_default, 1), ROW(sn_schedule_params_default, 1),
+    ROW(sn_schedule_lr_with_options, 3), ROW(sn_model_set_grad, 3), ROW(sn_model_clip_grad_norm, 3),
+    ROW(sn_model_clip_grad_value, 2), ROW(sn_train_options_default, 1), ROW(sn_fit_with_options, 6),
+    ROW(sn_model_profile, 2),
     ROW(sn_isa, 1),
 };
 

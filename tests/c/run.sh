@@ -15,6 +15,8 @@ cc $CFLAGS -Iinclude tests/c/test_activations.c -Lbuild/lib -lsmallnet -lm -Wl,-
 "$work/test_activations"
 cc $CFLAGS -Iinclude tests/c/test_losses.c -Lbuild/lib -lsmallnet -lm -Wl,-rpath,"$PWD/build/lib" -o "$work/test_losses"
 "$work/test_losses"
+cc $CFLAGS -Iinclude tests/c/test_optim.c -Lbuild/lib -lsmallnet -lm -Wl,-rpath,"$PWD/build/lib" -o "$work/test_optim"
+"$work/test_optim"
 "$work/test_api"
 
 echo "== examples against an installed copy (pkg-config)"

@@ -5,6 +5,7 @@
  */
 #include <smallnet.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,9 +130,10 @@ static void test_train_options_default(void) {
     for (size_t i = sizeof(sn_train_options); i < sizeof u.bytes; i++) untouched &= buffer[i] == 0xAB;
     EXPECT(untouched, "sn_train_options_default wrote past struct_size");
 
-    /* Refused, and nothing written: too small (0, an unset field, the struct_size field alone), too large. */
-    uint32_t sizes[] = {0, 4, (uint32_t)sizeof(sn_train_options) - 1, (uint32_t)sizeof(sn_train_options) + 8,
-                        0xABABABABu};
+    /* Refused, and nothing written: too small (0, an unset field, the struct_size field alone, one
+     * byte short of the first sn_train_options, which ends with `loss`), too large. */
+    uint32_t sizes[] = {0, 4, (uint32_t)(offsetof(sn_train_options, loss) + sizeof(sn_loss_params)) - 1,
+                        (uint32_t)sizeof(sn_train_options) + 8, 0xABABABABu};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         memset(buffer, 0xAB, sizeof u.bytes);
         o->struct_size = sizes[k];

@@ -487,3 +487,74 @@ def test_train_refuses_values_that_are_not_numbers(flag, value):
 
 def test_an_absurd_warmup_trains_without_a_trap():
     ok(smallnet("train", "--warmup", "1e30", "--epochs", "1", "--train-limit", "500"))
+
+
+# ------------------------------------------------------------ optimizers and schedules
+
+
+def test_train_with_the_newer_optimizers_schedules_and_clipping(tmp_path):
+    out = tmp_path / "r.json"
+    ok(smallnet("train", "--epochs", 2, "--train-limit", 600, "--validation", 100, "--optimizer", "adagrad",
+                "--schedule", "plateau", "--patience", 0, "--factor", 0.5, "--clip-grad-norm", 1,
+                "--clip-grad-value", 0.5, "--initialization", "orthogonal", "--threads", 1, "--json", out))
+    config = json.loads(out.read_text())["config"]
+    assert config["optimizer"] == "adagrad" and config["schedule"] == "plateau" and config["patience"] == 0
+    assert config["clip_grad_norm"] == 1 and config["clip_grad_value"] == 0.5 and config["init"] == "orthogonal"
+    ok(smallnet("train", "--epochs", 1, "--train-limit", 300, "--optimizer", "adamw", "--amsgrad",
+                "--schedule", "one-cycle", "--json", out))
+    config = json.loads(out.read_text())["config"]
+    assert config["amsgrad"] is True and config["schedule"] == "one-cycle" and config["pct_start"] == 0.3
+    ok(smallnet("train", "--epochs", 1, "--train-limit", 300, "--schedule", "exponential", "--gamma", 0.5,
+                "--warmup", 0.5, "--json", out))
+    config = json.loads(out.read_text())["config"]
+    assert config["schedule"] == "exponential" and config["gamma"] == 0.5 and config["warmup_epochs"] == 0.5
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--optimizer", "sgd", "--amsgrad"], "amsgrad"),
+    (["--clip-grad-norm=-1"], "clip_grad_norm"),
+    (["--clip-grad-value", "nan"], "clip_grad_value"),
+    (["--schedule", "plateau"], "--validation"),
+    (["--schedule", "cyclic"], "--schedule"),
+    (["--schedule", "plateau", "--validation", "100", "--patience=-2"], "patience"),
+    (["--schedule", "plateau", "--validation", "100", "--factor", "1"], "factor"),
+    (["--initialization", "he"], "--initialization"),
+])
+def test_train_refuses_bad_optimizer_and_schedule_settings(args, expected):
+    line = assert_one_error_line(smallnet("train", *args, "--epochs", "1", "--train-limit", "300"))
+    assert expected in line, line
+
+
+# ------------------------------------------------------------------ profile
+
+
+def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, tmp_path):
+    out = tmp_path / "profile.json"
+    result = ok(smallnet("profile", "--arch", "cnn", "--budget", 10000, "--batch-size", 16, "--seconds", 0.2,
+                         "--threads", 1, "--json", out))
+    assert "FMA limit" in result.stdout and "% of the FMA limit" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["batch_size"] == 16 and figures["threads"] == 1 and figures["steps"] >= 3
+    kinds = [layer["layer"].split("(")[0] for layer in figures["layers"]]
+    assert kinds[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and kinds[-1] == "Linear"
+    parts = sum(l["forward_seconds"] + l["backward_seconds"] for l in figures["layers"])
+    assert abs(parts + figures["loss_seconds"] + figures["optimizer_seconds"] - figures["step_seconds"]) < 1e-9
+    assert abs(sum(l["share"] for l in figures["layers"]) + (figures["loss_seconds"] + figures["optimizer_seconds"])
+               / figures["step_seconds"] - 1) < 1e-9
+    assert figures["fraction_of_fma_limit"] > 0 and figures["fma_limit_gflops"] > 0
+    for line in result.stdout.splitlines()[3:3 + len(kinds)]:
+        assert line.split()[0].isdigit(), line  # one row per layer, numbered
+    checkpoint = ok(smallnet("profile", "--checkpoint", trained["model"], "--seconds", 0.1, "--threads", 1))
+    assert "Linear(784 → " in checkpoint.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--arch", "rnn"], "--arch must be fcn or cnn"),
+    (["--batch-size", "0"], "batch size must be in 1...65536"),
+    (["--seconds=-1"], "--seconds must be in (0, 600]"),
+    (["--arch", "fcn", "--batch-size", "1"], "BatchNorm needs at least 2 samples"),
+])
+def test_profile_refuses_bad_settings(args, expected):
+    result = smallnet("profile", *args)
+    assert_one_error_line(result)
+    assert expected in result.stderr, result.stderr

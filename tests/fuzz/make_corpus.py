@@ -206,7 +206,7 @@ def regressions() -> None:
     keep("checkpoint", "input_rank4.safetensors", struct.pack("<Q", len(header)) + header)
     keep("architecture", "input_rank4.bin", rank4.encode())
     # A conv2d kernel of 2^32 (bias on): the size check before building the layers overflows
-    # adding the bias to a saturated in·kernel² (stateCount in Architecture.swift), at load.
+    # adding the bias to a saturated in·kernel² (stateCount in LayerSpec.swift), at load.
     conv = json.dumps({"input": [1, 8, 8], "layers": [{"kind": "conv2d", "in": 1, "out": 2, "kernel": 2**32,
                                                         "stride": 1, "padding": 0, "bias": True}]},
                       separators=(",", ":"))

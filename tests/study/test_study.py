@@ -27,7 +27,7 @@ def clean_study(tmp_path_factory):
     """A quick study run from start to end without interruption: (its directory, seconds)."""
     out = tmp_path_factory.mktemp("clean")
     start = time.monotonic()
-    result = study(out, "--jobs", "2", timeout=600)
+    result = study(out, "--jobs", "2", timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
     return out, time.monotonic() - start
 
@@ -88,7 +88,7 @@ def test_killed_study_takes_its_runs_with_it_and_resumes_to_the_same_results(tmp
     process = subprocess.Popen([str(BINARY), "study", "--quick", "--out", str(tmp_path), "--jobs", "1"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = tmp_path / "runs"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     # Wait for two finished runs and a third in progress (between two runs there is a moment with no child).
     while time.monotonic() < deadline and not (len(list(runs.glob("*.json"))) >= 2 and training_children(process.pid)):
         time.sleep(0.05)
@@ -105,7 +105,7 @@ def test_killed_study_takes_its_runs_with_it_and_resumes_to_the_same_results(tmp
     damaged = sorted(finished)[0]
     (runs / damaged).write_text((runs / damaged).read_text()[:200])
     del finished[damaged]
-    result = study(tmp_path, "--jobs", "2", timeout=600)
+    result = study(tmp_path, "--jobs", "2", timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(finished)} already done" in result.stdout
     assert f"{damaged} is damaged; running {damaged[:-5]} again" in result.stdout
@@ -119,7 +119,7 @@ def test_killed_study_takes_its_runs_with_it_and_resumes_to_the_same_results(tmp
     changed = runs / "t2-cnn-100k-adam-0.005.args"
     changed.write_text(changed.read_text().replace("--lr\n0.005", "--lr\n0.004"))
     kept = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json") if not p.name.startswith("t2-cnn-100k-adam-0.005")}
-    result = study(tmp_path, "--jobs", "2", timeout=600)
+    result = study(tmp_path, "--jobs", "2", timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "15 already done" in result.stdout
     started = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith("started")]

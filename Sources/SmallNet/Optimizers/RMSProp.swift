@@ -3,13 +3,14 @@ import SmallNetKernels
 
 /// PyTorch's `torch.optim.RMSprop`. For each parameter p with gradient g:
 ///
+///     g ← −g                                   (maximize)
 ///     g ← g + λ·p                              (weight decay λ)
 ///     s ← α·s + (1 − α)·g²
 ///     a ← √(s − ḡ²) + ε with ḡ ← α·ḡ + (1 − α)·g if centered, else √s + ε
 ///     b ← μ·b + g / a, p ← p − lr·b            (momentum μ > 0)
 ///     p ← p − lr·g / a                         (momentum 0)
 ///
-/// Defaults: lr 0.01, alpha 0.99, eps 1e-8, weight decay 0, momentum 0, centered false.
+/// Defaults: lr 0.01, alpha 0.99, eps 1e-8, weight decay 0, momentum 0, centered false, maximize false.
 public final class RMSProp: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
@@ -18,13 +19,15 @@ public final class RMSProp: Optimizer {
     public let weightDecay: Float
     public let momentum: Float
     public let centered: Bool
+    /// Ascends the objective instead of descending it.
+    public let maximize: Bool
     private var squareAverages: [Tensor] = []
     private var gradientAverages: [Tensor] = []
     private var buffers: [Tensor] = []
 
     /// - Throws: `invalidArgument` naming the first invalid value.
     public init(parameters: [Parameter], learningRate: Float = 0.01, alpha: Float = 0.99, eps: Float = 1e-8,
-                weightDecay: Float = 0, momentum: Float = 0, centered: Bool = false) throws {
+                weightDecay: Float = 0, momentum: Float = 0, centered: Bool = false, maximize: Bool = false) throws {
         try checkHyperParameter("learning rate", learningRate, min: 0)
         try checkHyperParameter("alpha", alpha, min: 0, max: 1)
         try checkHyperParameter("eps", eps, min: 0)
@@ -37,6 +40,7 @@ public final class RMSProp: Optimizer {
         self.weightDecay = weightDecay
         self.momentum = momentum
         self.centered = centered
+        self.maximize = maximize
     }
 
     public var name: String { "rmsprop" }
@@ -47,7 +51,8 @@ public final class RMSProp: Optimizer {
             if centered { gradientAverages = zeroState(like: parameters) }
             if momentum > 0 { buffers = zeroState(like: parameters) }
         }
-        let h = RMSPropStep(learningRate: learningRate, alpha: alpha, eps: eps, weightDecay: weightDecay, momentum: momentum)
+        let h = RMSPropStep(learningRate: learningRate, alpha: alpha, eps: eps, weightDecay: weightDecay, momentum: momentum,
+                            maximize: maximize)
         forEachShare(of: parameters, pool: pool) { index, range in
             let parameter = parameters[index], i = range.lowerBound
             let gAvg = centered ? gradientAverages[index].data + i : nil

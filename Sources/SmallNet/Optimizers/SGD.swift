@@ -3,12 +3,13 @@ import SmallNetKernels
 
 /// PyTorch's `torch.optim.SGD`. For each parameter p with gradient g:
 ///
+///     g ← −g                                   (maximize)
 ///     g ← g + λ·p                              (weight decay λ)
 ///     b ← g on the first step, else μ·b + (1 − τ)·g   (momentum μ, dampening τ; μ > 0)
 ///     g ← g + μ·b if nesterov, else b
 ///     p ← p − lr·g
 ///
-/// Defaults: lr 0.001, momentum 0, dampening 0, weight decay 0, nesterov false.
+/// Defaults: lr 0.001, momentum 0, dampening 0, weight decay 0, nesterov false, maximize false.
 public final class SGD: Optimizer {
     public let parameters: [Parameter]
     public var learningRate: Float
@@ -16,11 +17,13 @@ public final class SGD: Optimizer {
     public let dampening: Float
     public let weightDecay: Float
     public let nesterov: Bool
+    /// Ascends the objective instead of descending it.
+    public let maximize: Bool
     private var buffers: [Tensor] = []
 
     /// - Throws: `invalidArgument` naming the first invalid value.
     public init(parameters: [Parameter], learningRate: Float = 0.001, momentum: Float = 0, dampening: Float = 0,
-                weightDecay: Float = 0, nesterov: Bool = false) throws {
+                weightDecay: Float = 0, nesterov: Bool = false, maximize: Bool = false) throws {
         try checkHyperParameter("learning rate", learningRate, min: 0)
         try checkHyperParameter("momentum", momentum, min: 0)
         try checkHyperParameter("dampening", dampening, min: 0, max: 1)
@@ -33,6 +36,7 @@ public final class SGD: Optimizer {
         self.dampening = dampening
         self.weightDecay = weightDecay
         self.nesterov = nesterov
+        self.maximize = maximize
     }
 
     public var name: String { "sgd" }
@@ -41,12 +45,11 @@ public final class SGD: Optimizer {
         let firstStep = buffers.isEmpty
         if firstStep && momentum != 0 { buffers = zeroState(like: parameters) }
         let h = SGDStep(learningRate: learningRate, momentum: momentum, dampening: dampening, weightDecay: weightDecay,
-                        nesterov: nesterov, firstStep: firstStep)
+                        nesterov: nesterov, maximize: maximize, firstStep: firstStep)
         forEachShare(of: parameters, pool: pool) { index, range in
             let parameter = parameters[index], i = range.lowerBound
-            let p = parameter.value.data, g = parameter.grad.data
             let b = momentum != 0 ? buffers[index].data + i : nil
-            kernels.sgdUpdate(h, p + i, g + i, b, count: range.count)
+            kernels.sgdUpdate(h, parameter.value.data + i, parameter.grad.data + i, b, count: range.count)
         }
     }
 }

@@ -1,40 +1,5 @@
 // Recipes: everything one training run needs, with the defaults the CLI, C and Python share.
 
-/// The optimizers smallnet offers.
-public enum OptimizerKind: String, CaseIterable, Sendable {
-    case sgd, rmsprop, adam, adamw
-
-    /// The momentum used when none is given: PyTorch's, except SGD's (0.9 here); nil for the
-    /// Adam family, which has none.
-    public var defaultMomentum: Float? {
-        switch self {
-        case .sgd: return 0.9
-        case .rmsprop: return 0
-        case .adam, .adamw: return nil
-        }
-    }
-
-    /// The weight decay used when none is given (PyTorch's).
-    public var defaultWeightDecay: Float { self == .adamw ? 0.01 : 0 }
-
-    /// Builds the optimizer; unset values take the defaults above.
-    /// - Throws: `invalidArgument` naming an invalid hyper-parameter.
-    public func make(parameters: [Parameter], learningRate: Float, momentum: Float? = nil,
-                     weightDecay: Float? = nil) throws -> Optimizer {
-        let decay = weightDecay ?? defaultWeightDecay, momentum = momentum ?? defaultMomentum ?? 0
-        switch self {
-        case .sgd:
-            return try SGD(parameters: parameters, learningRate: learningRate, momentum: momentum, weightDecay: decay)
-        case .rmsprop:
-            return try RMSProp(parameters: parameters, learningRate: learningRate, weightDecay: decay, momentum: momentum)
-        case .adam:
-            return try Adam(parameters: parameters, learningRate: learningRate, weightDecay: decay)
-        case .adamw:
-            return try Adam.adamW(parameters: parameters, learningRate: learningRate, weightDecay: decay)
-        }
-    }
-}
-
 /// The model families.
 public enum Architecture: String, CaseIterable, Sendable {
     case fcn, cnn
@@ -65,6 +30,8 @@ public struct Recipe: Sendable {
     public var learningRate: Float? = nil
     public var momentum: Float? = nil
     public var weightDecay: Float? = nil
+    /// AMSGrad (Adam and AdamW only).
+    public var amsgrad = false
     public var training = TrainingConfig()
     /// Samples held out of the training set for validation (0: evaluate on the test set).
     public var validationSize = 0
@@ -116,6 +83,7 @@ public struct Recipe: Sendable {
         case .sgd: return 0.05
         case .rmsprop: return 0.001
         case .adam, .adamw: return 0.002
+        case .adagrad: return 0.01
         }
     }
 
@@ -145,7 +113,7 @@ public struct Recipe: Sendable {
     /// Builds the optimizer over `model`'s parameters.
     public func buildOptimizer(for model: Sequential) throws -> Optimizer {
         try optimizer.make(parameters: model.parameters, learningRate: effectiveLearningRate, momentum: momentum,
-                           weightDecay: weightDecay)
+                           weightDecay: weightDecay, amsgrad: amsgrad)
     }
 
     /// The settings as JSON (for results files and checkpoint metadata).
@@ -169,17 +137,10 @@ public struct Recipe: Sendable {
         if architecture == .cnn { members.append(("head", .string(cnnHead.rawValue))) }
         if let momentum = momentum ?? optimizer.defaultMomentum { members.append(("momentum", .number(momentum))) }
         members.append(("weight_decay", .number(weightDecay ?? optimizer.defaultWeightDecay)))
-        switch training.schedule {
-        case .constant: members.append(("schedule", .string("constant")))
-        case .step(let size, let gamma):
-            members.append(("schedule", .string("step")))
-            members.append(("step_size", .number(size)))
-            members.append(("gamma", .number(gamma)))
-        case .cosine(let warmup, let minimum):
-            members.append(("schedule", .string("cosine")))
-            members.append(("warmup_epochs", .number(warmup)))
-            members.append(("min_lr", .number(minimum)))
-        }
+        if amsgrad { members.append(("amsgrad", .bool(true))) }
+        members.append(contentsOf: training.schedule.jsonMembers)
+        if training.clipGradNorm > 0 { members.append(("clip_grad_norm", .number(training.clipGradNorm))) }
+        if training.clipGradValue > 0 { members.append(("clip_grad_value", .number(training.clipGradValue))) }
         let aug = training.augmentation
         members.append(("crop_padding", .number(aug?.cropPadding ?? 0)))
         members.append(("horizontal_flip", .bool(aug?.horizontalFlip ?? false)))

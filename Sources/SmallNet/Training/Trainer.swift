@@ -15,6 +15,11 @@ public struct TrainingConfig: Sendable {
     /// Threads for the kernels: the size of the pool the driver (the command line, the C API)
     /// passes to `Trainer.fit`; recorded with the run's settings.
     public var threads = 1
+    /// Gradient clipping between backward and the optimizer step (0 = off): each gradient
+    /// element clamped to ±clipGradValue (`clip_grad_value_`), then all gradients scaled to a
+    /// total 2-norm of at most clipGradNorm (`clip_grad_norm_`).
+    public var clipGradNorm: Float = 0
+    public var clipGradValue: Float = 0
 
     public init() {}
 
@@ -25,6 +30,8 @@ public struct TrainingConfig: Sendable {
         try require(labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing must be in [0, 1), got \(labelSmoothing)")
         try require(threads >= 1 && threads <= 64, "threads must be in 1...64, got \(threads)")
         try schedule.validate()
+        try checkHyperParameter("clip_grad_norm", clipGradNorm, min: 0)
+        try checkHyperParameter("clip_grad_value", clipGradValue, min: 0)
         if let loss {
             try loss.validate()
             try require(loss.reduction != .none, "training needs a reduced loss (mean or sum), not reduction none")
@@ -90,7 +97,8 @@ public enum Trainer {
     /// - Returns: one record per completed epoch.
     /// - Throws: `invalidArgument` for a bad config or a dataset that does not fit the model;
     ///   `diverged` when the loss becomes NaN or infinite, or exceeds `divergenceFactor` times
-    ///   where it started.
+    ///   where it started; `invalidArgument` for a reduce-on-plateau schedule without `evaluation`
+    ///   (it reduces the rate on the evaluation loss, recorded after each epoch).
     @discardableResult
     public static func fit(model: Sequential, optimizer: Optimizer, train: Dataset, evaluation: Dataset? = nil,
                            config: TrainingConfig, pool: ThreadPool? = nil,
@@ -100,6 +108,8 @@ public enum Trainer {
         try require(train.count > 0, "the training set is empty")
         try checkCompatible(model, train)
         if let evaluation { try checkCompatible(model, evaluation) }
+        try require(!config.schedule.needsValidationLoss || evaluation != nil,
+                    "the reduce-on-plateau schedule needs validation data: it lowers the rate when the validation loss stops improving")
         if model.preprocessing == nil { try model.setPreprocessing(train.preprocessing) }
         if model.classNames.isEmpty { try model.setClassNames(train.classNames) }
         var run = try TrainingRun(model: model, optimizer: optimizer, train: train, config: config, pool: pool)
@@ -113,6 +123,7 @@ public enum Trainer {
                 let result = try evaluate(model: model, data: evaluation, pool: pool, loss: config.loss)
                 record.evalLoss = result.loss
                 record.evalAccuracy = result.accuracy
+                run.plateau?.observe(result.loss)
             }
             history.append(record)
             if let onEpoch, !onEpoch(record) { break }
@@ -213,6 +224,8 @@ private struct TrainingRun {
     var order: [Int]
     var globalStep = 0
     var startingLoss: Float?
+    /// Reduce-on-plateau's state, observed by `fit` after each evaluation.
+    var plateau: PlateauTracker?
     let batch = Tensor(uncheckedShape: [0], count: 0)
     let dLogits = Tensor(uncheckedShape: [0], count: 0)
     var labels: [Int32] = []
@@ -235,6 +248,9 @@ private struct TrainingRun {
         totalSteps = steps * config.epochs
         baseRate = optimizer.learningRate
         order = Array(0..<train.count)
+        if case .reduceOnPlateau(let settings) = config.schedule.withoutWarmup {
+            plateau = PlateauTracker(settings, rate: baseRate)
+        }
     }
 
     /// Epoch `epoch`: shuffles, walks the mini-batches (forward, loss, backward, step, with the
@@ -252,8 +268,8 @@ private struct TrainingRun {
             let lo = step * batchSize, hi = Swift.min(lo + batchSize, train.count)
             train.gather(order[lo..<hi], into: batch, labels: &labels, preprocessing: model.preprocessing,
                          augmentation: config.augmentation, generator: &generator)
-            rate = config.schedule.learningRate(base: baseRate, step: globalStep, totalSteps: totalSteps,
-                                                stepsPerEpoch: stepsPerEpoch)
+            rate = config.schedule.learningRate(base: plateau.map { Float($0.rate) } ?? baseRate,
+                                                step: globalStep, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
             optimizer.learningRate = rate
             let logits = try model.forward(batch, pool: pool)
             dLogits.resize(logits.shape)
@@ -264,6 +280,8 @@ private struct TrainingRun {
             try checkDivergence(loss, epoch: epoch, step: step)
             optimizer.zeroGrad()
             try model.backward(dLogits, pool: pool)
+            if config.clipGradValue > 0 { try clipGradValue(model.parameters, clipValue: config.clipGradValue) }
+            if config.clipGradNorm > 0 { try clipGradNorm(model.parameters, maxNorm: config.clipGradNorm) }
             optimizer.step(pool: pool)
             globalStep += 1
             lossSum += Double(loss) * Double(hi - lo)

@@ -1,4 +1,4 @@
-// Architectures as JSON: a model's layers and input shape, written into checkpoints and read back.
+// Layer specs: a model's layers and input shape as JSON ("smallnet.architecture"), written into checkpoints and read back.
 
 extension Sequential {
     /// `{"input": [C, H, W], "layers": [layer specs…]}`.

@@ -1,0 +1,124 @@
+// Where the time of a training step goes: each layer's forward and backward, the loss, the update.
+
+/// One layer's part of a training step, in seconds per batch (medians over the rounds).
+public struct LayerProfile {
+    public let index: Int
+    public let summary: String
+    public let forwardSeconds: Double
+    public let backwardSeconds: Double
+    /// Matrix-product FLOPs of the batch's forward pass (as `Layer.forwardFLOPs`).
+    public let forwardFLOPs: Int
+    /// Of the backward pass: twice the forward's (the weight and the input gradient), once when
+    /// the layer computes no input gradient, 0 for layers without matrix products.
+    public let backwardFLOPs: Int
+}
+
+/// A training step taken apart: forward and backward of every layer, the loss with its
+/// gradient, and the optimizer's zero-grad and update. The step is their sum.
+public struct StepProfile {
+    public let batchSize: Int
+    public let threads: Int
+    public let layers: [LayerProfile]
+    /// Softmax cross-entropy and its gradient.
+    public let lossSeconds: Double
+    /// Zeroing the gradients and the optimizer's update.
+    public let optimizerSeconds: Double
+    /// Rounds measured (after one warm-up round).
+    public let rounds: Int
+
+    public var stepSeconds: Double {
+        layers.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds } + lossSeconds + optimizerSeconds
+    }
+    public var imagesPerSecond: Double { Double(batchSize) / stepSeconds }
+    public var stepFLOPs: Int { layers.reduce(0) { $0 + $1.forwardFLOPs + $1.backwardFLOPs } }
+    public var gflops: Double { Double(stepFLOPs) / stepSeconds / 1e9 }
+}
+
+public enum Profiler {
+    /// Profiles training steps of a copy of `model` (the model itself is not changed) on random
+    /// images and labels, with the optimizer `makeOptimizer` builds for the copy, for about
+    /// `seconds` (at least 3 rounds) after one warm-up round.
+    /// - Throws: `invalidArgument` for a batch size outside 1...65536 or a batch BatchNorm
+    ///   refuses; what building the copy or the optimizer throws.
+    public static func profile(model: Sequential, batchSize: Int, pool: ThreadPool?, seconds: Double = 2,
+                               makeOptimizer: (Sequential) throws -> Optimizer) throws -> StepProfile {
+        try require(batchSize >= 1 && batchSize <= 65536, "batch size must be in 1...65536, got \(batchSize)")
+        try require(seconds >= 0 && seconds <= 3600, "seconds must be in 0...3600, got \(seconds)")
+        let copy = try model.copy()
+        copy.isTraining = true
+        if let refusal = copy.batchStatisticsRefusal(batch: batchSize, training: true) {
+            throw SmallNetError.invalidArgument(refusal)
+        }
+        let optimizer = try makeOptimizer(copy)
+        let classes = copy.outputShape.reduce(1, *)
+        var generator = RandomGenerator(seed: 7)
+        let input = try Tensor(shape: [batchSize] + copy.inputShape)
+        for i in 0..<input.count { input.data[i] = generator.nextUniform() * 2 - 1 }
+        let labels = (0..<batchSize).map { _ in Int32(generator.nextInt(below: Swift.max(classes, 1))) }
+        let dLogits = try Tensor(shape: [batchSize] + copy.outputShape)
+
+        let n = copy.layers.count
+        var forward = [[Double]](repeating: [], count: n), backward = forward
+        var loss: [Double] = [], update: [Double] = []
+        let start = monotonicSeconds()
+        var round = 0
+        while round < 4 || (monotonicSeconds() - start < seconds && round < 10_000) {
+            let context = ExecutionContext(training: true, random: copy.random, pool: pool)
+            var x = input
+            for (i, layer) in copy.layers.enumerated() {
+                let t = monotonicSeconds()
+                x = layer.forward(x, context: context)
+                forward[i].append(monotonicSeconds() - t)
+            }
+            var t = monotonicSeconds()
+            dLogits.resize(x.shape)
+            _ = try labels.withUnsafeBufferPointer {
+                try softmaxCrossEntropy(logits: x, labels: $0, labelSmoothing: 0, dLogits: dLogits)
+            }
+            loss.append(monotonicSeconds() - t)
+            t = monotonicSeconds()
+            optimizer.zeroGrad()
+            var elapsed = monotonicSeconds() - t
+            var d = dLogits
+            for i in (0..<n).reversed() {
+                let needInput = copy.layers[..<i].contains { !$0.parameters.isEmpty }
+                let t = monotonicSeconds()
+                let next = copy.layers[i].backward(d, needInputGradient: needInput, context: context)
+                backward[i].append(monotonicSeconds() - t)
+                guard let next else { break }
+                d = next
+            }
+            t = monotonicSeconds()
+            optimizer.step(pool: pool)
+            elapsed += monotonicSeconds() - t
+            update.append(elapsed)
+            if round == 0 {  // the warm-up round: buffers sized, caches and workers warm
+                forward = forward.map { _ in [] }
+                backward = backward.map { _ in [] }
+                loss = []
+                update = []
+            }
+            round += 1
+        }
+
+        var shape = copy.inputShape
+        var layers: [LayerProfile] = []
+        for (i, layer) in copy.layers.enumerated() {
+            let flops = batchSize * layer.forwardFLOPs(inputShape: shape)
+            let needInput = copy.layers[..<i].contains { !$0.parameters.isEmpty }
+            layers.append(LayerProfile(index: i, summary: layer.summary, forwardSeconds: median(forward[i]),
+                                       backwardSeconds: median(backward[i]), forwardFLOPs: flops,
+                                       backwardFLOPs: needInput ? 2 * flops : flops))
+            shape = copy.layerOutputShapes[i]
+        }
+        return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, layers: layers,
+                           lossSeconds: median(loss), optimizerSeconds: median(update), rounds: round - 1)
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count); 0 for none.
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted(), mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+}

@@ -1,0 +1,97 @@
+// `smallnet profile`: where a model's training step spends its time, layer by layer, against
+// this machine's FMA limit.
+import ArgumentParser
+import SmallNet
+
+struct Profile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time each layer's forward and backward pass in a training step, with GFLOP/s and the share of the step.",
+        discussion: """
+            The model is the budget-sized FCN or CNN (--arch, --budget) or a saved checkpoint; it \
+            trains on random images with its recipe's optimizer (AdamW for a checkpoint), so the \
+            figures are those of `smallnet train` without data loading. The FMA limit is measured \
+            in the same run: a register-only loop of fused multiply-adds on every thread.
+            """)
+
+    @Option(help: "fcn or cnn (ignored with --checkpoint).")
+    var arch: String = "cnn"
+    @Option(help: "Parameter budget of the model (ignored with --checkpoint).")
+    var budget: Int = 100_000
+    @Option(help: "Profile this saved model instead.")
+    var checkpoint: String?
+    @Option(name: .customLong("batch-size"), help: "Images per step.")
+    var batchSize: Int = 64
+    @Option(help: "Threads for the kernels (default: all processors).")
+    var threads: Int?
+    @Option(help: "Seconds to measure the steps (after a warm-up).")
+    var seconds: Double = 2
+    @Option(help: "Also write the figures as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        reportingErrors {
+            guard seconds > 0 && seconds <= 600 else { throw SmallNetError.invalidArgument("--seconds must be in (0, 600], got \(seconds)") }
+            let (model, name, recipe) = try chosenModel()
+            let pool = try threadPool(threads)
+            let threadCount = pool?.threadCount ?? 1
+            let fmaLimit = fmaPeakGFLOPs(pool: pool, seconds: 0.5)
+            let gemmPeak = gemmPeakGFLOPs(pool: pool, seconds: 0.5)
+            let profile = try Profiler.profile(model: model, batchSize: batchSize, pool: pool, seconds: seconds) {
+                try recipe.buildOptimizer(for: $0)
+            }
+            print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) steps")
+            print("FMA limit \(Int(fmaLimit.rounded())) GFLOP/s (register-only FMA loop); GEMM peak \(Int(gemmPeak.rounded())) GFLOP/s (256×256×256)")
+            print(printedTable(profile, fmaLimit: fmaLimit))
+            if let json {
+                try writeTextFile(json, profileJSON(profile, name: name, fmaLimit: fmaLimit, gemmPeak: gemmPeak).serialized(indent: 2) + "\n")
+            }
+        }
+    }
+
+    /// The model to profile, its name, and the recipe whose optimizer it trains with.
+    func chosenModel() throws -> (Sequential, String, Recipe) {
+        if let checkpoint {
+            let model = try loadCheckpoint(checkpoint)
+            let architecture: Architecture = model.layers.contains { $0 is Conv2d } ? .cnn : .fcn
+            return (model, checkpoint, Recipe.defaults(for: architecture, budget: Swift.max(model.parameterCount, 1)))
+        }
+        guard let architecture = Architecture(rawValue: arch) else {
+            throw SmallNetError.invalidArgument("--arch must be fcn or cnn, got '\(arch)'")
+        }
+        guard budget >= 1000 && budget <= 100_000_000 else {
+            throw SmallNetError.invalidArgument("--budget must be in 1000...100000000, got \(budget)")
+        }
+        let recipe = Recipe.defaults(for: architecture, budget: budget)
+        return (try recipe.buildModel(), "\(arch)-\(budget / 1000)k", recipe)
+    }
+
+    func printedTable(_ p: StepProfile, fmaLimit: Double) -> String {
+        let step = p.stepSeconds
+        func gflops(_ flops: Int, _ seconds: Double) -> String { flops == 0 || seconds <= 0 ? "" : fixed(Double(flops) / seconds / 1e9, 1) }
+        func share(_ seconds: Double) -> String { fixed(100 * seconds / step, 1) + " %" }
+        var lines = [" #  \(pad("layer", 40)) forward µs  backward µs   share  fwd GFLOP/s  bwd GFLOP/s"]
+        for l in p.layers {
+            lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, 40)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 11)) \(pad(fixed(l.backwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds + l.backwardSeconds), 7)) \(pad(gflops(l.forwardFLOPs, l.forwardSeconds), 12)) \(gflops(l.backwardFLOPs, l.backwardSeconds))")
+        }
+        lines.append("    \(pad("loss (softmax cross-entropy)", 40)) \(pad(fixed(p.lossSeconds * 1e6, 1), 24)) \(share(p.lossSeconds))")
+        lines.append("    \(pad("optimizer (zero grad + update)", 40)) \(pad(fixed(p.optimizerSeconds * 1e6, 1), 24)) \(share(p.optimizerSeconds))")
+        lines.append("step \(fixed(step * 1e3, 3)) ms = \(Int(p.imagesPerSecond.rounded())) images/s, \(fixed(p.gflops, 1)) GFLOP/s = \(fixed(100 * p.gflops / fmaLimit, 1)) % of the FMA limit")
+        return lines.joined(separator: "\n")
+    }
+
+    func profileJSON(_ p: StepProfile, name: String, fmaLimit: Double, gemmPeak: Double) -> JSON {
+        .object([
+            ("model", .string(name)), ("batch_size", .number(p.batchSize)), ("threads", .number(p.threads)),
+            ("steps", .number(p.rounds)), ("fma_limit_gflops", .number(fmaLimit)), ("gemm_peak_gflops", .number(gemmPeak)),
+            ("step_seconds", .number(p.stepSeconds)), ("images_per_second", .number(p.imagesPerSecond)),
+            ("step_gflops", .number(p.gflops)), ("fraction_of_fma_limit", .number(p.gflops / fmaLimit)),
+            ("loss_seconds", .number(p.lossSeconds)), ("optimizer_seconds", .number(p.optimizerSeconds)),
+            ("layers", .array(p.layers.map { l in
+                .object([("index", .number(l.index)), ("layer", .string(l.summary)),
+                         ("forward_seconds", .number(l.forwardSeconds)), ("backward_seconds", .number(l.backwardSeconds)),
+                         ("forward_flops", .number(l.forwardFLOPs)), ("backward_flops", .number(l.backwardFLOPs)),
+                         ("share", .number((l.forwardSeconds + l.backwardSeconds) / p.stepSeconds))])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,53 @@
+// The profiler: one entry per layer, FLOPs as the layers count them, the model left as it was.
+import XCTest
+@testable import SmallNet
+
+final class ProfilerTests: XCTestCase {
+    func testProfileCoversEveryLayerAndLeavesTheModelUnchanged() throws {
+        let recipe = Recipe.defaults(for: .cnn, budget: 10_000)
+        let model = try recipe.buildModel()
+        let before = model.parameters.map { Array(UnsafeBufferPointer(start: $0.value.data, count: $0.value.count)) }
+        let profile = try Profiler.profile(model: model, batchSize: 8, pool: nil, seconds: 0) { try recipe.buildOptimizer(for: $0) }
+
+        XCTAssertEqual(profile.layers.count, model.layers.count)
+        XCTAssertGreaterThanOrEqual(profile.rounds, 3)
+        XCTAssertEqual(profile.layers.map(\.summary), model.layerSummaries.map(\.summary))
+        var shape = model.inputShape
+        for (layer, entry) in zip(model.layers, profile.layers) {
+            XCTAssertEqual(entry.forwardFLOPs, 8 * layer.forwardFLOPs(inputShape: shape), entry.summary)
+            XCTAssertGreaterThan(entry.forwardSeconds, 0, entry.summary)
+            shape = try layer.outputShape(for: shape)
+        }
+        // The first convolution computes no input gradient: its backward is the weight gradient alone.
+        XCTAssertEqual(profile.layers[0].backwardFLOPs, profile.layers[0].forwardFLOPs)
+        let conv = try XCTUnwrap(profile.layers.dropFirst().first { $0.summary.hasPrefix("Conv2d") })
+        XCTAssertEqual(conv.backwardFLOPs, 2 * conv.forwardFLOPs)
+        XCTAssertGreaterThan(profile.lossSeconds, 0)
+        XCTAssertGreaterThan(profile.optimizerSeconds, 0)
+        let parts = profile.layers.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds } + profile.lossSeconds + profile.optimizerSeconds
+        XCTAssertEqual(profile.stepSeconds, parts, accuracy: 1e-12)
+        XCTAssertEqual(profile.imagesPerSecond, 8 / profile.stepSeconds, accuracy: 1e-9)
+
+        let after = model.parameters.map { Array(UnsafeBufferPointer(start: $0.value.data, count: $0.value.count)) }
+        XCTAssertEqual(before, after, "the profile trains a copy")
+        XCTAssertTrue(model.isTraining)
+    }
+
+    func testProfileRefusesWhatTrainingRefuses() throws {
+        let recipe = Recipe.defaults(for: .fcn, budget: 50_000)
+        let model = try recipe.buildModel()
+        XCTAssertThrowsError(try Profiler.profile(model: model, batchSize: 1, pool: nil, seconds: 0) { try recipe.buildOptimizer(for: $0) }) {
+            guard case SmallNetError.invalidArgument(let message) = $0 else { return XCTFail("\($0)") }
+            XCTAssertTrue(message.contains("BatchNorm"), message)
+        }
+        XCTAssertThrowsError(try Profiler.profile(model: model, batchSize: 0, pool: nil) { try recipe.buildOptimizer(for: $0) })
+    }
+
+    func testFMALimitIsAFiniteRate() throws {
+        // Timing only: how it compares with the GEMM is for `smallnet bench` to print, not for a test.
+        let fma = fmaPeakGFLOPs(pool: nil, seconds: 0.05)
+        XCTAssertGreaterThan(fma, 0)
+        XCTAssertTrue(fma.isFinite)
+        XCTAssertEqual(fmaChains(iterations: 3, seed: 1), fmaChains(iterations: 3, seed: 1))
+    }
+}
