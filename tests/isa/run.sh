@@ -49,7 +49,7 @@ PY
 }
 
 CFLAGS="-std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2"
-for test in test_api test_activations test_losses; do
+for test in test_api test_activations test_losses test_optim; do
     cc $CFLAGS -Iinclude "tests/c/$test.c" -L"$lib" -lsmallnet -lm -Wl,-rpath,"$lib" -o "$work/$test"
 done
 cc $CFLAGS -Iinclude tests/isa/unsupported_cpu.c -L"$lib" -lsmallnet -Wl,-rpath,"$lib" -o "$work/unsupported_cpu"
@@ -76,9 +76,9 @@ for pair in Haswell:avx2 Nehalem:baseline; do
     cpu=${pair%%:*} isa=${pair#*:}
     echo "== $cpu (expects the $isa kernels)"
     results=""
-    for test in test_activations test_losses test_api; do
+    for test in test_activations test_losses test_optim test_api; do
         emulate "$cpu" "$work/$test" > "$work/$test-$cpu.txt" || { cat "$work/$test-$cpu.txt"; echo "FAIL: $test on $cpu"; failures=$((failures + 1)); }
-        results="$results$test: $(tail -n 1 "$work/$test-$cpu.txt" | sed 's/^C loss tests: //'); "
+        results="$results$test: $(tail -n 1 "$work/$test-$cpu.txt" | sed 's/^C [a-z]* tests: //'); "
     done
     grep -qx "isa: $isa" "$work/test_api-$cpu.txt" || { echo "FAIL: the C API test on $cpu did not run $isa"; failures=$((failures + 1)); }
     report "C tests: $results$(grep '^isa:' "$work/test_api-$cpu.txt")"
