@@ -29,7 +29,7 @@ LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswif
 	-Xlinker -L$(CURDIR)/$(dir $(STATIC_ZLIB))
 PREFIX ?= /usr/local
 
-.PHONY: all build lib deps build-deps wheel sdist test-wheel python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-cli test-threads test-abi-sweep test-fuzz test-isa fuzz install uninstall clean
+.PHONY: all build lib deps build-deps wheel sdist test-wheel python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-sweep test-cli test-threads test-abi-sweep test-fuzz test-isa fuzz install uninstall clean
 
 all: build lib
 
@@ -89,7 +89,7 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-cli test-threads test-isa test-wheel test-sanitize
+test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-sweep test-cli test-threads test-isa test-wheel test-sanitize
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)
@@ -100,12 +100,20 @@ test-c: lib
 python-deps:
 	@python3 -c 'import numpy, pytest, tqdm, safetensors, matplotlib, nbclient, nbformat, ipykernel, sklearn' 2>/dev/null || \
 		python3 -m pip install -q numpy pytest tqdm safetensors matplotlib nbclient nbformat ipykernel scikit-learn
+	@python3 -c 'import ipywidgets, distributed' 2>/dev/null || python3 -m pip install -q ipywidgets 'dask[distributed]'
+	@# Ray is large and not built for every platform: its test is skipped where it cannot be installed.
+	@python3 -c 'import ray' 2>/dev/null || python3 -m pip install -q ray || echo "note: ray could not be installed; its sweep test will be skipped"
 
 test-python: lib python-deps
 	cd python && SMALLNET_REQUIRE_DATA=1 SMALLNET_LIBRARY=$(CURDIR)/$(LIB_DIR)/libsmallnet.so python3 -m pytest -q tests
 
 test-study: build python-deps
 	SMALLNET_REQUIRE_DATA=1 python3 -m pytest -q tests/study
+
+# smallnet.sweep locally, on a Dask scheduler and two workers started as processes (one killed
+# mid-run) and on Ray: the same grid, the same results bit for bit.
+test-sweep: build lib python-deps
+	SMALLNET_REQUIRE_DATA=1 python3 -m pytest -q tests/sweep
 
 # The command-line tool end to end: train --save, evaluate, predict, bad input, install/uninstall.
 test-cli: build lib python-deps

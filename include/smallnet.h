@@ -941,6 +941,66 @@ sn_status sn_fit_with_options(sn_model *model, sn_optimizer *optimizer, const sn
                               sn_progress_fn progress, void *user, sn_epoch_record *history,
                               size_t history_capacity, size_t *n_epochs);
 
+/* Initialising one tensor (torch.nn.init) */
+
+/* sn_tensor_init.scheme: the torch.nn.init function. */
+#define SN_TENSOR_INIT_KAIMING_NORMAL 0  /* N(0, std²), std = gain / sqrt(fan) (kaiming_normal_) */
+#define SN_TENSOR_INIT_KAIMING_UNIFORM 1 /* U(±gain·sqrt(3/fan)) (kaiming_uniform_) */
+#define SN_TENSOR_INIT_XAVIER_NORMAL 2   /* N(0, std²), std = gain·sqrt(2/(fan_in+fan_out)) (xavier_normal_) */
+#define SN_TENSOR_INIT_XAVIER_UNIFORM 3  /* U(±gain·sqrt(6/(fan_in+fan_out))) (xavier_uniform_) */
+#define SN_TENSOR_INIT_ORTHOGONAL 4      /* gain·Q, Q with orthonormal rows (or columns, when the
+                                          * (dim 0, rest) matrix is tall) (orthogonal_) */
+#define SN_TENSOR_INIT_UNIFORM 5         /* U(low, high) (uniform_) */
+#define SN_TENSOR_INIT_NORMAL 6          /* N(mean, std²) (normal_) */
+#define SN_TENSOR_INIT_CONSTANT 7        /* every element = value (constant_, zeros_, ones_) */
+
+/* sn_tensor_init.mode of Kaiming: the fan whose variance is preserved. For a tensor (d0, d1, k…),
+ * fan_in = d1·∏k, fan_out = d0·∏k (torch's _calculate_fan_in_and_fan_out). */
+#define SN_FAN_IN 0
+#define SN_FAN_OUT 1
+
+/* sn_tensor_init.nonlinearity of Kaiming: its gain, as torch.nn.init.calculate_gain. torch's
+ * conv1d/2d/3d and conv_transpose1d/2d/3d have gain 1: use SN_NONLINEARITY_LINEAR. */
+#define SN_NONLINEARITY_LINEAR 0     /* 1 */
+#define SN_NONLINEARITY_SIGMOID 1    /* 1 */
+#define SN_NONLINEARITY_TANH 2       /* 5/3 */
+#define SN_NONLINEARITY_RELU 3       /* sqrt(2) */
+#define SN_NONLINEARITY_LEAKY_RELU 4 /* sqrt(2/(1 + a²)), a the negative slope */
+#define SN_NONLINEARITY_SELU 5       /* 3/4 */
+
+/* How sn_model_init_tensor fills a tensor. Fill with sn_tensor_init_default; each scheme reads
+ * the fields its torch.nn.init function has (and seed). */
+typedef struct sn_tensor_init {
+    uint32_t struct_size;
+    int32_t scheme;       /* SN_TENSOR_INIT_* */
+    int32_t mode;         /* Kaiming: SN_FAN_IN (default) or SN_FAN_OUT */
+    int32_t nonlinearity; /* Kaiming: SN_NONLINEARITY_*; default SN_NONLINEARITY_LEAKY_RELU */
+    float a;              /* Kaiming: the negative slope of SN_NONLINEARITY_LEAKY_RELU; default 0 */
+    float gain;           /* Xavier: >= 0, orthogonal: any; default 1 */
+    float low, high;      /* UNIFORM: low <= high; default 0, 1 */
+    float mean, std;      /* NORMAL: std >= 0; default 0, 1 */
+    float value;          /* CONSTANT: default 0 */
+    uint64_t seed;        /* seeds smallnet's generator: the same seed gives the same values; default 0 */
+} sn_tensor_init;
+
+/* Fills *out with torch.nn.init's defaults for `scheme` (SN_TENSOR_INIT_*): Kaiming a 0,
+ * SN_FAN_IN, SN_NONLINEARITY_LEAKY_RELU (gain sqrt(2)); gain 1; low 0, high 1; mean 0, std 1;
+ * value 0; seed 0. Set out->struct_size = sizeof(sn_tensor_init) first; a smaller size from an
+ * older header gets only its fields. SN_ERR_INVALID_ARGUMENT for an unknown scheme, a NULL out
+ * or a struct_size smaller than the first sn_tensor_init (this one) or larger than this
+ * library's; nothing is written then. */
+sn_status sn_tensor_init_default(int32_t scheme, sn_tensor_init *out);
+
+/* Refills tensor `name` of `model` (a parameter or buffer by its PyTorch name, "0.weight") in
+ * place as params says, with random numbers from smallnet's generator seeded with params->seed
+ * (values differ from PyTorch's; the distributions do not). params->struct_size as for
+ * sn_tensor_init_default. SN_ERR_NOT_FOUND for an unknown name; SN_ERR_INVALID_ARGUMENT for an
+ * unknown scheme, mode or nonlinearity, a non-finite field, a negative std or Xavier gain,
+ * low > high, Kaiming, Xavier or orthogonal on a tensor of fewer than 2 dimensions (as torch
+ * raises), values that overflow a float, or a batch counter (num_batches_tracked) set to other
+ * than a whole number >= 0. The tensor is unchanged on failure. */
+sn_status sn_model_init_tensor(sn_model *model, const char *name, const sn_tensor_init *params);
+
 /* (end of losses, optimizers, schedules, initialisation) */
 
 /* ==================================================================== Profiling === */

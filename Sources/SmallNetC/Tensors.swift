@@ -113,3 +113,91 @@ public func sn_model_set_tensor(_ model: OpaquePointer?, _ name: UnsafePointer<C
         entry.tensor.data.update(from: src, count: count)
     }
 }
+
+// MARK: torch.nn.init
+
+/// The size of the first sn_tensor_init (this one).
+let tensorInitMinimumSize = MemoryLayout<sn_tensor_init>.size
+
+private func unknownScheme(_ scheme: Int32) -> SmallNetError {
+    invalid("unknown scheme \(scheme) (SN_TENSOR_INIT_KAIMING_NORMAL … SN_TENSOR_INIT_CONSTANT, 0…7)")
+}
+
+/// torch.nn.init's defaults for `scheme`, as C params.
+private func tensorInitDefaults(_ scheme: Int32) throws -> sn_tensor_init {
+    guard scheme >= SN_TENSOR_INIT_KAIMING_NORMAL && scheme <= SN_TENSOR_INIT_CONSTANT else { throw unknownScheme(scheme) }
+    var p = sn_tensor_init()
+    p.struct_size = UInt32(MemoryLayout<sn_tensor_init>.size)
+    p.scheme = scheme
+    p.mode = SN_FAN_IN
+    p.nonlinearity = SN_NONLINEARITY_LEAKY_RELU
+    p.a = 0
+    p.gain = 1
+    p.low = 0
+    p.high = 1
+    p.mean = 0
+    p.std = 1
+    p.value = 0
+    p.seed = 0
+    return p
+}
+
+/// The engine's TensorInit for C params.
+private func tensorInit(from p: sn_tensor_init) throws -> TensorInit {
+    func mode() throws -> Initializers.FanMode {
+        switch p.mode {
+        case SN_FAN_IN: return .fanIn
+        case SN_FAN_OUT: return .fanOut
+        default: throw invalid("unknown mode \(p.mode) (SN_FAN_IN 0 or SN_FAN_OUT 1)")
+        }
+    }
+    func nonlinearity() throws -> Nonlinearity {
+        switch p.nonlinearity {
+        case SN_NONLINEARITY_LINEAR: return .linear
+        case SN_NONLINEARITY_SIGMOID: return .sigmoid
+        case SN_NONLINEARITY_TANH: return .tanh
+        case SN_NONLINEARITY_RELU: return .relu
+        case SN_NONLINEARITY_LEAKY_RELU: return .leakyReLU(negativeSlope: p.a)
+        case SN_NONLINEARITY_SELU: return .selu
+        default: throw invalid("unknown nonlinearity \(p.nonlinearity) (SN_NONLINEARITY_LINEAR … SN_NONLINEARITY_SELU, 0…5)")
+        }
+    }
+    switch p.scheme {
+    case SN_TENSOR_INIT_KAIMING_NORMAL: return .kaimingNormal(mode: try mode(), nonlinearity: try nonlinearity())
+    case SN_TENSOR_INIT_KAIMING_UNIFORM: return .kaimingUniform(mode: try mode(), nonlinearity: try nonlinearity())
+    case SN_TENSOR_INIT_XAVIER_NORMAL: return .xavierNormal(gain: Double(p.gain))
+    case SN_TENSOR_INIT_XAVIER_UNIFORM: return .xavierUniform(gain: Double(p.gain))
+    case SN_TENSOR_INIT_ORTHOGONAL: return .orthogonal(gain: Double(p.gain))
+    case SN_TENSOR_INIT_UNIFORM: return .uniform(low: Double(p.low), high: Double(p.high))
+    case SN_TENSOR_INIT_NORMAL: return .normal(mean: Double(p.mean), std: Double(p.std))
+    case SN_TENSOR_INIT_CONSTANT: return .constant(Double(p.value))
+    default: throw unknownScheme(p.scheme)
+    }
+}
+
+@_cdecl("sn_tensor_init_default")
+public func sn_tensor_init_default(_ scheme: Int32, _ out: UnsafeMutablePointer<sn_tensor_init>?) -> sn_status {
+    guarded {
+        let out = try nonNull(out, "out")
+        try writeGrowable(try tensorInitDefaults(scheme), to: out, minimumSize: tensorInitMinimumSize, "sn_tensor_init")
+    }
+}
+
+@_cdecl("sn_model_init_tensor")
+public func sn_model_init_tensor(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+                                 _ params: UnsafePointer<sn_tensor_init>?) -> sn_status {
+    guarded {
+        let entry = try findTensor(try modelBox(model).model, name)
+        let p = try readGrowable(try nonNull(params, "params"), defaults: try tensorInitDefaults(SN_TENSOR_INIT_CONSTANT),
+                                 minimumSize: tensorInitMinimumSize, "params->struct_size", "sn_tensor_init")
+        var generator = RandomGenerator(seed: p.seed)
+        let values = try tensorInit(from: p).values(for: entry.tensor.shape, generator: &generator)
+        if Checkpoint.isCounter(entry.name) {
+            for i in 0..<values.count where values.data[i] != values.data[i].rounded() || values.data[i] < 0
+                || values.data[i] > Checkpoint.largestCounter {
+                throw invalid("\(entry.name) counts batches: a whole number in 0...2^63, got \(values.data[i]); it is unchanged")
+            }
+        }
+        entry.tensor.data.update(from: values.data, count: values.count)
+    }
+}

@@ -1,12 +1,14 @@
 // The parameter-budget study: which runs make up the three tables, and the published figures.
 import SmallNet
 
-/// One training run of the study.
+/// One training run of the study: a cell of a table with one seed.
 struct StudyRun {
     /// Which table it belongs to: 1 (FCN budgets), 2 (optimizers × learning rates), 3 (CNN budgets).
     let table: Int
-    /// A file-name-safe identifier, e.g. "t2-cnn-100k-adam-0.005".
-    let id: String
+    /// The table cell, a file-name-safe identifier, e.g. "t2-cnn-100k-adam-0.005".
+    let cell: String
+    /// The seed of initialisation, shuffling, dropout and augmentation.
+    let seed: Int
     let arch: Architecture
     let budget: Int
     let optimizer: OptimizerKind?
@@ -14,9 +16,13 @@ struct StudyRun {
     /// The figure of the reference report for this row (a fraction), if it has one.
     let published: Double?
 
+    /// The run's identifier: the cell's, with "-s<seed>" for seeds after 0 (so that the runs of
+    /// a one-seed study are the seed-0 runs of a study of several seeds).
+    var id: String { seed == 0 ? cell : "\(cell)-s\(seed)" }
+
     /// Arguments of `smallnet train` for this run (without output and data options).
     func trainArguments(quick: Bool) -> [String] {
-        var args = ["train", "--arch", arch.rawValue, "--params", String(budget), "--seed", "0"]
+        var args = ["train", "--arch", arch.rawValue, "--params", String(budget), "--seed", String(seed)]
         if let optimizer { args += ["--optimizer", optimizer.rawValue] }
         if let learningRate { args += ["--lr", "\(learningRate)"] }
         if table == 2 { args += StudyPlan.table2Settings }
@@ -53,20 +59,26 @@ enum StudyPlan {
     static let publishedCNN: [Int: Double] = [10_000: 0.7875, 20_000: 0.7938, 50_000: 0.8988, 100_000: 0.9171]
     static let publishedTable2: [OptimizerKind: [Double]] = [.sgd: [0.9155, 0.9171, 0.8966], .adam: [0.9058, 0.9093, 0.8932]]
 
-    static var runs: [StudyRun] {
+    /// The 16 runs of one seed, in the order they start: Table 1, Table 3, Table 2.
+    static var runs: [StudyRun] { runs(seeds: 1) }
+
+    /// Every cell with seeds 0..<seeds, seed by seed (all of seed 0 first).
+    static func runs(seeds: Int) -> [StudyRun] {
         var runs: [StudyRun] = []
-        for b in fcnBudgets {
-            runs.append(StudyRun(table: 1, id: "t1-fcn-\(b / 1000)k", arch: .fcn, budget: b, optimizer: nil,
-                                 learningRate: nil, published: publishedFCN[b]))
-        }
-        for b in cnnBudgets {
-            runs.append(StudyRun(table: 3, id: "t3-cnn-\(b / 1000)k", arch: .cnn, budget: b, optimizer: nil,
-                                 learningRate: nil, published: publishedCNN[b]))
-        }
-        for o in optimizers {
-            for (i, lr) in learningRates.enumerated() {
-                runs.append(StudyRun(table: 2, id: "t2-cnn-100k-\(o.rawValue)-\(lr)", arch: .cnn, budget: 100_000,
-                                     optimizer: o, learningRate: lr, published: publishedTable2[o]?[i]))
+        for seed in 0..<max(1, seeds) {
+            for b in fcnBudgets {
+                runs.append(StudyRun(table: 1, cell: "t1-fcn-\(b / 1000)k", seed: seed, arch: .fcn, budget: b, optimizer: nil,
+                                     learningRate: nil, published: publishedFCN[b]))
+            }
+            for b in cnnBudgets {
+                runs.append(StudyRun(table: 3, cell: "t3-cnn-\(b / 1000)k", seed: seed, arch: .cnn, budget: b, optimizer: nil,
+                                     learningRate: nil, published: publishedCNN[b]))
+            }
+            for o in optimizers {
+                for (i, lr) in learningRates.enumerated() {
+                    runs.append(StudyRun(table: 2, cell: "t2-cnn-100k-\(o.rawValue)-\(lr)", seed: seed, arch: .cnn,
+                                         budget: 100_000, optimizer: o, learningRate: lr, published: publishedTable2[o]?[i]))
+                }
             }
         }
         return runs

@@ -242,6 +242,7 @@ func resultJSON(recipe: Recipe, model: Sequential, history: [EpochRecord], test:
         ("optimizer", .string(recipe.optimizer.rawValue)),
         ("lr", .number(recipe.effectiveLearningRate)),
         ("seed", .number(Double(recipe.training.seed))),
+        ("cpu", .string(cpuModel())),
         ("test_accuracy", .number(test.accuracy)),
         ("test_loss", .number(test.loss)),
         ("train_seconds", .number(seconds)),

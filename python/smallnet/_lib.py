@@ -131,6 +131,42 @@ SN_REDUCTION_MEAN = 0
 SN_REDUCTION_SUM = 1
 SN_REDUCTION_NONE = 2
 
+SN_TENSOR_INIT_KAIMING_NORMAL = 0
+SN_TENSOR_INIT_KAIMING_UNIFORM = 1
+SN_TENSOR_INIT_XAVIER_NORMAL = 2
+SN_TENSOR_INIT_XAVIER_UNIFORM = 3
+SN_TENSOR_INIT_ORTHOGONAL = 4
+SN_TENSOR_INIT_UNIFORM = 5
+SN_TENSOR_INIT_NORMAL = 6
+SN_TENSOR_INIT_CONSTANT = 7
+
+SN_FAN_IN = 0
+SN_FAN_OUT = 1
+
+SN_NONLINEARITY_LINEAR = 0
+SN_NONLINEARITY_SIGMOID = 1
+SN_NONLINEARITY_TANH = 2
+SN_NONLINEARITY_RELU = 3
+SN_NONLINEARITY_LEAKY_RELU = 4
+SN_NONLINEARITY_SELU = 5
+
+# torch.nn.init's spellings of the codes above (torch's conv* have gain 1, as linear).
+FAN_MODE_CODES = {"fan_in": SN_FAN_IN, "fan_out": SN_FAN_OUT}
+NONLINEARITY_CODES = {
+    "linear": SN_NONLINEARITY_LINEAR,
+    "conv1d": SN_NONLINEARITY_LINEAR,
+    "conv2d": SN_NONLINEARITY_LINEAR,
+    "conv3d": SN_NONLINEARITY_LINEAR,
+    "conv_transpose1d": SN_NONLINEARITY_LINEAR,
+    "conv_transpose2d": SN_NONLINEARITY_LINEAR,
+    "conv_transpose3d": SN_NONLINEARITY_LINEAR,
+    "sigmoid": SN_NONLINEARITY_SIGMOID,
+    "tanh": SN_NONLINEARITY_TANH,
+    "relu": SN_NONLINEARITY_RELU,
+    "leaky_relu": SN_NONLINEARITY_LEAKY_RELU,
+    "selu": SN_NONLINEARITY_SELU,
+}
+
 # Names of the codes above, as the Python API spells them.
 ARCH_CODES = {"fcn": SN_ARCH_FCN, "cnn": SN_ARCH_CNN}
 OPTIMIZER_CODES = {
@@ -332,6 +368,25 @@ class sn_train_options(Structure):
     ]
 
 
+class sn_tensor_init(Structure):
+    """``sn_tensor_init``: how ``sn_model_init_tensor`` refills a tensor (torch.nn.init)."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("scheme", c_int32),
+        ("mode", c_int32),
+        ("nonlinearity", c_int32),
+        ("a", c_float),
+        ("gain", c_float),
+        ("low", c_float),
+        ("high", c_float),
+        ("mean", c_float),
+        ("std", c_float),
+        ("value", c_float),
+        ("seed", c_uint64),
+    ]
+
+
 class sn_progress(Structure):
     """``sn_progress``: what the progress callback sees."""
 
@@ -438,6 +493,7 @@ STRUCTS = {
     "sn_schedule_options": sn_schedule_options,
     "sn_train_params": sn_train_params,
     "sn_train_options": sn_train_options,
+    "sn_tensor_init": sn_tensor_init,
     "sn_progress": sn_progress,
     "sn_epoch_record": sn_epoch_record,
     "sn_preprocessing": sn_preprocessing,
@@ -761,6 +817,10 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
             _size_p,
         ],
     ),
+    # sn_status sn_tensor_init_default(int32_t scheme, sn_tensor_init *out);
+    "sn_tensor_init_default": (sn_status, [c_int32, POINTER(sn_tensor_init)]),
+    # sn_status sn_model_init_tensor(sn_model *model, const char *name, const sn_tensor_init *params);
+    "sn_model_init_tensor": (sn_status, [sn_model_p, c_char_p, POINTER(sn_tensor_init)]),
     # (end of losses, optimizers, schedules, initialisation)
     # ----------------------------------------------------------------- profiling
     # sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float lr, int32_t batch_size,

@@ -38,6 +38,23 @@ def test_runs_without_errors(executed):
     assert errors == []
 
 
+def test_no_progress_bar_warning(executed):
+    """tqdm finds ipywidgets (smallnet[notebook]) and draws widgets, not an IProgress warning."""
+    notebook, _ = executed
+    text = "".join(str(o) for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "IProgress" not in text and "TqdmWarning" not in text
+    assert "application/vnd.jupyter.widget-view+json" in text
+
+
+def test_figures_come_from_smallnet_plots_and_the_intro_gives_the_full_time():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    for function in ("plots.accuracy_vs_params(", "plots.learning_curves(", "plots.confusion_best("):
+        assert function in code
+    assert "ax.imshow(confusion" not in code, "no copy of the plotting code"
+    assert "minutes" in notebook.cells[0].source and "FULL_MODE_TIME" not in notebook.cells[0].source
+
+
 def test_plots_are_real_non_empty_images(executed):
     notebook, out = executed
     images = [base64.b64decode(o["data"]["image/png"])

@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 110
+#define N_FUNCTIONS 112
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -460,7 +460,7 @@ static void counted(int f) { /* a call returning no status */
     X(sn_loss_params_default) X(sn_loss) X(sn_optimizer_options_default) X(sn_optimizer_create_with_options)      \
     X(sn_schedule_options_default) X(sn_schedule_params_default) X(sn_schedule_lr_with_options) X(sn_model_set_grad)  \
     X(sn_model_clip_grad_norm) X(sn_model_clip_grad_value) X(sn_train_options_default) X(sn_fit_with_options)       \
-    X(sn_model_profile) X(sn_isa)
+    X(sn_model_profile) X(sn_tensor_init_default) X(sn_model_init_tensor) X(sn_isa)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -2164,6 +2164,56 @@ static void c_sn_model_clip_grad_value(void) {
     CHECK(sn_model_clip_grad_value, sn_model_clip_grad_value(m, clip));
 }
 
+static void c_sn_tensor_init_default(void) {
+    union {
+        sn_tensor_init params;
+        unsigned char bytes[sizeof(sn_tensor_init) + 64];
+    } u;
+    memset(&u, 0xAB, sizeof u);
+    u.params.struct_size = sane(70) ? (uint32_t)sizeof u.params : any_struct_size(sizeof u.params);
+    uint32_t declared = u.params.struct_size;
+    int32_t scheme = sane(70) ? (int32_t)below(8) : any_i32();
+    int null_out = hostile(10);
+    DESCRIBE(sn_tensor_init_default, "sn_tensor_init_default(%d, %s with struct_size %u)", scheme,
+             null_out ? "NULL" : "&p", declared);
+    CHECK(sn_tensor_init_default, sn_tensor_init_default(scheme, null_out ? NULL : &u.params));
+    size_t limit = declared <= sizeof u.params ? declared : 0;
+    for (size_t i = limit > 4 ? limit : 4; i < sizeof u; i++)
+        if (u.bytes[i] != 0xAB) violation("sn_tensor_init_default wrote byte %zu of a %u-byte struct", i, declared);
+}
+
+/* sn_model_init_tensor: the defaults of a scheme, often with hostile fields, on a named tensor
+ * of a live model (or a hostile name). */
+static void c_sn_model_init_tensor(void) {
+    sn_model *m = pick_model();
+    char name[64];
+    size_t count;
+    const char *n = any_tensor_name(m, name, &count);
+    sn_tensor_init p;
+    int32_t scheme = sane(85) ? (int32_t)below(8) : any_i32();
+    p.struct_size = sizeof p;
+    if (sn_tensor_init_default(scheme, &p) != SN_OK) sn_tensor_init_default(SN_TENSOR_INIT_NORMAL, &p);
+    p.struct_size = any_struct_size(sizeof p);
+    if (!sane(85)) p.scheme = scheme;
+    if (hostile(15)) p.mode = sane(50) ? (int32_t)below(2) : any_i32();
+    if (hostile(15)) p.nonlinearity = sane(50) ? (int32_t)below(6) : any_i32();
+    if (hostile(15)) p.a = any_float();
+    if (hostile(15)) p.gain = any_float();
+    if (hostile(15)) p.low = any_float();
+    if (hostile(15)) p.high = any_float();
+    if (hostile(15)) p.mean = any_float();
+    if (hostile(15)) p.std = any_float();
+    if (hostile(15)) p.value = any_float();
+    p.seed = next_u64();
+    int null_params = hostile(5);
+    DESCRIBE(sn_model_init_tensor,
+             "sn_model_init_tensor(model %p, \"%.40s\", %s{struct_size %u, scheme %d, mode %d, nonlinearity %d, a %g, "
+             "gain %g, low %g, high %g, mean %g, std %g, value %g, seed %llu})",
+             (void *)m, n ? n : "(null)", null_params ? "NULL, not " : "", p.struct_size, p.scheme, p.mode,
+             p.nonlinearity, p.a, p.gain, p.low, p.high, p.mean, p.std, p.value, (unsigned long long)p.seed);
+    CHECK(sn_model_init_tensor, sn_model_init_tensor(m, n, null_params ? NULL : &p));
+}
+
 static void c_sn_isa(void) {
     DESCRIBE(sn_isa, "sn_isa()");
     const char *isa = sn_isa();
@@ -2212,7 +2262,7 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_optimizer_create_with_options, 5), ROW(sn_schedule_options_default, 1), ROW(sn_schedule_params_default, 1),
     ROW(sn_schedule_lr_with_options, 3), ROW(sn_model_set_grad, 3), ROW(sn_model_clip_grad_norm, 3),
     ROW(sn_model_clip_grad_value, 2), ROW(sn_train_options_default, 1), ROW(sn_fit_with_options, 6),
-    ROW(sn_model_profile, 2),
+    ROW(sn_model_profile, 2), ROW(sn_tensor_init_default, 1), ROW(sn_model_init_tensor, 3),
     ROW(sn_isa, 1),
 };
 

@@ -1012,6 +1012,70 @@ static void test_convolution_and_pooling_options(void) {
     sn_model_free(m);
 }
 
+/* A model mixing the newer layers (a depthwise-separable block with GELU, LayerNorm, Dropout2d,
+ * SiLU) trains, saves and loads back with the same outputs. */
+static void test_mixed_model_trains_saves_and_loads(const char *dir) {
+    sn_dataset *train = synthetic(120, 5);
+    sn_model *m = NULL;
+    OK(sn_model_create(1, 4, 4, &m));
+    sn_conv2d_params p;
+    p.struct_size = sizeof p;
+    OK(sn_conv2d_params_default(&p));
+    p.out_channels = 4;
+    p.kernel_size = 3;
+    p.padding = SN_PADDING_SAME;
+    p.seed = 1;
+    OK(sn_model_add_conv2d_ex(m, &p));   /* (4, 4, 4) */
+    p.groups = 4;
+    p.seed = 2;
+    OK(sn_model_add_conv2d_ex(m, &p));   /* depthwise 3×3 */
+    p.groups = 1;
+    p.kernel_size = 1;
+    p.out_channels = 6;
+    p.padding = 0;
+    p.seed = 3;
+    OK(sn_model_add_conv2d_ex(m, &p));   /* pointwise 4 → 6 */
+    OK(sn_model_add_gelu(m, 0));
+    OK(sn_model_add_dropout2d(m, 0.1f));
+    OK(sn_model_add_layernorm(m, 3, 1e-5f, 1));
+    OK(sn_model_add_silu(m));
+    OK(sn_model_add_flatten(m));
+    OK(sn_model_add_linear(m, 3, 1, SN_INIT_PYTORCH, 4));
+    sn_optimizer_params op;
+    OK(sn_optimizer_params_default(SN_OPTIMIZER_ADAMW, &op));
+    op.lr = 0.01f;
+    sn_optimizer *opt = NULL;
+    OK(sn_optimizer_create(m, &op, &opt));
+    sn_train_params tp;
+    OK(sn_train_params_default(&tp));
+    tp.epochs = 3;
+    tp.batch_size = 20;
+    sn_epoch_record history[3];
+    size_t epochs = 0;
+    OK(sn_fit(m, opt, train, &tp, NULL, NULL, history, 3, &epochs));
+    EXPECT(epochs == 3 && history[2].train_loss < history[0].train_loss, "mixed model: loss %g → %g",
+           (double)history[0].train_loss, (double)history[2].train_loss);
+    char path[512];
+    snprintf(path, sizeof path, "%s/mixed.safetensors", dir);
+    OK(sn_model_save(m, path, NULL));
+    sn_model *loaded = NULL;
+    OK(sn_model_load(path, &loaded));
+    OK(sn_model_set_training(m, 0));
+    OK(sn_model_set_training(loaded, 0));
+    float x[2 * 16], a[6], b[6];
+    for (int i = 0; i < 32; i++) x[i] = (float)(i % 5) * 0.25f;
+    OK(sn_model_forward(m, x, 2, a, 6));
+    OK(sn_model_forward(loaded, x, 2, b, 6));
+    EXPECT(memcmp(a, b, sizeof a) == 0, "the loaded mixed model gives the same outputs");
+    size_t layers = 0;
+    OK(sn_model_n_layers(loaded, &layers));
+    EXPECT(layers == 9, "the loaded mixed model has its 9 layers, got %zu", layers);
+    sn_model_free(loaded);
+    sn_optimizer_free(opt);
+    sn_model_free(m);
+    sn_dataset_free(train);
+}
+
 int main(void) {
     char dir[] = "/tmp/smallnet-c-test-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -1029,6 +1093,7 @@ int main(void) {
     test_one_call_per_handle();
     test_create_free_cycles();
     test_convolution_and_pooling_options();
+    test_mixed_model_trains_saves_and_loads(dir);
     char command[600];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);

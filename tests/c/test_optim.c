@@ -2,7 +2,8 @@
  * test_optim.c — optimizers, schedules, gradient clipping and initialisations through the C
  * surface, and the ABI around them: the structs of 0.1 keep their size, the new settings live in
  * new structs (sn_optimizer_options, sn_schedule_options) and at the end of sn_train_options,
- * whose first, smaller size is still accepted (and never written past).
+ * whose first, smaller size is still accepted (and never written past); torch.nn.init on one
+ * named tensor (sn_model_init_tensor).
  */
 #include "check.h"
 
@@ -396,6 +397,147 @@ static void test_initialisations(void) {
     sn_model_free(m);
 }
 
+/* Initialising one named tensor (torch.nn.init): defaults, seeds, bounds, and refusals that
+ * name the problem and leave the tensor as it was. */
+static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof *a) == 0; }
+
+static sn_tensor_init tensor_init(int32_t scheme) {
+    sn_tensor_init p;
+    p.struct_size = sizeof p;
+    OK(sn_tensor_init_default(scheme, &p));
+    return p;
+}
+
+static void test_tensor_init(void) {
+    sn_tensor_init p = tensor_init(SN_TENSOR_INIT_KAIMING_NORMAL);
+    EXPECT(p.struct_size == sizeof p && p.scheme == SN_TENSOR_INIT_KAIMING_NORMAL && p.mode == SN_FAN_IN &&
+               p.nonlinearity == SN_NONLINEARITY_LEAKY_RELU && p.a == 0 && p.gain == 1 && p.low == 0 &&
+               p.high == 1 && p.mean == 0 && p.std == 1 && p.value == 0 && p.seed == 0,
+           "torch's defaults");
+    EXPECT_STATUS(sn_tensor_init_default(8, &p), SN_ERR_INVALID_ARGUMENT);
+    EXPECT(strstr(sn_last_error(), "scheme") != NULL, "names the scheme: %s", sn_last_error());
+    EXPECT_STATUS(sn_tensor_init_default(SN_TENSOR_INIT_NORMAL, NULL), SN_ERR_INVALID_ARGUMENT);
+    p.struct_size = 3;
+    EXPECT_STATUS(sn_tensor_init_default(SN_TENSOR_INIT_NORMAL, &p), SN_ERR_INVALID_ARGUMENT);
+
+    /* Linear 16 → 8 (weight (8, 16), bias (8)), then BatchNorm1d (with its batch counter). */
+    sn_model *m = NULL;
+    OK(sn_model_create(1, 4, 4, &m));
+    OK(sn_model_add_linear(m, 8, 1, SN_INIT_KAIMING, 3));
+    OK(sn_model_add_batchnorm1d(m, 0.1f, 1e-5f));
+    float w[136], again[128], before[136];
+
+    /* Same seed, same values; another seed, others. */
+    p = tensor_init(SN_TENSOR_INIT_KAIMING_NORMAL);
+    p.seed = 42;
+    OK(sn_model_init_tensor(m, "0.weight", &p));
+    OK(sn_model_get_tensor(m, "0.weight", w, 128));
+    OK(sn_model_init_tensor(m, "0.weight", &p));
+    OK(sn_model_get_tensor(m, "0.weight", again, 128));
+    EXPECT(same_floats(w, again, 128), "same seed, same values");
+    p.seed = 43;
+    OK(sn_model_init_tensor(m, "0.weight", &p));
+    OK(sn_model_get_tensor(m, "0.weight", again, 128));
+    EXPECT(!same_floats(w, again, 128), "another seed, other values");
+
+    /* Xavier uniform with gain 2 stays within 2·sqrt(6 / (16 + 8)) = 1; fan_out Kaiming uniform with
+     * tanh within 5/3·sqrt(3 / 8). */
+    p = tensor_init(SN_TENSOR_INIT_XAVIER_UNIFORM);
+    p.gain = 2;
+    OK(sn_model_init_tensor(m, "0.weight", &p));
+    OK(sn_model_get_tensor(m, "0.weight", w, 128));
+    float largest = 0;
+    for (int i = 0; i < 128; i++) largest = fabsf(w[i]) > largest ? fabsf(w[i]) : largest;
+    EXPECT(largest <= 1.0f && largest > 0.8f, "xavier_uniform bound 1: largest %g", largest);
+    p = tensor_init(SN_TENSOR_INIT_KAIMING_UNIFORM);
+    p.mode = SN_FAN_OUT;
+    p.nonlinearity = SN_NONLINEARITY_TANH;
+    OK(sn_model_init_tensor(m, "0.weight", &p));
+    OK(sn_model_get_tensor(m, "0.weight", w, 128));
+    largest = 0;
+    for (int i = 0; i < 128; i++) largest = fabsf(w[i]) > largest ? fabsf(w[i]) : largest;
+    double bound = 5.0 / 3 * sqrt(3.0 / 8);
+    EXPECT(largest <= bound && largest > 0.8 * bound, "kaiming_uniform fan_out tanh: largest %g of %g", largest, bound);
+
+    /* Uniform, normal and constant work on 1-D tensors too; the counter takes whole numbers. */
+    p = tensor_init(SN_TENSOR_INIT_UNIFORM);
+    p.low = -0.5f;
+    p.high = -0.25f;
+    OK(sn_model_init_tensor(m, "0.bias", &p));
+    OK(sn_model_get_tensor(m, "0.bias", w, 8));
+    int inside = 1;
+    for (int i = 0; i < 8; i++) inside &= w[i] >= -0.5f && w[i] <= -0.25f;
+    EXPECT(inside, "uniform_(-0.5, -0.25)");
+    p = tensor_init(SN_TENSOR_INIT_CONSTANT);
+    p.value = 3;
+    OK(sn_model_init_tensor(m, "1.num_batches_tracked", &p));
+    OK(sn_model_get_tensor(m, "1.num_batches_tracked", w, 1));
+    EXPECT(w[0] == 3, "num_batches_tracked = %g", w[0]);
+    p.value = 2.5f;
+    EXPECT_STATUS(sn_model_init_tensor(m, "1.num_batches_tracked", &p), SN_ERR_INVALID_ARGUMENT);
+    OK(sn_model_get_tensor(m, "1.num_batches_tracked", w, 1));
+    EXPECT(w[0] == 3, "the counter is unchanged: %g", w[0]);
+    p.value = 0.5f;
+    OK(sn_model_init_tensor(m, "1.running_var", &p));
+    OK(sn_model_get_tensor(m, "1.running_var", w, 8));
+    EXPECT(w[0] == 0.5f && w[7] == 0.5f, "constant_ on a buffer");
+
+    /* Failures: status, a message naming the problem, the tensor unchanged. */
+    OK(sn_model_get_tensor(m, "0.weight", before, 128));
+    OK(sn_model_get_tensor(m, "0.bias", before + 128, 8));
+    struct {
+        const char *name;
+        int32_t scheme;
+        int field; /* 0 scheme, 1 mode, 2 nonlinearity, 3 a, 4 gain, 5 low > high, 6 std, 7 mean, 8 value, 9 struct_size */
+        float value;
+        sn_status want;
+        const char *says;
+    } cases[] = {
+        {"9.weight", SN_TENSOR_INIT_NORMAL, -1, 0, SN_ERR_NOT_FOUND, "9.weight"},
+        {"0.bias", SN_TENSOR_INIT_KAIMING_NORMAL, -1, 0, SN_ERR_INVALID_ARGUMENT, "2 dimensions"},
+        {"0.bias", SN_TENSOR_INIT_XAVIER_UNIFORM, -1, 0, SN_ERR_INVALID_ARGUMENT, "2 dimensions"},
+        {"0.bias", SN_TENSOR_INIT_ORTHOGONAL, -1, 0, SN_ERR_INVALID_ARGUMENT, "2 or more dimensions"},
+        {"0.weight", SN_TENSOR_INIT_NORMAL, 0, 8, SN_ERR_INVALID_ARGUMENT, "scheme"},
+        {"0.weight", SN_TENSOR_INIT_NORMAL, 0, -1, SN_ERR_INVALID_ARGUMENT, "scheme"},
+        {"0.weight", SN_TENSOR_INIT_KAIMING_NORMAL, 1, 2, SN_ERR_INVALID_ARGUMENT, "mode"},
+        {"0.weight", SN_TENSOR_INIT_KAIMING_UNIFORM, 2, 6, SN_ERR_INVALID_ARGUMENT, "nonlinearity"},
+        {"0.weight", SN_TENSOR_INIT_KAIMING_UNIFORM, 3, NAN, SN_ERR_INVALID_ARGUMENT, "a (the negative slope)"},
+        {"0.weight", SN_TENSOR_INIT_XAVIER_NORMAL, 4, -1, SN_ERR_INVALID_ARGUMENT, "gain"},
+        {"0.weight", SN_TENSOR_INIT_ORTHOGONAL, 4, INFINITY, SN_ERR_INVALID_ARGUMENT, "gain"},
+        {"0.weight", SN_TENSOR_INIT_UNIFORM, 5, 0, SN_ERR_INVALID_ARGUMENT, "low"},
+        {"0.weight", SN_TENSOR_INIT_NORMAL, 6, -0.1f, SN_ERR_INVALID_ARGUMENT, "std"},
+        {"0.weight", SN_TENSOR_INIT_NORMAL, 6, 3e38f, SN_ERR_INVALID_ARGUMENT, "range"},
+        {"0.weight", SN_TENSOR_INIT_NORMAL, 7, NAN, SN_ERR_INVALID_ARGUMENT, "mean"},
+        {"0.weight", SN_TENSOR_INIT_CONSTANT, 8, INFINITY, SN_ERR_INVALID_ARGUMENT, "value"},
+        {"0.weight", SN_TENSOR_INIT_CONSTANT, 9, 0, SN_ERR_INVALID_ARGUMENT, "struct_size"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        p = tensor_init(cases[c].scheme);
+        switch (cases[c].field) {
+        case 0: p.scheme = (int32_t)cases[c].value; break;
+        case 1: p.mode = (int32_t)cases[c].value; break;
+        case 2: p.nonlinearity = (int32_t)cases[c].value; break;
+        case 3: p.a = cases[c].value; break;
+        case 4: p.gain = cases[c].value; break;
+        case 5: p.low = 1; p.high = 0; break;
+        case 6: p.std = cases[c].value; break;
+        case 7: p.mean = cases[c].value; break;
+        case 8: p.value = cases[c].value; break;
+        case 9: p.struct_size = sizeof p + 8; break;
+        }
+        EXPECT_STATUS(sn_model_init_tensor(m, cases[c].name, &p), cases[c].want);
+        EXPECT(strstr(sn_last_error(), cases[c].says) != NULL, "case %zu names '%s': %s", c, cases[c].says,
+               sn_last_error());
+        OK(sn_model_get_tensor(m, "0.weight", w, 128));
+        OK(sn_model_get_tensor(m, "0.bias", w + 128, 8));
+        EXPECT(same_floats(w, before, 136), "case %zu left the tensors unchanged", c);
+    }
+    EXPECT_STATUS(sn_model_init_tensor(m, "0.weight", NULL), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_init_tensor(NULL, "0.weight", &p), SN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(sn_model_init_tensor(m, NULL, &p), SN_ERR_INVALID_ARGUMENT);
+    sn_model_free(m);
+}
+
 int main(void) {
     test_struct_sizes();
     test_optimizer_options();
@@ -404,6 +546,7 @@ int main(void) {
     test_train_options_of_every_size();
     test_fit_schedules();
     test_initialisations();
+    test_tensor_init();
     printf("C optimizer tests: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -558,3 +558,29 @@ def test_profile_refuses_bad_settings(args, expected):
     result = smallnet("profile", *args)
     assert_one_error_line(result)
     assert expected in result.stderr, result.stderr
+
+
+def test_a_model_of_the_newer_layers_goes_through_the_cli(tmp_path):
+    """A depthwise-separable block with GELU and LayerNorm, built and trained from Python, then
+    evaluated and used for predictions by the CLI from its checkpoint: the same accuracy."""
+    if not LIBRARY.exists():
+        pytest.skip("build/lib/libsmallnet.so is not built (make lib)")
+    path = tmp_path / "mixed.safetensors"
+    script = f"""
+import json, smallnet
+train = smallnet.Dataset.fashion_mnist(train=True).subset(0, 2000)
+test = smallnet.Dataset.fashion_mnist(train=False)
+model = (smallnet.Model((1, 28, 28)).add_conv2d(8, 3, padding=1, seed=1).add_conv2d(8, 3, padding="same", groups=8, seed=2)
+         .add_conv2d(12, 1, seed=3).add_gelu().add_maxpool2d(2).add_layernorm(3).add_flatten().add_linear(10, seed=4))
+model.fit(train, smallnet.AdamW(model, lr=0.003), epochs=1, batch_size=64, progress=False)
+model.save({str(path)!r})
+print(json.dumps({{"accuracy": float(model.evaluate(test)["accuracy"])}}))
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), SMALLNET_LIBRARY=str(LIBRARY))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    python = json.loads(run.stdout.splitlines()[-1])
+    out = tmp_path / "evaluate.json"
+    ok(smallnet("evaluate", path, "--json", out))
+    cli = json.loads(out.read_text())
+    assert cli["accuracy"] == pytest.approx(python["accuracy"], abs=1e-6) and cli["accuracy"] > 0.5, (cli, python)

@@ -56,15 +56,17 @@ public enum WeightInit: String, CaseIterable, Sendable {
 
 /// A nonlinearity, for the gain of an initialisation (`torch.nn.init.calculate_gain`).
 public enum Nonlinearity: Equatable, Sendable {
-    case linear, sigmoid, tanh, relu
+    case linear, sigmoid, tanh, relu, selu
     case leakyReLU(negativeSlope: Float)
 
-    /// linear, sigmoid: 1; tanh: 5/3; relu: √2; leaky_relu: √(2 / (1 + a²)).
+    /// linear (and torch's conv*, conv_transpose*), sigmoid: 1; tanh: 5/3; relu: √2;
+    /// leaky_relu: √(2 / (1 + a²)); selu: 3/4 (torch's choice for self-normalising networks).
     public var gain: Double {
         switch self {
         case .linear, .sigmoid: return 1
         case .tanh: return 5.0 / 3
         case .relu: return 2.0.squareRoot()
+        case .selu: return 3.0 / 4
         case .leakyReLU(let a): return (2 / (1 + Double(a) * Double(a))).squareRoot()
         }
     }
