@@ -37,7 +37,7 @@ struct Bench: ParsableCommand {
             let fmaLimit = fmaPeakGFLOPs(pool: pool, seconds: Swift.min(seconds, 0.5))
             let peak = gemmPeakGFLOPs(pool: pool, seconds: Swift.min(seconds, 1))
             print("smallnet \(SmallNetVersion.string) bench, \(threadCount) threads, synthetic 28×28 data, each model's default optimizer")
-            print("FMA limit in this run: \(Int(fmaLimit)) GFLOP/s (register-only FMA loop); GEMM peak: \(Int(peak)) GFLOP/s (256×256×256)")
+            print("FMA limit in this run: \(fixed(fmaLimit, 0)) GFLOP/s (register-only FMA loop); GEMM peak: \(fixed(peak, 0)) GFLOP/s (256×256×256)")
             print("model       params  batch   train img/s  train GFLOP/s   infer img/s")
             var rows: [JSON] = []
             for architecture in architectures {
@@ -48,7 +48,7 @@ struct Bench: ParsableCommand {
                     for batch in batchList {
                         let f = try measure(recipe: recipe, batchSize: batch, pool: pool)
                         let gflops = f.train * 3 * Double(f.flops) / 1e9
-                        print("\(pad("\(architecture.rawValue)-\(budget / 1000)k", 11)) \(pad(String(f.params), 7)) \(pad(String(batch), 6)) \(pad(String(Int(f.train)), 12)) \(pad(fixed(gflops, 1), 14)) \(Int(f.infer))")
+                        print("\(pad("\(architecture.rawValue)-\(budget / 1000)k", 11)) \(pad(String(f.params), 7)) \(pad(String(batch), 6)) \(pad(fixed(f.train, 0), 12)) \(pad(fixed(gflops, 1), 14)) \(fixed(f.infer, 0))")
                         rows.append(.object([
                             ("arch", .string(architecture.rawValue)), ("budget", .number(budget)), ("params", .number(f.params)),
                             ("batch_size", .number(batch)), ("train_images_per_second", .number(f.train)),

@@ -40,7 +40,7 @@ struct Profile: ParsableCommand {
                 try recipe.buildOptimizer(for: $0)
             }
             print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) steps")
-            print("FMA limit \(Int(fmaLimit.rounded())) GFLOP/s (register-only FMA loop); GEMM peak \(Int(gemmPeak.rounded())) GFLOP/s (256×256×256)")
+            print("FMA limit \(fixed(fmaLimit, 0)) GFLOP/s (register-only FMA loop); GEMM peak \(fixed(gemmPeak, 0)) GFLOP/s (256×256×256)")
             print(printedTable(profile, fmaLimit: fmaLimit))
             if let json {
                 try writeTextFile(json, profileJSON(profile, name: name, fmaLimit: fmaLimit, gemmPeak: gemmPeak).serialized(indent: 2) + "\n")
@@ -75,7 +75,7 @@ struct Profile: ParsableCommand {
         }
         lines.append("    \(pad("loss (softmax cross-entropy)", 40)) \(pad(fixed(p.lossSeconds * 1e6, 1), 24)) \(share(p.lossSeconds))")
         lines.append("    \(pad("optimizer (zero grad + update)", 40)) \(pad(fixed(p.optimizerSeconds * 1e6, 1), 24)) \(share(p.optimizerSeconds))")
-        lines.append("step \(fixed(step * 1e3, 3)) ms = \(Int(p.imagesPerSecond.rounded())) images/s, \(fixed(p.gflops, 1)) GFLOP/s = \(fixed(100 * p.gflops / fmaLimit, 1)) % of the FMA limit")
+        lines.append("step \(fixed(step * 1e3, 3)) ms = \(fixed(p.imagesPerSecond, 0)) images/s, \(fixed(p.gflops, 1)) GFLOP/s = \(fixed(100 * p.gflops / fmaLimit, 1)) % of the FMA limit")
         return lines.joined(separator: "\n")
     }
 
