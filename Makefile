@@ -3,9 +3,16 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-# Code generation: the host's vector unit by default. For a portable build, e.g.
-#   make ARCH_FLAGS='-Xcc -march=x86-64-v3'
-ARCH_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
+# Code generation. By default every binary is portable: the engine is built for x86-64-v2 and
+# its hot loops once per instruction set (AVX-512, AVX2 + FMA, x86-64-v2), one of which is
+# chosen by CPUID at run time (the flags are per target, in Package.swift). `make NATIVE=1`
+# builds everything for this machine's CPU alone (a global -march=native overrides the targets'
+# own), as smallnet did before: its binaries may die of an illegal instruction elsewhere.
+ifeq ($(NATIVE),1)
+ARCH_FLAGS ?= -Xcc -march=native -Xswiftc -DSMALLNET_NATIVE
+else
+ARCH_FLAGS ?=
+endif
 SWIFT_FLAGS := -c release $(ARCH_FLAGS) -Xcc -fno-math-errno
 TEST_FLAGS := $(SWIFT_FLAGS) -Xswiftc -enable-testing --scratch-path .build-test
 BIN := .build/release/smallnet
@@ -22,7 +29,7 @@ LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswif
 	-Xlinker -L$(CURDIR)/$(dir $(STATIC_ZLIB))
 PREFIX ?= /usr/local
 
-.PHONY: all build lib deps build-deps wheel sdist test-wheel python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-sweep test-cli test-threads test-abi-sweep test-fuzz fuzz install uninstall clean
+.PHONY: all build lib deps build-deps wheel sdist test-wheel python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-sweep test-cli test-threads test-abi-sweep test-fuzz test-isa fuzz install uninstall clean
 
 all: build lib
 
@@ -82,7 +89,7 @@ bench-pytorch: build
 	@[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q torch numpy)
 	.venv-bench/bin/python bench/pytorch_reference.py
 
-test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-sweep test-cli test-threads test-wheel test-sanitize
+test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-sweep test-cli test-threads test-isa test-wheel test-sanitize
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)
@@ -111,6 +118,12 @@ test-sweep: build lib python-deps
 # The command-line tool end to end: train --save, evaluate, predict, bad input, install/uninstall.
 test-cli: build lib python-deps
 	SMALLNET_REQUIRE_DATA=1 python3 -m pytest -q tests/cli
+
+# The portable build on emulated CPUs (qemu-user): AVX2 (Haswell) and SSE4.2 without AVX (Nehalem)
+# run the C API test, a short training and a checkpoint's predictions; below x86-64-v2 (Core 2)
+# the library, the tool and `import smallnet` refuse with a clear error.
+test-isa: deps build lib
+	tests/isa/run.sh
 
 # Every C API function with hostile arguments and orders, seeded, in forked children.
 SWEEP_CALLS ?= 20000

@@ -64,6 +64,8 @@ typedef int32_t sn_status;
 #define SN_ERR_INTERNAL 7         /* a bug in smallnet: please report it */
 #define SN_ERR_DIVERGED 8         /* training stopped: the loss became NaN or infinite, or rose
                                    * over 100× where it started */
+#define SN_ERR_UNSUPPORTED_CPU 9  /* this CPU cannot run the library (it needs x86-64-v2), or
+                                   * SMALLNET_ISA names a variant it cannot run: see sn_isa() */
 
 /* The message of this thread's last failing call ("" if none). Borrowed: valid until this
  * thread's next failing call. Never NULL. */
@@ -1037,6 +1039,18 @@ sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float 
                            size_t capacity, size_t *n_layers);
 
 /* (end of profiling) */
+
+/* ============================================================= Instruction sets === */
+
+/* The kernel variant this process runs, chosen by CPUID when the library is first used:
+ * "avx512" (x86-64-v4: AVX-512F/BW/CD/DQ/VL), "avx2" (x86-64-v3: AVX2 and FMA) or "baseline"
+ * (x86-64-v2: SSE4.2 and POPCNT; without FMA its results may differ from the others' in the
+ * last bits). The environment variable SMALLNET_ISA=avx512|avx2|baseline, read at that moment,
+ * forces one (for tests). "none" when no variant can run: the CPU lacks x86-64-v2, or
+ * SMALLNET_ISA names a variant it lacks or none at all; then sn_last_error() says why (sn_isa
+ * counts as a failing call) and every function returning sn_status fails with
+ * SN_ERR_UNSUPPORTED_CPU and that message. Static storage; never NULL. */
+const char *sn_isa(void);
 
 #ifdef __cplusplus
 }

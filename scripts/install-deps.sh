@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what smallnet needs on Debian when it is missing: zlib headers, the FashionMNIST
-# data package, and pkg-config. Safe to run again; does nothing when all is there.
-# With --build, only what building the library needs (no data set): `make lib`, `pip install`.
+# data package, pkg-config, and qemu-user (the tests run the library on emulated older CPUs).
+# Safe to run again; does nothing when all is there.
+# With --build, only what building the library needs (no data set, no qemu): `make lib`, `pip install`.
 set -euo pipefail
 
 missing=()
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 if [ "${1:-}" != "--build" ]; then
     [ -d /usr/share/datasets/fashion-mnist ] || [ -n "${SMALLNET_DATA:-}" ] || missing+=(dataset-fashion-mnist)
+    command -v qemu-x86_64 >/dev/null || missing+=(qemu-user)
 fi
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)

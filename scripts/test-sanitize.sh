@@ -33,7 +33,7 @@ ROOT=$PWD
 
 SANITIZERS=("$@")
 [ ${#SANITIZERS[@]} -gt 0 ] || SANITIZERS=(address thread)
-read -r -a ARCH <<<"${ARCH_FLAGS:--Xswiftc -target-cpu -Xswiftc native}"
+read -r -a ARCH <<<"${ARCH_FLAGS-}"
 CLANG=/opt/swift/usr/bin/clang
 SWIFT_LIB_DIR=/opt/swift/usr/lib/swift/linux
 PYTHON=$(python3 -c 'import sys; print(sys.executable)') # the interpreter itself, not a shim script

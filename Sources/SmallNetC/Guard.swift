@@ -1,6 +1,7 @@
 // The shim's plumbing: thread-local error messages, status codes, live-handle registry, checks.
 import CSmallNetABI
 import SmallNet
+import SmallNetKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,7 +42,14 @@ func status(for error: SmallNetError) -> sn_status {
 
 /// Runs `body`; a thrown error becomes its status code and this thread's last error message.
 /// The handles `body` looks up are this thread's until it returns (see `object`).
+///
+/// On a CPU that cannot run the engine (see `sn_isa`) it fails with SN_ERR_UNSUPPORTED_CPU
+/// before anything built for more than plain x86-64 runs.
 func guarded(_ body: () throws -> Void) -> sn_status {
+    if let problem = ISAChoice.process.problem {
+        setLastError(problem)
+        return SN_ERR_UNSUPPORTED_CPU
+    }
     let claims = ClaimedHandles.current
     let outer = claims.ids.count
     defer { registry.release(claims.ids[outer...]); claims.ids.removeSubrange(outer...) }

@@ -1,13 +1,15 @@
-// `smallnet info`: version, kernels and threads.
+// `smallnet info`: version, kernel variant and threads.
 import ArgumentParser
 import SmallNet
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version, the GEMM in use and the thread count.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the version, the kernel variant (instruction set) and GEMM in use, and the thread count.")
 
     func run() {
         let threads = ThreadPool.defaultThreadCount
         print("smallnet \(SmallNetVersion.string)")
+        print("isa: \(KernelInfo.isaDescription)")
         print("gemm: \(KernelInfo.gemmDescription)")
         print("threads: \(threads.count) (default, from \(threads.source); --threads N to change)")
         if ThreadCount.usableCPUs.count != threads.count {

@@ -1,6 +1,7 @@
 // The smallnet command-line tool: train, evaluate, predict, study, info, bench.
 import ArgumentParser
 import SmallNet
+import SmallNetKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,12 @@ struct SmallNetCommand: ParsableCommand {
         abstract: "Train and evaluate small FCN and CNN image classifiers on FashionMNIST, on the CPU.",
         version: SmallNetVersion.string,
         subcommands: [Train.self, Evaluate.self, Predict.self, Study.self, Info.self, Bench.self, Profile.self])
+
+    /// Refuses a CPU the engine cannot run on (one line, exit status 1) before any of it runs.
+    static func main() {
+        if let problem = ISAChoice.process.problem { fail(problem) }
+        main(nil)
+    }
 }
 
 /// Prints `message` on stderr as one line and exits with status 1.

@@ -15,18 +15,22 @@ final class GEMMTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-4, what)
     }
 
-    func testAllVariantsOnEdgeShapes() {
+    func testAllProductsOnEdgeShapes() {
         let pool = ThreadPool(threads: 2)
         for (m, n, k) in [(1, 1, 1), (8, 32, 5), (9, 33, 257), (64, 10, 128), (13, 70, 300), (130, 7, 3), (3, 200, 600)] {
             let a = randomTensor([m, k], seed: UInt64(m * 7 + k)).values
             let b = randomTensor([k, n], seed: UInt64(n * 3 + k)).values
             let expected = naive(m, n, k, a, b)
             for threads in [nil, pool] as [ThreadPool?] {
-                var c = [Float](repeating: 7, count: m * n)
-                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false, pool: threads)
-                assertClose(c, expected, "C = A·B \(m)×\(n)×\(k)")
-                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: true, pool: threads)
-                assertClose(c, expected.map { 2 * $0 }, "C += A·B \(m)×\(n)×\(k)")
+                for variant in runnableKernelVariants {
+                    var c = [Float](repeating: 7, count: m * n)
+                    gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false, pool: threads,
+                         variant: variant)
+                    assertClose(c, expected, "C = A·B \(m)×\(n)×\(k), \(variant.isa)")
+                    gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: true, pool: threads,
+                         variant: variant)
+                    assertClose(c, expected.map { 2 * $0 }, "C += A·B \(m)×\(n)×\(k), \(variant.isa)")
+                }
                 // Aᵀ stored (K, M), Bᵀ stored (N, K).
                 var at = [Float](repeating: 0, count: m * k), bt = [Float](repeating: 0, count: n * k)
                 for i in 0..<m { for p in 0..<k { at[p * m + i] = a[i * k + p] } }

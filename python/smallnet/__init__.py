@@ -26,8 +26,9 @@ from .errors import (
     ShapeMismatchError,
     SmallNetError,
     SmallNetIOError,
+    UnsupportedCPUError,
 )
-from .functional import cross_entropy, get_num_threads, set_num_threads, version
+from .functional import cross_entropy, get_num_threads, info, set_num_threads, version
 from .builders import cnn, cnn_for_budget, fcn, fcn_for_budget
 from .model import IncompatibleKeys, Model, checkpoint_metadata
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, clip_grad_norm_, clip_grad_value_, optimizer_defaults
@@ -62,6 +63,7 @@ __all__ = [
     "SmallNetError",
     "SmallNetIOError",
     "StepProfile",
+    "UnsupportedCPUError",
     "__version__",
     "callbacks",
     "checkpoint_metadata",
@@ -76,6 +78,7 @@ __all__ = [
     "losses",
     "get_num_threads",
     "grid",
+    "info",
     "optimizer_defaults",
     "profile",
     "recipe",

@@ -9,7 +9,8 @@ are built on top of it. The library is looked for, in order, at
 
 The first one that loads is used; when none does, :class:`LibraryNotFoundError` lists every
 path tried and why it failed. At import the library's ``sn_abi_version()`` must equal
-:data:`ABI_VERSION`, else :class:`ImportError` is raised.
+:data:`ABI_VERSION`, and the CPU must be able to run it (``sn_isa()`` is not "none": an x86-64-v2
+CPU), else :class:`ImportError` is raised with the library's reason.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ SN_ERR_BAD_STATE = 5
 SN_ERR_NOT_FOUND = 6
 SN_ERR_INTERNAL = 7
 SN_ERR_DIVERGED = 8
+SN_ERR_UNSUPPORTED_CPU = 9
 
 SN_LAYER_LINEAR = 1
 SN_LAYER_RELU = 2
@@ -830,6 +832,8 @@ FUNCTIONS: dict[str, tuple[object, list[object]]] = {
          c_size_t, _size_p],
     ),
     # (end of profiling)
+    # const char *sn_isa(void);
+    "sn_isa": (c_char_p, []),
 }
 
 # ============================================================================== Loading ===
@@ -940,3 +944,7 @@ def last_error() -> str:
 def status_string(status: int) -> str:
     """The library's short name for a status code."""
     return lib.sn_status_string(status).decode("utf-8", "replace")
+
+
+if lib.sn_isa() == b"none":
+    raise ImportError(f"{library_path} cannot run here: {last_error()}")

@@ -20,6 +20,7 @@ __all__ = [
     "ShapeMismatchError",
     "SmallNetError",
     "SmallNetIOError",
+    "UnsupportedCPUError",
     "check",
 ]
 
@@ -109,6 +110,13 @@ class InputStatisticsWarning(UserWarning):
     """
 
 
+class UnsupportedCPUError(SmallNetError, RuntimeError):
+    """This CPU cannot run the library (it needs x86-64-v2), or ``SMALLNET_ISA`` names a kernel
+    variant it cannot run (``SN_ERR_UNSUPPORTED_CPU``). Importing smallnet raises ImportError first."""
+
+    status = _lib.SN_ERR_UNSUPPORTED_CPU
+
+
 _BY_STATUS: dict[int, type[SmallNetError]] = {
     _lib.SN_ERR_INVALID_ARGUMENT: InvalidArgumentError,
     _lib.SN_ERR_SHAPE_MISMATCH: ShapeMismatchError,
@@ -118,6 +126,7 @@ _BY_STATUS: dict[int, type[SmallNetError]] = {
     _lib.SN_ERR_NOT_FOUND: NotFoundError,
     _lib.SN_ERR_INTERNAL: InternalError,
     _lib.SN_ERR_DIVERGED: DivergedError,
+    _lib.SN_ERR_UNSUPPORTED_CPU: UnsupportedCPUError,
 }
 
 

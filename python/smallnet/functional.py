@@ -1,4 +1,4 @@
-"""Free functions: the loss, threads, versions."""
+"""Free functions: the loss, threads, versions, the library in use."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from . import _lib
 from ._handle import float_array, float_pointer, int32_pointer, label_array, to_float, to_int32
 from .errors import ShapeMismatchError, check
 
-__all__ = ["cross_entropy", "get_num_threads", "set_num_threads", "version"]
+__all__ = ["cross_entropy", "get_num_threads", "info", "set_num_threads", "version"]
 
 _lib_ = _lib.lib
 
@@ -68,3 +68,23 @@ def get_num_threads() -> int:
 def version() -> str:
     """The loaded library's version, "MAJOR.MINOR.PATCH"."""
     return _lib_.sn_version_string().decode("ascii")
+
+
+def info() -> dict[str, Any]:
+    """What runs: the library, its version, kernel variant and thread count.
+
+    ``isa`` is the instruction set the kernels were chosen for when the library was loaded:
+    "avx512", "avx2" or "baseline" (x86-64-v2), by CPUID or by the environment variable
+    ``SMALLNET_ISA``.
+
+    Example:
+        >>> smallnet.info()["isa"]
+        'avx2'
+    """
+    return {
+        "version": version(),
+        "abi_version": int(_lib_.sn_abi_version()),
+        "isa": _lib_.sn_isa().decode("ascii"),
+        "threads": get_num_threads(),
+        "library": str(_lib.library_path),
+    }

@@ -28,6 +28,7 @@ from conftest import synthetic
         (smallnet.BadStateError, RuntimeError, _lib.SN_ERR_BAD_STATE),
         (smallnet.InternalError, RuntimeError, _lib.SN_ERR_INTERNAL),
         (smallnet.DivergedError, ArithmeticError, _lib.SN_ERR_DIVERGED),
+        (smallnet.UnsupportedCPUError, RuntimeError, _lib.SN_ERR_UNSUPPORTED_CPU),
     ],
 )
 def test_error_classes(cls, builtin, status):

@@ -84,3 +84,28 @@ def test_abi_mismatch_is_an_import_error(tmp_path):
     result = run_import(str(library))
     assert result.returncode != 0
     assert "ImportError" in result.stderr and "ABI version 2" in result.stderr
+
+
+def run_with_isa(isa: str, code: str):
+    env = dict(os.environ, SMALLNET_LIBRARY=str(_lib.library_path), PYTHONPATH=str(PYTHON_DIR), SMALLNET_ISA=isa)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(PYTHON_DIR))
+
+
+def test_info_names_the_kernel_variant():
+    import smallnet
+
+    info = smallnet.info()
+    assert info["isa"] in ("avx512", "avx2", "baseline")
+    assert info["version"] == smallnet.version() and info["abi_version"] == _lib.ABI_VERSION
+    assert info["threads"] == smallnet.get_num_threads() and info["library"] == str(_lib.library_path)
+    # Every CPU that runs the library runs the baseline variant; SMALLNET_ISA forces it.
+    result = run_with_isa("baseline", "import smallnet; print(smallnet.info()['isa'])")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "baseline"
+
+
+def test_a_variant_that_cannot_run_is_an_import_error():
+    result = run_with_isa("sse9", "import smallnet")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: ") and "cannot run here: SMALLNET_ISA=sse9 is not a kernel variant" in last

@@ -48,7 +48,7 @@
 
 /* ============================================================ Shared with the parent === */
 
-#define N_FUNCTIONS 111
+#define N_FUNCTIONS 112
 enum { DESCRIPTION = 1536 };
 
 typedef struct {
@@ -460,7 +460,7 @@ static void counted(int f) { /* a call returning no status */
     X(sn_loss_params_default) X(sn_loss) X(sn_optimizer_options_default) X(sn_optimizer_create_with_options)      \
     X(sn_schedule_options_default) X(sn_schedule_params_default) X(sn_schedule_lr_with_options) X(sn_model_set_grad)  \
     X(sn_model_clip_grad_norm) X(sn_model_clip_grad_value) X(sn_train_options_default) X(sn_fit_with_options)       \
-    X(sn_model_profile) X(sn_tensor_init_default) X(sn_model_init_tensor)
+    X(sn_model_profile) X(sn_tensor_init_default) X(sn_model_init_tensor) X(sn_isa)
 
 #define ENUM_ENTRY(name) F_##name,
 enum { FUNCTIONS(ENUM_ENTRY) F_COUNT };
@@ -2214,6 +2214,14 @@ static void c_sn_model_init_tensor(void) {
     CHECK(sn_model_init_tensor, sn_model_init_tensor(m, n, null_params ? NULL : &p));
 }
 
+static void c_sn_isa(void) {
+    DESCRIBE(sn_isa, "sn_isa()");
+    const char *isa = sn_isa();
+    counted(F_sn_isa);
+    if (!isa || (strcmp(isa, "avx512") != 0 && strcmp(isa, "avx2") != 0 && strcmp(isa, "baseline") != 0))
+        violation("sn_isa() = \"%s\"", isa ? isa : "(null)");
+}
+
 /* The table, in the order of FUNCTIONS; weights favour the calls that build state. */
 typedef struct {
     void (*call)(void);
@@ -2255,6 +2263,7 @@ static const entry table[N_FUNCTIONS] = {
     ROW(sn_schedule_lr_with_options, 3), ROW(sn_model_set_grad, 3), ROW(sn_model_clip_grad_norm, 3),
     ROW(sn_model_clip_grad_value, 2), ROW(sn_train_options_default, 1), ROW(sn_fit_with_options, 6),
     ROW(sn_model_profile, 2), ROW(sn_tensor_init_default, 1), ROW(sn_model_init_tensor, 3),
+    ROW(sn_isa, 1),
 };
 
 /* ================================================================ Processes === */

@@ -60,6 +60,16 @@ static void test_versions_and_errors(void) {
     EXPECT(sn_get_num_threads() >= 1, "threads %d", sn_get_num_threads());
 }
 
+/* The kernel variant: one of the three names, and the one SMALLNET_ISA asks for when set. */
+static void test_isa(void) {
+    const char *isa = sn_isa();
+    EXPECT(strcmp(isa, "avx512") == 0 || strcmp(isa, "avx2") == 0 || strcmp(isa, "baseline") == 0, "isa %s", isa);
+    const char *wanted = getenv("SMALLNET_ISA");
+    if (wanted && wanted[0]) EXPECT(strcmp(isa, wanted) == 0, "isa %s, SMALLNET_ISA=%s", isa, wanted);
+    EXPECT(strcmp(sn_status_string(SN_ERR_UNSUPPORTED_CPU), "unsupported CPU") == 0, "status string");
+    printf("isa: %s\n", isa);
+}
+
 static void test_model_building(void) {
     sn_model *m = NULL;
     EXPECT_STATUS(sn_model_create(0, 28, 28, &m), SN_ERR_INVALID_ARGUMENT);
@@ -1070,6 +1080,7 @@ int main(void) {
     char dir[] = "/tmp/smallnet-c-test-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     test_versions_and_errors();
+    test_isa();
     test_model_building();
     test_cnn();
     test_handles();

@@ -24,7 +24,7 @@ mkdir -p "$out/artifacts" "$out/logs" "$out/tmp"
 # The library with ASan and libFuzzer's coverage (8-bit counters, PC table, comparisons), built
 # as a plain dynamic library; libFuzzer itself comes with the harness (clang -fsanitize=fuzzer).
 # (swiftc's -sanitize-coverage=edge alone gives trace-pc-guard, which libFuzzer no longer reads.)
-ARCH_FLAGS=${ARCH_FLAGS:--Xswiftc -target-cpu -Xswiftc native}
+ARCH_FLAGS=${ARCH_FLAGS-}  # as the Makefile: empty for the portable build
 # shellcheck disable=SC2086
 if ! swift build -c release --product SmallNetC --scratch-path "$scratch" $ARCH_FLAGS -Xcc -fno-math-errno \
     -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \

@@ -1,4 +1,5 @@
 // Dataset: labelled images in memory, prepared into float batches on demand.
+import SmallNetKernels
 
 /// Labelled images held in memory, as raw bytes (IDX files, 8-bit images) or as floats
 /// (model inputs, used as given).
@@ -196,13 +197,12 @@ public final class Dataset {
                 switch pixels {
                 case .bytes(let bytes):
                     bytes.withUnsafeBufferPointer { src in
-                        let s = src.baseAddress! + first
-                        for j in 0..<plane { d[j] = Float(s[j]) * a + b }
+                        kernels.convertBytes(src.baseAddress! + first, d, count: plane, scale: a, shift: b)
                     }
                 case .floats(let floats):
                     floats.withUnsafeBufferPointer { src in
-                        let s = src.baseAddress! + first
-                        for j in 0..<plane { d[j] = s[j] * a + b }
+                        kernels.planeScaleShift(src.baseAddress! + first, d, samples: 1, stride: 0, plane: plane, scale: a,
+                                                shift: b)
                     }
                 }
             }

@@ -1,4 +1,5 @@
 // 2-D average pooling.
+import SmallNetKernels
 
 /// y[n, c, oy, ox] = mean of the k×k window at (oy·s, ox·s) of x[n, c] (no padding, floor
 /// rounding, as PyTorch's `nn.AvgPool2d(k, s)`). Backward spreads dy/k² over the window.
@@ -63,14 +64,8 @@ public final class AvgPool2d: Layer {
         let k = kernelSize, s = stride, x = input.data, y = output.data, scale = 1 / Float(k * k)
         forEachSampleGroup(batch: n, pool: context.pool) { _, samples in
             for plane in (samples.lowerBound * c)..<(samples.upperBound * c) {
-                let src = x + plane * h * w, dst = y + plane * ho * wo
-                for oy in 0..<ho {
-                    for ox in 0..<wo {
-                        var total: Float = 0
-                        for i in 0..<k { for j in 0..<k { total += src[(oy * s + i) * w + ox * s + j] } }
-                        dst[oy * wo + ox] = total * scale
-                    }
-                }
+                kernels.avgPoolPlane(x + plane * h * w, width: w, kernel: k, stride: s, outHeight: ho, outWidth: wo,
+                                     scale: scale, output: y + plane * ho * wo)
             }
         }
         return output
@@ -85,14 +80,8 @@ public final class AvgPool2d: Layer {
         let k = kernelSize, s = stride, dy = dOut.data, dx = dInput.data, scale = 1 / Float(k * k)
         forEachSampleGroup(batch: n, pool: context.pool) { _, samples in
             for plane in (samples.lowerBound * c)..<(samples.upperBound * c) {
-                let src = dy + plane * ho * wo, dst = dx + plane * h * w
-                dst.update(repeating: 0, count: h * w)
-                for oy in 0..<ho {
-                    for ox in 0..<wo {
-                        let g = src[oy * wo + ox] * scale
-                        for i in 0..<k { for j in 0..<k { dst[(oy * s + i) * w + ox * s + j] += g } }
-                    }
-                }
+                kernels.avgPoolPlaneBackward(dy + plane * ho * wo, kernel: k, stride: s, outHeight: ho, outWidth: wo,
+                                             height: h, width: w, scale: scale, dInput: dx + plane * h * w)
             }
         }
         return dInput

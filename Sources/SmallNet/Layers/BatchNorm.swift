@@ -1,4 +1,5 @@
 // Batch normalisation: one core over (N, C, M) inputs, M = 1 (BatchNorm1d) or H·W (BatchNorm2d).
+import SmallNetKernels
 
 /// y = γ_c · (x − μ_c) / √(σ²_c + ε) + β_c, statistics over the N·M values of each channel c.
 ///
@@ -147,9 +148,10 @@ public class BatchNorm: Layer {
         if batch {
             // Per feature Σx and Σx², exact in Double.
             var sum = [Double](repeating: 0, count: f), sumSq = [Double](repeating: 0, count: f)
-            for i in 0..<n {
-                let row = x + i * f
-                for j in 0..<f { let v = Double(row[j]); sum[j] += v; sumSq[j] += v * v }
+            sum.withUnsafeMutableBufferPointer { s in
+                sumSq.withUnsafeMutableBufferPointer { q in
+                    kernels.featureSums(x, rows: n, features: f, sum: s.baseAddress!, squares: q.baseAddress!)
+                }
             }
             for j in 0..<f {
                 let (mu, variance) = batchStatistics(j, total: sum[j], squares: sumSq[j], count: Double(n), update: update)
@@ -162,19 +164,18 @@ public class BatchNorm: Layer {
                 istd[j] = 1 / (runningVar.data[j] + eps).squareRoot()
             }
         }
-        let g = weight.value.data, b = bias.value.data
-        for i in 0..<n {
-            let row = x + i * f, yr = y + i * f
-            for j in 0..<f { yr[j] = g[j] * ((row[j] - mean[j]) * istd[j]) + b[j] }
-        }
+        kernels.featureNormalize(x, y, rows: n, features: f, gamma: weight.value.data, beta: bias.value.data, mean: mean,
+                                 inverseStd: istd)
     }
 
     private func featureBackward(_ dOut: Tensor, input: Tensor, batch n: Int, needInputGradient: Bool) {
         let f = channels, dy = dOut.data, x = input.data, mean = batchMean.data, istd = inverseStd.data
         var sumDy = [Float](repeating: 0, count: f), sumDyXh = [Float](repeating: 0, count: f)
-        for i in 0..<n {
-            let d = dy + i * f, row = x + i * f
-            for j in 0..<f { sumDy[j] += d[j]; sumDyXh[j] += d[j] * ((row[j] - mean[j]) * istd[j]) }
+        sumDy.withUnsafeMutableBufferPointer { s in
+            sumDyXh.withUnsafeMutableBufferPointer { h in
+                kernels.featureGradientSums(dy, x, rows: n, features: f, mean: mean, inverseStd: istd,
+                                            sumDy: s.baseAddress!, sumDyXh: h.baseAddress!)
+            }
         }
         if affine {
             for j in 0..<f {
@@ -183,22 +184,8 @@ public class BatchNorm: Layer {
             }
         }
         guard needInputGradient else { return }
-        let dx = dInput.data, g = weight.value.data
-        if usedBatchStatistics {
-            let invN = 1 / Float(n)
-            for i in 0..<n {
-                let d = dy + i * f, row = x + i * f, o = dx + i * f
-                for j in 0..<f {
-                    let xh = (row[j] - mean[j]) * istd[j]
-                    o[j] = g[j] * istd[j] * (d[j] - invN * sumDy[j] - xh * invN * sumDyXh[j])
-                }
-            }
-        } else {
-            for i in 0..<n {
-                let d = dy + i * f, o = dx + i * f
-                for j in 0..<f { o[j] = g[j] * istd[j] * d[j] }
-            }
-        }
+        kernels.featureInputGradient(dy, x, dInput.data, rows: n, features: f, gamma: weight.value.data, mean: mean,
+                                     inverseStd: istd, sumDy: sumDy, sumDyXh: sumDyXh, batchStatistics: usedBatchStatistics)
     }
 
     // MARK: Planes (BatchNorm2d, M = H·W): channel by channel, in 16 float lanes
@@ -213,12 +200,7 @@ public class BatchNorm: Layer {
                 var mean: Float, variance: Float
                 if batch {
                     // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
-                    var total = 0.0, squares = 0.0
-                    for s in 0..<n {
-                        let (p, q) = sumAndSquares(x + (s * c + ch) * plane, count: plane)
-                        total += Double(p)
-                        squares += Double(q)
-                    }
+                    let (total, squares) = kernels.planeStatistics(x + ch * plane, samples: n, stride: c * plane, plane: plane)
                     let stats = batchStatistics(ch, total: total, squares: squares, count: m, update: update)
                     mean = Float(stats.mean)
                     variance = Float(stats.variance)
@@ -231,13 +213,8 @@ public class BatchNorm: Layer {
                 mu[ch] = mean
                 // y = γ·(x − μ)·σ⁻¹ + β = x·a + b'
                 let scale = g[ch] * inv, shift = b[ch] - mean * inv * g[ch]
-                let va = Vec16(repeating: scale), vb = Vec16(repeating: shift)
-                for s in 0..<n {
-                    let o = (s * c + ch) * plane
-                    var i = 0
-                    while i + 16 <= plane { store16(load16(x + o + i) * va + vb, y + o + i); i += 16 }
-                    while i < plane { y[o + i] = x[o + i] * scale + shift; i += 1 }
-                }
+                kernels.planeScaleShift(x + ch * plane, y + ch * plane, samples: n, stride: c * plane, plane: plane,
+                                        scale: scale, shift: shift)
             }
         }
     }
@@ -251,13 +228,8 @@ public class BatchNorm: Layer {
         forEachRange(count: c, pool: pool) { range in
             for ch in range {
                 // Σdy and Σdy·x̂ with x̂ = (x − μ)·σ⁻¹ recomputed: Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy).
-                var sumDy: Float = 0, sumDyX: Float = 0
-                for s in 0..<n {
-                    let o = (s * c + ch) * plane
-                    let (partialDy, partialDyX) = sumAndDot(dy + o, x + o, count: plane)
-                    sumDy += partialDy
-                    sumDyX += partialDyX
-                }
+                let (sumDy, sumDyX) = kernels.planeGradientSums(dy + ch * plane, x + ch * plane, samples: n,
+                                                                stride: c * plane, plane: plane)
                 let inv = istd[ch], mean = mu[ch]
                 let sumDyXh = inv * (sumDyX - mean * sumDy)
                 if affine {
@@ -270,16 +242,8 @@ public class BatchNorm: Layer {
                 let meanDy = training ? sumDy / m : 0, meanDyXh = training ? sumDyXh / m : 0
                 // k·(dy − meanDy − (x − μ)·σ⁻¹·meanDyXh) = k·dy + (x·c1 + c0)
                 let c1 = -k * inv * meanDyXh, c0 = -k * meanDy + k * mean * inv * meanDyXh
-                let vk = Vec16(repeating: k), v1 = Vec16(repeating: c1), v0 = Vec16(repeating: c0)
-                for s in 0..<n {
-                    let o = (s * c + ch) * plane
-                    var i = 0
-                    while i + 16 <= plane {
-                        store16(vk * load16(dy + o + i) + load16(x + o + i) * v1 + v0, dx + o + i)
-                        i += 16
-                    }
-                    while i < plane { dx[o + i] = k * dy[o + i] + x[o + i] * c1 + c0; i += 1 }
-                }
+                kernels.planeInputGradient(dy + ch * plane, x + ch * plane, dx + ch * plane, samples: n, stride: c * plane,
+                                           plane: plane, k: k, c1: c1, c0: c0)
             }
         }
     }

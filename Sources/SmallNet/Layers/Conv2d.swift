@@ -1,4 +1,5 @@
 // 2-D convolution by im2col + GEMM, one sample at a time, samples spread over threads.
+import SmallNetKernels
 
 /// y[n, o] = b[o] + Σ_c W[o, c] ⋆ x[n, c] (cross-correlation, as PyTorch's `nn.Conv2d`).
 ///
@@ -192,7 +193,7 @@ public final class Conv2d: Layer {
         forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
             let col = keep ? saved + chunk.lowerBound * g.patchSize * plane : self.columns[group].data
-            for (j, s) in chunk.enumerated() { im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
+            for (j, s) in chunk.enumerated() { kernels.im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
             // A single sample is written in place; a chunk goes through (Cout, S·P) scratch.
             let out = chunk.count == 1 ? y + chunk.lowerBound * outSize : self.chunkOut[group].data
             if let b { for o in 0..<cout { (out + o * ld).update(repeating: b[o], count: ld) } }
@@ -200,7 +201,7 @@ public final class Conv2d: Layer {
                  accumulate: b != nil, pool: nil)
             if chunk.count > 1 {
                 for (j, s) in chunk.enumerated() {
-                    for o in 0..<cout { copy(y + s * outSize + o * plane, out + o * ld + j * plane, count: plane) }
+                    for o in 0..<cout { kernels.copy(y + s * outSize + o * plane, out + o * ld + j * plane, count: plane) }
                 }
             }
         }
@@ -239,23 +240,23 @@ public final class Conv2d: Layer {
             // dy of the chunk as (Cout, S·P), and transposed as (S·P, Cout).
             let dyChunk = chunk.count == 1 ? dy + chunk.lowerBound * outSize : self.chunkOut[group].data
             for (j, s) in chunk.enumerated() {
-                if recompute { im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
+                if recompute { kernels.im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
                 let grad = dy + s * outSize
                 if chunk.count > 1 {
-                    for o in 0..<cout { copy(dyChunk + o * ld + j * plane, grad + o * plane, count: plane) }
+                    for o in 0..<cout { kernels.copy(dyChunk + o * ld + j * plane, grad + o * plane, count: plane) }
                 }
                 transpose(rows: cout, cols: plane, src: grad, lds: plane, dst: dyT + j * plane * cout, ldd: cout)
             }
             // dWᵀ (K, Cout) += col (K, S·P) · dyᵀ (S·P, Cout);  db += Σ dy
             gemm(m: k, n: cout, k: ld, a: col, lda: ld, b: dyT, ldb: cout, c: dWT, ldc: cout, accumulate: true, pool: nil)
-            if hasBias { for o in 0..<cout { db[o] += sum(dyChunk + o * ld, count: ld) } }
+            if hasBias { for o in 0..<cout { db[o] += kernels.sum(dyChunk + o * ld, count: ld) } }
             guard needInputGradient else { return }
             // dcol (K, S·P) = Wᵀ (K, Cout) · dy (Cout, S·P);  dx = col2im(dcol)
             gemm(m: k, n: ld, k: cout, a: wT, lda: cout, b: dyChunk, ldb: ld, c: dCol, ldc: ld, accumulate: false, pool: nil)
             for (j, s) in chunk.enumerated() {
                 let dImage = dx + s * inSize
                 dImage.update(repeating: 0, count: inSize)
-                col2im(g, col: dCol + j * plane, ld: ld, image: dImage)
+                kernels.col2im(g, col: dCol + j * plane, ld: ld, image: dImage)
             }
         }
         addGroupGradients(groups: groups)
@@ -265,11 +266,11 @@ public final class Conv2d: Layer {
     /// Sums the per-group partials dWᵀ (K, Cout) and db in group order, then dW += (Σ dWᵀ)ᵀ.
     private func addGroupGradients(groups: Int) {
         let total = dWeightT[0], cout = outChannels, k = total.count / cout
-        for group in 1..<groups { addInPlace(total.data, dWeightT[group].data, count: total.count) }
+        for group in 1..<groups { kernels.addInPlace(total.data, dWeightT[group].data, count: total.count) }
         let dW = weight.grad.data
         for o in 0..<cout { for j in 0..<k { dW[o * k + j] += total.data[j * cout + o] } }
         if let bias {
-            for group in 0..<groups { addInPlace(bias.grad.data, dBias[group].data, count: cout) }
+            for group in 0..<groups { kernels.addInPlace(bias.grad.data, dBias[group].data, count: cout) }
         }
     }
 
@@ -282,8 +283,8 @@ public final class Conv2d: Layer {
         forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
             let scratch = self.columns[group].data
             for s in samples {
-                planes.fill(x + s * planes.pixels, into: scratch)
-                directConvolutionForward(planes, planes: scratch, weight: w, bias: b, outChannels: self.outChannels,
+                kernels.fillShiftedPlanes(planes, image: x + s * planes.pixels, planes: scratch)
+                kernels.directConvolutionForward(planes, planes: scratch, weight: w, bias: b, outChannels: self.outChannels,
                                          output: y + s * outSize)
             }
         }
@@ -307,10 +308,10 @@ public final class Conv2d: Layer {
             let dWT = self.dWeightT[group].data, db = self.dBias[group].data
             for s in samples {
                 let grad = dy + s * cout * pixels
-                planes.fill(x + s * pixels, into: scratch)
+                kernels.fillShiftedPlanes(planes, image: x + s * pixels, planes: scratch)
                 transpose(rows: cout, cols: pixels, src: grad, lds: pixels, dst: dyT, ldd: cout)
-                directConvolutionWeightGradient(planes, planes: scratch, dOutT: dyT, outChannels: cout, dWeightT: dWT)
-                if hasBias { for o in 0..<cout { db[o] += sum(grad + o * pixels, count: pixels) } }
+                kernels.directConvolutionWeightGradient(planes, planes: scratch, dOutT: dyT, outChannels: cout, dWeightT: dWT)
+                if hasBias { for o in 0..<cout { db[o] += kernels.sum(grad + o * pixels, count: pixels) } }
             }
         }
         addGroupGradients(groups: groups)
@@ -340,7 +341,7 @@ public final class Conv2d: Layer {
             let col = self.columns[sampleGroup].data
             for s in samples {
                 for gi in 0..<groupCount {
-                    dilatedIm2col(g, image: x + s * inSize + gi * g.channels * g.inPlane, col: col)
+                    kernels.dilatedIm2col(g, image: x + s * inSize + gi * g.channels * g.inPlane, col: col)
                     let out = y + s * outSize + gi * coutG * plane
                     if let b { for o in 0..<coutG { (out + o * plane).update(repeating: b[gi * coutG + o], count: plane) } }
                     // y_g (Cout/g, P) (+)= W_g (Cout/g, K) · col (K, P)
@@ -384,23 +385,23 @@ public final class Conv2d: Layer {
                 for gi in 0..<groupCount {
                     let image = x + s * inSize + gi * g.channels * g.inPlane
                     let grad = dy + s * outSize + gi * coutG * plane
-                    dilatedIm2col(g, image: image, col: col)
+                    kernels.dilatedIm2col(g, image: image, col: col)
                     transpose(rows: k, cols: plane, src: col, lds: plane, dst: colT, ldd: k)
                     // dW_g (Cout/g, K) += dy_g (Cout/g, P) · colᵀ (P, K);  db += Σ dy
                     gemm(m: coutG, n: k, k: plane, a: grad, lda: plane, b: colT, ldb: k, c: dW + gi * coutG * k, ldc: k,
                          accumulate: true, pool: nil)
-                    if hasBias { for o in 0..<coutG { db[gi * coutG + o] += sum(grad + o * plane, count: plane) } }
+                    if hasBias { for o in 0..<coutG { db[gi * coutG + o] += kernels.sum(grad + o * plane, count: plane) } }
                     guard needInputGradient else { continue }
                     // dcol (K, P) = W_gᵀ (K, Cout/g) · dy_g (Cout/g, P);  dx_g += col2im(dcol)
                     gemm(m: k, n: plane, k: coutG, a: wT + gi * coutG * k, lda: coutG, b: grad, ldb: plane,
                          c: dCol, ldc: plane, accumulate: false, pool: nil)
-                    dilatedCol2im(g, col: dCol, image: dx + s * inSize + gi * g.channels * g.inPlane)
+                    kernels.dilatedCol2im(g, col: dCol, image: dx + s * inSize + gi * g.channels * g.inPlane)
                 }
             }
         }
-        for group in 1..<sampleGroups { addInPlace(dWeightT[0].data, dWeightT[group].data, count: weight.value.count) }
-        addInPlace(weight.grad.data, dWeightT[0].data, count: weight.value.count)
-        if let bias { for group in 0..<sampleGroups { addInPlace(bias.grad.data, dBias[group].data, count: cout) } }
+        for group in 1..<sampleGroups { kernels.addInPlace(dWeightT[0].data, dWeightT[group].data, count: weight.value.count) }
+        kernels.addInPlace(weight.grad.data, dWeightT[0].data, count: weight.value.count)
+        if let bias { for group in 0..<sampleGroups { kernels.addInPlace(bias.grad.data, dBias[group].data, count: cout) } }
         return needInputGradient ? dInput : nil
     }
 }

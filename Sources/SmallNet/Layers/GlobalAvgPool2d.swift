@@ -1,4 +1,5 @@
 // Global average pooling: one mean per channel.
+import SmallNetKernels
 
 /// y[n, c] = mean over (h, w) of x[n, c, h, w]; backward: dx = dy / (H·W) everywhere.
 /// PyTorch: `nn.AdaptiveAvgPool2d(1)` followed by `nn.Flatten()`.
@@ -27,7 +28,7 @@ public final class GlobalAvgPool2d: Layer {
         inputShape = input.shape
         output.resize([n, c])
         let scale = 1 / Float(plane)
-        for i in 0..<(n * c) { output.data[i] = sum(input.data + i * plane, count: plane) * scale }
+        for i in 0..<(n * c) { output.data[i] = kernels.sum(input.data + i * plane, count: plane) * scale }
         return output
     }
 

@@ -1,4 +1,5 @@
 // LeakyReLU activation: y = x for x > 0, negative_slope · x otherwise.
+import SmallNetKernels
 
 /// Applies y = x if x > 0 else s·x element-wise (s = `negativeSlope`, PyTorch's default 0.01);
 /// NaN propagates. Backward: dx = dy if x > 0 else s·dy, as PyTorch's `leaky_relu_backward`.
@@ -26,14 +27,7 @@ public final class LeakyReLU: Layer {
         output.resize(input.shape)
         let x = input.data, y = output.data, s = negativeSlope
         forEachChunk(count: input.count, pool: context.pool) { range in
-            var i = range.lowerBound
-            let zero = Vec16()
-            while i + 16 <= range.upperBound {
-                let v = load16(x + i)
-                store16(v.replacing(with: v * s, where: .!(v .> zero)), y + i)
-                i += 16
-            }
-            while i < range.upperBound { y[i] = x[i] > 0 ? x[i] : x[i] * s; i += 1 }
+            kernels.leakyReLUForward(x + range.lowerBound, y + range.lowerBound, count: range.count, slope: s)
         }
         return output
     }
@@ -43,14 +37,8 @@ public final class LeakyReLU: Layer {
         dInput.resize(dOut.shape)
         let x = input.data, dy = dOut.data, dx = dInput.data, s = negativeSlope
         forEachChunk(count: dOut.count, pool: context.pool) { range in
-            var i = range.lowerBound
-            let zero = Vec16()
-            while i + 16 <= range.upperBound {
-                let d = load16(dy + i)
-                store16(d.replacing(with: d * s, where: .!(load16(x + i) .> zero)), dx + i)
-                i += 16
-            }
-            while i < range.upperBound { dx[i] = x[i] > 0 ? dy[i] : dy[i] * s; i += 1 }
+            let i = range.lowerBound
+            kernels.leakyReLUBackward(x + i, dy + i, dx + i, count: range.count, slope: s)
         }
         return dInput
     }

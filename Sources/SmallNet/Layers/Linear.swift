@@ -1,4 +1,5 @@
 // Linear (fully connected) layer: y = x·Wᵀ + b.
+import SmallNetKernels
 
 /// Applies y = x·Wᵀ + b.
 ///
@@ -62,7 +63,7 @@ public final class Linear: Layer {
                             c: scratch.data, ldc: n, accumulate: false, pool: context.pool)
             transpose(rows: outFeatures, cols: n, src: scratch.data, lds: n, dst: y, ldd: outFeatures)
             if let b = bias?.value.data {
-                for i in 0..<n { addInPlace(y + i * outFeatures, b, count: outFeatures) }
+                for i in 0..<n { kernels.addInPlace(y + i * outFeatures, b, count: outFeatures) }
             }
         } else {
             // y (N, OUT) = b + x (N, IN) · Wᵀ (IN, OUT)
@@ -85,7 +86,7 @@ public final class Linear: Layer {
                         accumulate: true, pool: context.pool)
         // db (OUT) += Σ_n dOut[n, :]
         if let db = bias?.grad.data {
-            for i in 0..<n { addInPlace(db, dOut.data + i * outFeatures, count: outFeatures) }
+            for i in 0..<n { kernels.addInPlace(db, dOut.data + i * outFeatures, count: outFeatures) }
         }
         guard needInputGradient else { return nil }
         // dx (N, IN) = dOut (N, OUT) · W (OUT, IN)

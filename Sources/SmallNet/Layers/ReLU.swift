@@ -1,4 +1,5 @@
 // ReLU activation: y = max(0, x).
+import SmallNetKernels
 
 /// Applies y = max(0, x) element-wise; NaN propagates (y = NaN). Backward: dx = dy · [y > 0].
 ///
@@ -18,14 +19,7 @@ public final class ReLU: Layer {
         output.resize(input.shape)
         let x = input.data, y = output.data
         forEachChunk(count: input.count, pool: context.pool) { range in
-            var i = range.lowerBound
-            let zero = Vec16()
-            while i + 16 <= range.upperBound {
-                let v = load16(x + i)
-                store16(v.replacing(with: 0, where: v .<= zero), y + i)
-                i += 16
-            }
-            while i < range.upperBound { y[i] = x[i] <= 0 ? 0 : x[i]; i += 1 }
+            kernels.reluForward(x + range.lowerBound, y + range.lowerBound, count: range.count)
         }
         return output
     }
@@ -35,13 +29,8 @@ public final class ReLU: Layer {
         dInput.resize(dOut.shape)
         let y = output.data, dy = dOut.data, dx = dInput.data
         forEachChunk(count: dOut.count, pool: context.pool) { range in
-            var i = range.lowerBound
-            let zero = Vec16()
-            while i + 16 <= range.upperBound {
-                store16(load16(dy + i).replacing(with: 0, where: load16(y + i) .<= zero), dx + i)
-                i += 16
-            }
-            while i < range.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
+            let i = range.lowerBound
+            kernels.reluBackward(y + i, dy + i, dx + i, count: range.count)
         }
         return dInput
     }

@@ -1,4 +1,5 @@
 // Tanh activation: y = tanh(x).
+import SmallNetKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,14 +34,8 @@ public final class Tanh: Layer {
         dInput.resize(dOut.shape)
         let y = output.data, dy = dOut.data, dx = dInput.data
         forEachChunk(count: dOut.count, pool: context.pool) { range in
-            var i = range.lowerBound
-            let one = Vec16(repeating: 1)
-            while i + 16 <= range.upperBound {
-                let v = load16(y + i)
-                store16(load16(dy + i) * (one - v * v), dx + i)
-                i += 16
-            }
-            while i < range.upperBound { dx[i] = dy[i] * (1 - y[i] * y[i]); i += 1 }
+            let i = range.lowerBound
+            kernels.tanhBackward(y + i, dy + i, dx + i, count: range.count)
         }
         return dInput
     }

@@ -1,4 +1,5 @@
 // Adagrad: per-coordinate rates shrinking with the sum of squared gradients.
+import SmallNetKernels
 
 /// PyTorch's `torch.optim.Adagrad`. For each parameter p with gradient g, at step t:
 ///
@@ -55,19 +56,10 @@ public final class Adagrad: Optimizer {
         stepCount += 1
         // PyTorch computes clr in double precision and rounds it once into the update.
         let clr = Float(Double(learningRate) / (1 + Double(stepCount - 1) * Double(learningRateDecay)))
-        let rate = Vec16(repeating: clr), wd = Vec16(repeating: weightDecay), e = Vec16(repeating: eps)
+        let h = AdagradStep(rate: clr, weightDecay: weightDecay, eps: eps, maximize: maximize)
         forEachShare(of: parameters, pool: pool) { index, range in
-            let parameter = parameters[index]
-            let p = parameter.value.data, g = parameter.grad.data, s = sums[index].data
-            for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
-                let pi = load16(p + i)
-                var d = load16(g + i)
-                if maximize { d = -d }
-                if weightDecay != 0 { d += wd * pi }
-                let si = load16(s + i) + d * d
-                store16(si, s + i)
-                store16(pi - rate * (d / (si.squareRoot() + e)), p + i)
-            }
+            let parameter = parameters[index], i = range.lowerBound
+            kernels.adagradUpdate(h, parameter.value.data + i, parameter.grad.data + i, sums[index].data + i, count: range.count)
         }
     }
 }

@@ -1,4 +1,5 @@
 // Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay.
+import SmallNetKernels
 
 /// PyTorch's `torch.optim.Adam` (`decoupled` false) and `torch.optim.AdamW` (`decoupled` true).
 /// For each parameter p with gradient g, at step t:
@@ -70,31 +71,14 @@ public final class Adam: Optimizer {
         }
         stepCount += 1
         let t = Double(stepCount)
-        let stepSize = Vec16(repeating: Float(Double(learningRate) / (1 - _pow(Double(beta1), t))))
-        let correction2Sqrt = Vec16(repeating: Float((1 - _pow(Double(beta2), t)).squareRoot()))
-        let decay = Vec16(repeating: 1 - learningRate * weightDecay), wd = Vec16(repeating: weightDecay)
-        let oneMinusB1 = Vec16(repeating: 1 - beta1), b2 = Vec16(repeating: beta2)
-        let oneMinusB2 = Vec16(repeating: 1 - beta2), e = Vec16(repeating: eps)
+        let h = AdamStep(stepSize: Float(Double(learningRate) / (1 - _pow(Double(beta1), t))),
+                         correction2Sqrt: Float((1 - _pow(Double(beta2), t)).squareRoot()),
+                         decay: 1 - learningRate * weightDecay, weightDecay: weightDecay, beta1: beta1, beta2: beta2,
+                         eps: eps, decoupled: decoupled, maximize: maximize)
         forEachShare(of: parameters, pool: pool) { index, range in
-            let parameter = parameters[index]
-            let p = parameter.value.data, g = parameter.grad.data, mp = m[index].data, vp = v[index].data
-            let vMaxp = amsgrad ? vMax[index].data : nil
-            for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
-                var pi = load16(p + i)
-                var d = load16(g + i)
-                if maximize { d = -d }
-                if decoupled { pi *= decay } else if weightDecay != 0 { d += wd * pi }
-                var mi = load16(mp + i)
-                mi += oneMinusB1 * (d - mi)
-                var vi = b2 * load16(vp + i) + oneMinusB2 * d * d
-                store16(mi, mp + i)
-                store16(vi, vp + i)
-                if let vMaxp {
-                    vi = pointwiseMax(load16(vMaxp + i), vi)
-                    store16(vi, vMaxp + i)
-                }
-                store16(pi - stepSize * mi / (vi.squareRoot() / correction2Sqrt + e), p + i)
-            }
+            let parameter = parameters[index], i = range.lowerBound
+            kernels.adamUpdate(h, parameter.value.data + i, parameter.grad.data + i, m[index].data + i, v[index].data + i,
+                               amsgrad ? vMax[index].data + i : nil, count: range.count)
         }
     }
 }

@@ -1,4 +1,5 @@
 // RMSProp: gradients divided by a running root-mean-square.
+import SmallNetKernels
 
 /// PyTorch's `torch.optim.RMSprop`. For each parameter p with gradient g:
 ///
@@ -50,38 +51,14 @@ public final class RMSProp: Optimizer {
             if centered { gradientAverages = zeroState(like: parameters) }
             if momentum > 0 { buffers = zeroState(like: parameters) }
         }
-        let lr = Vec16(repeating: learningRate), a = Vec16(repeating: alpha), oneMinusA = Vec16(repeating: 1 - alpha)
-        let wd = Vec16(repeating: weightDecay), mu = Vec16(repeating: momentum), e = Vec16(repeating: eps)
+        let h = RMSPropStep(learningRate: learningRate, alpha: alpha, eps: eps, weightDecay: weightDecay, momentum: momentum,
+                            maximize: maximize)
         forEachShare(of: parameters, pool: pool) { index, range in
-            let parameter = parameters[index]
-            let p = parameter.value.data, g = parameter.grad.data, s = squareAverages[index].data
-            let gAvg = centered ? gradientAverages[index].data : nil
-            let b = momentum > 0 ? buffers[index].data : nil
-            for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
-                let pi = load16(p + i)
-                var d = load16(g + i)
-                if maximize { d = -d }
-                if weightDecay != 0 { d += wd * pi }
-                let si = a * load16(s + i) + oneMinusA * d * d
-                store16(si, s + i)
-                var avg: Vec16
-                if let gAvg {
-                    var gi = load16(gAvg + i)
-                    gi += oneMinusA * (d - gi)
-                    store16(gi, gAvg + i)
-                    avg = (si - gi * gi).squareRoot()
-                } else {
-                    avg = si.squareRoot()
-                }
-                avg += e
-                if let b {
-                    let bi = mu * load16(b + i) + d / avg
-                    store16(bi, b + i)
-                    store16(pi - lr * bi, p + i)
-                } else {
-                    store16(pi - lr * d / avg, p + i)
-                }
-            }
+            let parameter = parameters[index], i = range.lowerBound
+            let gAvg = centered ? gradientAverages[index].data + i : nil
+            let b = momentum > 0 ? buffers[index].data + i : nil
+            kernels.rmspropUpdate(h, parameter.value.data + i, parameter.grad.data + i, squareAverages[index].data + i, gAvg, b,
+                                  count: range.count)
         }
     }
 }

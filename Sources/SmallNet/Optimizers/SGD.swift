@@ -1,4 +1,5 @@
 // Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
+import SmallNetKernels
 
 /// PyTorch's `torch.optim.SGD`. For each parameter p with gradient g:
 ///
@@ -43,24 +44,12 @@ public final class SGD: Optimizer {
     public func step(pool: ThreadPool?) {
         let firstStep = buffers.isEmpty
         if firstStep && momentum != 0 { buffers = zeroState(like: parameters) }
-        let lr = Vec16(repeating: learningRate), mu = Vec16(repeating: momentum)
-        let wd = Vec16(repeating: weightDecay), keep = Vec16(repeating: 1 - dampening)
+        let h = SGDStep(learningRate: learningRate, momentum: momentum, dampening: dampening, weightDecay: weightDecay,
+                        nesterov: nesterov, maximize: maximize, firstStep: firstStep)
         forEachShare(of: parameters, pool: pool) { index, range in
-            let parameter = parameters[index]
-            let p = parameter.value.data, g = parameter.grad.data
-            let b = momentum != 0 ? buffers[index].data : nil
-            for i in stride(from: range.lowerBound, to: range.upperBound, by: 16) {
-                let pi = load16(p + i)
-                var d = load16(g + i)
-                if maximize { d = -d }
-                if weightDecay != 0 { d += wd * pi }
-                if let b {
-                    let bi = firstStep ? d : mu * load16(b + i) + keep * d
-                    store16(bi, b + i)
-                    d = nesterov ? d + mu * bi : bi
-                }
-                store16(pi - lr * d, p + i)
-            }
+            let parameter = parameters[index], i = range.lowerBound
+            let b = momentum != 0 ? buffers[index].data + i : nil
+            kernels.sgdUpdate(h, parameter.value.data + i, parameter.grad.data + i, b, count: range.count)
         }
     }
 }

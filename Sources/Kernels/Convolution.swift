@@ -1,0 +1,302 @@
+// Convolution kernels: im2col and col2im (convolution as a matrix product, one sample at a time),
+// and the direct convolution of single-channel images.
+import SmallNetKernels
+
+extension Variant {
+    /// col (C·kh·kw, Ho·Wo) ← the patches of image (C, H, W); out-of-image taps are 0.
+    /// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p]; rows are `ld`
+    /// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
+    public static func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
+                              ld: Int) {
+        if g.isSameShape { return im2colSameShape(g, image: image, col: col, ld: ld) }
+        let wo = g.outWidth, ho = g.outHeight, s = g.stride
+        for c in 0..<g.channels {
+            let plane = image + c * g.inPlane
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
+                    let valid = g.validColumns(j)
+                    for oy in 0..<ho {
+                        let dst = row + oy * wo
+                        let y = oy * s + i - g.padding
+                        guard y >= 0 && y < g.height else { dst.update(repeating: 0, count: wo); continue }
+                        let src = plane + y * g.width + j - g.padding
+                        if valid.lowerBound > 0 { dst.update(repeating: 0, count: valid.lowerBound) }
+                        if s == 1 {
+                            copy(dst + valid.lowerBound, src + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ox in valid { dst[ox] = src[ox * s] }
+                        }
+                        if valid.upperBound < wo { (dst + valid.upperBound).update(repeating: 0, count: wo - valid.upperBound) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// image (C, H, W) += the columns of col (C·kh·kw, Ho·Wo; rows `ld` floats apart) scattered
+    /// back to their pixels: the adjoint of `im2col`.
+    public static func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
+                              image: UnsafeMutablePointer<Float>) {
+        if g.isSameShape { return col2imSameShape(g, col: col, ld: ld, image: image) }
+        let wo = g.outWidth, ho = g.outHeight, s = g.stride
+        for c in 0..<g.channels {
+            let plane = image + c * g.inPlane
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
+                    let valid = g.validColumns(j)
+                    for oy in 0..<ho {
+                        let y = oy * s + i - g.padding
+                        guard y >= 0 && y < g.height else { continue }
+                        let src = row + oy * wo
+                        let dst = plane + y * g.width + j - g.padding
+                        if s == 1 {
+                            addInPlace(dst + valid.lowerBound, src + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ox in valid { dst[ox * s] += src[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows of one im2col matrix for a kernel tap (dy, dx) = (i − p, j − p) under "same"
+    /// padding: output rows `rows` read image rows shifted by dy; within the flattened plane the
+    /// tap is one contiguous shift by dy·W + dx, except `dx` columns at one edge that fall outside.
+    @inline(__always)
+    private static func sameShapeTap(_ g: WindowGeometry, _ i: Int,
+                                     _ j: Int) -> (rows: Range<Int>, shift: Int, dx: Int) {
+        let dy = i - g.padding, dx = j - g.padding
+        let lo = Swift.max(0, -dy)  // an image shorter than the padding has no rows for some taps
+        let rows = lo..<Swift.max(lo, Swift.min(g.height, g.height - dy))
+        return (rows, dy * g.width + dx, dx)
+    }
+
+    /// Sets to 0 the `|dx|` columns of a tap's rows that fall outside the image (left for dx < 0,
+    /// right for dx > 0).
+    @inline(__always)
+    private static func zeroOutsideColumns(_ row: UnsafeMutablePointer<Float>,
+                                           _ tap: (rows: Range<Int>, shift: Int, dx: Int), width w: Int) {
+        guard tap.dx != 0 else { return }
+        let edge = tap.dx < 0 ? 0..<(-tap.dx) : (w - tap.dx)..<w
+        for y in tap.rows { for x in edge { row[y * w + x] = 0 } }
+    }
+
+    /// `im2col` for stride 1 and "same" padding: one shifted copy per kernel tap, then the few
+    /// out-of-image columns set to 0.
+    private static func im2colSameShape(_ g: WindowGeometry, image: UnsafePointer<Float>,
+                                        col: UnsafeMutablePointer<Float>, ld: Int) {
+        let w = g.width, plane = g.inPlane
+        for c in 0..<g.channels {
+            let src = image + c * plane
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
+                    let tap = sameShapeTap(g, i, j)
+                    guard !tap.rows.isEmpty else { row.update(repeating: 0, count: plane); continue }
+                    let first = tap.rows.lowerBound * w, end = tap.rows.upperBound * w
+                    if first > 0 { row.update(repeating: 0, count: first) }
+                    if end < plane { (row + end).update(repeating: 0, count: plane - end) }
+                    // Copy [first + lo, end − hi): every source index stays inside the plane.
+                    let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
+                    copy(row + first + lo, src + first + lo + tap.shift, count: end - first - lo - hi)
+                    zeroOutsideColumns(row, tap, width: w)
+                }
+            }
+        }
+    }
+
+    /// `col2im` for stride 1 and "same" padding: zero each tap's out-of-image columns in `col`,
+    /// then one shifted add per tap.
+    private static func col2imSameShape(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
+                                        image: UnsafeMutablePointer<Float>) {
+        let w = g.width, plane = g.inPlane
+        for c in 0..<g.channels {
+            let dst = image + c * plane
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
+                    let tap = sameShapeTap(g, i, j)
+                    guard !tap.rows.isEmpty else { continue }
+                    zeroOutsideColumns(row, tap, width: w)
+                    let first = tap.rows.lowerBound * w, end = tap.rows.upperBound * w
+                    let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
+                    addInPlace(dst + first + lo + tap.shift, row + first + lo, count: end - first - lo - hi)
+                }
+            }
+        }
+    }
+
+    // MARK: Dilated windows (the general convolution path)
+
+    /// col (C·k·k, Ho·Wo) ← the dilated patches of image (C, H, W): row (c, i, j), column (oy, ox)
+    /// holds image[c][oy·s + i·d − p][ox·s + j·d − p], 0 outside the image.
+    public static func dilatedIm2col(_ g: DilatedWindow, image: UnsafePointer<Float>,
+                                     col: UnsafeMutablePointer<Float>) {
+        let wo = g.outWidth, ho = g.outHeight, s = g.stride, k = g.kernel
+        for c in 0..<g.channels {
+            let plane = image + c * g.inPlane
+            for i in 0..<k {
+                for j in 0..<k {
+                    let row = col + ((c * k + i) * k + j) * g.outPlane
+                    let dx = j * g.dilation - g.padding
+                    for oy in 0..<ho {
+                        let dst = row + oy * wo
+                        let y = oy * s + i * g.dilation - g.padding
+                        guard y >= 0 && y < g.height else { dst.update(repeating: 0, count: wo); continue }
+                        let src = plane + y * g.width
+                        for ox in 0..<wo {
+                            let x = ox * s + dx
+                            dst[ox] = x >= 0 && x < g.width ? src[x] : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// image (C, H, W) += the columns of col scattered back to their pixels: the adjoint of
+    /// `dilatedIm2col`.
+    public static func dilatedCol2im(_ g: DilatedWindow, col: UnsafePointer<Float>,
+                                     image: UnsafeMutablePointer<Float>) {
+        let wo = g.outWidth, ho = g.outHeight, s = g.stride, k = g.kernel
+        for c in 0..<g.channels {
+            let plane = image + c * g.inPlane
+            for i in 0..<k {
+                for j in 0..<k {
+                    let row = col + ((c * k + i) * k + j) * g.outPlane
+                    let dx = j * g.dilation - g.padding
+                    for oy in 0..<ho {
+                        let y = oy * s + i * g.dilation - g.padding
+                        guard y >= 0 && y < g.height else { continue }
+                        let src = row + oy * wo, dst = plane + y * g.width
+                        for ox in 0..<wo {
+                            let x = ox * s + dx
+                            if x >= 0 && x < g.width { dst[x] += src[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Direct "same" convolution of single-channel images: the first layer of a CNN, where
+    // im2col and a GEMM with K = k·k would spend more time moving data than multiplying.
+
+    /// Writes the k shifted planes of `image` (H, W) into `planes` (`s.scratchCount` floats).
+    public static func fillShiftedPlanes(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
+                                         planes: UnsafeMutablePointer<Float>) {
+        let p = s.padding, w = s.width
+        for j in 0..<s.kernel {
+            let plane = planes + j * s.planeStride, dx = j - p
+            plane.update(repeating: 0, count: s.planeStride)
+            let lo = Swift.max(0, -dx)  // an image narrower than the padding has no columns for some taps
+            let valid = lo..<Swift.max(lo, Swift.min(w, w - dx))
+            for y in 0..<s.height {
+                let dst = plane + (y + p) * w, src = image + y * w + dx
+                copy(dst + valid.lowerBound, src + valid.lowerBound, count: valid.count)
+            }
+        }
+    }
+
+    /// y (Cout, H·W) = b + Σ_t w[·, t] · tap_t, for the T = k·k taps of `planes`.
+    ///
+    /// Shapes: weight (Cout, T) row-major (PyTorch's (Cout, 1, k, k)); bias (Cout) or nil.
+    /// Four output channels share each tap load.
+    public static func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
+                                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                                outChannels: Int, output: UnsafeMutablePointer<Float>) {
+        let taps = s.kernel * s.kernel, pixels = s.pixels
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { tapPointers in
+            for t in 0..<taps { tapPointers[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
+            var q = 0
+            while q < pixels {
+                let lanes = Swift.min(16, pixels - q)
+                @inline(__always) func write(_ v: Vec16, _ o: Int) {
+                    let dst = output + o * pixels + q
+                    if lanes == 16 { store16(v, dst) } else { for l in 0..<lanes { dst[l] = v[l] } }
+                }
+                var o = 0
+                while o < outChannels {
+                    let block = Swift.min(4, outChannels - o)
+                    let w0 = weight + o * taps
+                    let w1 = weight + (o + Swift.min(1, block - 1)) * taps
+                    let w2 = weight + (o + Swift.min(2, block - 1)) * taps
+                    let w3 = weight + (o + Swift.min(3, block - 1)) * taps
+                    var a0 = Vec16(repeating: bias?[o] ?? 0)
+                    var a1 = Vec16(repeating: bias?[o + Swift.min(1, block - 1)] ?? 0)
+                    var a2 = Vec16(repeating: bias?[o + Swift.min(2, block - 1)] ?? 0)
+                    var a3 = Vec16(repeating: bias?[o + Swift.min(3, block - 1)] ?? 0)
+                    for t in 0..<taps {
+                        let x = load16(tapPointers[t] + q)
+                        a0 = multiplyAdd(a0, Vec16(repeating: w0[t]), x)
+                        a1 = multiplyAdd(a1, Vec16(repeating: w1[t]), x)
+                        a2 = multiplyAdd(a2, Vec16(repeating: w2[t]), x)
+                        a3 = multiplyAdd(a3, Vec16(repeating: w3[t]), x)
+                    }
+                    write(a0, o)
+                    if block > 1 { write(a1, o + 1) }
+                    if block > 2 { write(a2, o + 2) }
+                    if block > 3 { write(a3, o + 3) }
+                    o += block
+                }
+                q += 16
+            }
+        }
+    }
+
+    /// dWᵀ (T, Cout) += Σ_q tap_t[q] · dyᵀ[q, ·]: the weight gradient of `directConvolutionForward`
+    /// for one image, with dyᵀ (H·W, Cout) the output gradient transposed; db (Cout) += Σ_q dy[·, q]
+    /// when `dBias` is given.
+    ///
+    /// Each sum runs over q in order, in blocks of `gemmKC` pixels added to dWᵀ one after another,
+    /// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix.
+    /// `dOutT` needs 32 floats of slack after its last row.
+    public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
+                                                       dOutT: UnsafePointer<Float>, outChannels: Int,
+                                                       dWeightT: UnsafeMutablePointer<Float>) {
+        let taps = s.kernel * s.kernel, pixels = s.pixels
+        withUnsafeTemporaryAllocation(of: Vec16.self, capacity: taps * 2) { buffer in
+            let partial = buffer.baseAddress!
+            var o = 0
+            while o < outChannels {
+                // Two 16-lane vectors of output channels at a time; lanes past Cout are dropped.
+                let lanes = Swift.min(32, outChannels - o)
+                var q0 = 0
+                while q0 < pixels {
+                    let q1 = Swift.min(q0 + gemmKC, pixels)
+                    // Three taps at a time: six independent accumulator chains.
+                    var t = 0
+                    while t < taps {
+                        let count = Swift.min(3, taps - t)
+                        let x0 = s.tap(t / s.kernel, t % s.kernel, of: planes)
+                        let t1 = t + Swift.min(1, count - 1), t2 = t + Swift.min(2, count - 1)
+                        let x1 = s.tap(t1 / s.kernel, t1 % s.kernel, of: planes)
+                        let x2 = s.tap(t2 / s.kernel, t2 % s.kernel, of: planes)
+                        var a0 = Vec16(), a1 = Vec16(), b0 = Vec16(), b1 = Vec16(), c0 = Vec16(), c1 = Vec16()
+                        for q in q0..<q1 {
+                            let row = dOutT + q * outChannels + o
+                            let low = load16(row), high = load16(row + 16)
+                            let u = Vec16(repeating: x0[q]), v = Vec16(repeating: x1[q]), w = Vec16(repeating: x2[q])
+                            a0 = multiplyAdd(a0, u, low); a1 = multiplyAdd(a1, u, high)
+                            b0 = multiplyAdd(b0, v, low); b1 = multiplyAdd(b1, v, high)
+                            c0 = multiplyAdd(c0, w, low); c1 = multiplyAdd(c1, w, high)
+                        }
+                        partial[2 * t] = a0; partial[2 * t + 1] = a1
+                        if count > 1 { partial[2 * t + 2] = b0; partial[2 * t + 3] = b1 }
+                        if count > 2 { partial[2 * t + 4] = c0; partial[2 * t + 5] = c1 }
+                        t += count
+                    }
+                    for t in 0..<taps {
+                        let dst = dWeightT + t * outChannels + o
+                        for l in 0..<lanes { dst[l] += l < 16 ? partial[2 * t][l] : partial[2 * t + 1][l - 16] }
+                    }
+                    q0 = q1
+                }
+                o += lanes
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+// The GEMM kernel: one thread's share of C = A·B, blocked for the variant's vector registers.
+import SmallNetKernels
+
+#if SMALLNET_AVX512
+/// 32 vector registers of 16 floats: 8 rows × two vectors, 16 accumulators.
+typealias GemmVector = SIMD16<Float>
+let gemmMR = 8
+#elseif SMALLNET_FMA
+/// 16 registers of 8 floats (AVX2): 6 rows × two vectors, 12 accumulators (BLIS's Haswell shape).
+typealias GemmVector = SIMD8<Float>
+let gemmMR = 6
+#else
+/// 16 registers of 4 floats (SSE): 6 rows × two vectors, 12 accumulators.
+typealias GemmVector = SIMD4<Float>
+let gemmMR = 6
+#endif
+/// Columns of C computed per micro-kernel call: two vectors.
+let gemmNR = 2 * GemmVector.scalarCount
+/// Depth of one K block. Every variant sums each C element over k in the same order, in the
+/// same blocks, so with FMA they give the same numbers whatever their tile shape.
+let gemmKC = 256
+
+extension Variant {
+    public static var gemmTile: (rows: Int, columns: Int, depth: Int) { (gemmMR, gemmNR, gemmKC) }
+    public static var vectorBits: Int { MemoryLayout<GemmVector>.size * 8 }
+
+    /// C = A·B (or += when `accumulate`) for the row tiles `rows` (of `gemmMR` rows) and column
+    /// panels `panels` (of `gemmNR` columns), over all of K in `gemmKC` blocks.
+    ///
+    /// Shape: A (M, K) row-major with row stride `lda`; B (K, N), stride `ldb`; C (M, N), stride
+    /// `ldc`. Both operands are read in place (no packing): the micro-kernel broadcasts A elements
+    /// from its rows and loads two vectors of one B row per step; partial tiles go through
+    /// zero-padded scratch.
+    public static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>) {
+        let m = o.m, n = o.n, k = o.k, a = o.a, lda = o.lda, b = o.b, ldb = o.ldb, c = o.c, ldc = o.ldc
+        // Scratch for partial tiles: a zero-padded B panel and A tile, and a C tile.
+        let bPad = UnsafeMutablePointer<Float>.allocate(capacity: gemmKC * gemmNR)
+        let aPad = UnsafeMutablePointer<Float>.allocate(capacity: gemmMR * gemmKC)
+        let cTile = UnsafeMutablePointer<Float>.allocate(capacity: gemmMR * gemmNR)
+        defer { bPad.deallocate(); aPad.deallocate(); cTile.deallocate() }
+
+        var p0 = 0
+        while p0 < k {
+            let kc = Swift.min(gemmKC, k - p0)
+            let add = o.accumulate || p0 > 0
+            for panel in panels {
+                let j0 = panel * gemmNR
+                let nc = Swift.min(gemmNR, n - j0)
+                var bPanel = b + p0 * ldb + j0
+                var bStride = ldb
+                if nc < gemmNR {
+                    for p in 0..<kc {
+                        let dst = bPad + p * gemmNR
+                        dst.update(from: bPanel + p * ldb, count: nc)
+                        (dst + nc).update(repeating: 0, count: gemmNR - nc)
+                    }
+                    bPanel = UnsafePointer(bPad)
+                    bStride = gemmNR
+                }
+                for tile in rows {
+                    let i0 = tile * gemmMR
+                    let mc = Swift.min(gemmMR, m - i0)
+                    var aTile = a + i0 * lda + p0
+                    var aStride = lda
+                    if mc < gemmMR {
+                        for i in 0..<gemmMR {
+                            if i < mc { (aPad + i * kc).update(from: aTile + i * lda, count: kc) }
+                            else { (aPad + i * kc).update(repeating: 0, count: kc) }
+                        }
+                        aTile = UnsafePointer(aPad)
+                        aStride = kc
+                    }
+                    let cOut = c + i0 * ldc + j0
+                    if mc == gemmMR && nc == gemmNR {
+                        microKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cOut, ldc: ldc, accumulate: add)
+                    } else {
+                        microKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR,
+                                    accumulate: false)
+                        for i in 0..<mc {
+                            let src = cTile + i * gemmNR, dst = cOut + i * ldc
+                            if add { for j in 0..<nc { dst[j] += src[j] } }
+                            else { dst.update(from: src, count: nc) }
+                        }
+                    }
+                }
+            }
+            p0 += kc
+        }
+    }
+
+    /// Stores two accumulators into row `row` of C, or adds them to it when `accumulate`.
+    @inline(__always)
+    private static func store(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ v0: GemmVector,
+                              _ v1: GemmVector, accumulate: Bool) {
+        let raw = UnsafeMutableRawPointer(c + row * ldc), bytes = MemoryLayout<GemmVector>.size
+        if accumulate {
+            raw.storeBytes(of: raw.loadUnaligned(as: GemmVector.self) + v0, as: GemmVector.self)
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: bytes, as: GemmVector.self) + v1, toByteOffset: bytes,
+                           as: GemmVector.self)
+        } else {
+            raw.storeBytes(of: v0, as: GemmVector.self)
+            raw.storeBytes(of: v1, toByteOffset: bytes, as: GemmVector.self)
+        }
+    }
+
+    #if SMALLNET_AVX512
+    /// C (8, 2V) = A (8, k) · B (k, 2V), or += when `accumulate`: 16 vector accumulators.
+    @inline(__always)
+    private static func microKernel(
+        k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        typealias V = GemmVector
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+        var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+        let a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda
+        var bRow = UnsafeRawPointer(b)
+        let bStep = ldb * 4
+        for p in 0..<k {
+            let b0 = bRow.loadUnaligned(as: V.self)
+            let b1 = bRow.loadUnaligned(fromByteOffset: MemoryLayout<V>.size, as: V.self)
+            bRow += bStep
+            var s = V(repeating: a0[p]); c00 = multiplyAdd(c00, s, b0); c01 = multiplyAdd(c01, s, b1)
+            s = V(repeating: a1[p]); c10 = multiplyAdd(c10, s, b0); c11 = multiplyAdd(c11, s, b1)
+            s = V(repeating: a2[p]); c20 = multiplyAdd(c20, s, b0); c21 = multiplyAdd(c21, s, b1)
+            s = V(repeating: a3[p]); c30 = multiplyAdd(c30, s, b0); c31 = multiplyAdd(c31, s, b1)
+            s = V(repeating: a4[p]); c40 = multiplyAdd(c40, s, b0); c41 = multiplyAdd(c41, s, b1)
+            s = V(repeating: a5[p]); c50 = multiplyAdd(c50, s, b0); c51 = multiplyAdd(c51, s, b1)
+            s = V(repeating: a6[p]); c60 = multiplyAdd(c60, s, b0); c61 = multiplyAdd(c61, s, b1)
+            s = V(repeating: a7[p]); c70 = multiplyAdd(c70, s, b0); c71 = multiplyAdd(c71, s, b1)
+        }
+        store(c, ldc, 0, c00, c01, accumulate: accumulate); store(c, ldc, 1, c10, c11, accumulate: accumulate)
+        store(c, ldc, 2, c20, c21, accumulate: accumulate); store(c, ldc, 3, c30, c31, accumulate: accumulate)
+        store(c, ldc, 4, c40, c41, accumulate: accumulate); store(c, ldc, 5, c50, c51, accumulate: accumulate)
+        store(c, ldc, 6, c60, c61, accumulate: accumulate); store(c, ldc, 7, c70, c71, accumulate: accumulate)
+    }
+    #else
+    /// C (6, 2V) = A (6, k) · B (k, 2V), or += when `accumulate`: 12 vector accumulators.
+    @inline(__always)
+    private static func microKernel(
+        k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        typealias V = GemmVector
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
+        var bRow = UnsafeRawPointer(b)
+        let bStep = ldb * 4
+        for p in 0..<k {
+            let b0 = bRow.loadUnaligned(as: V.self)
+            let b1 = bRow.loadUnaligned(fromByteOffset: MemoryLayout<V>.size, as: V.self)
+            bRow += bStep
+            var s = V(repeating: a0[p]); c00 = multiplyAdd(c00, s, b0); c01 = multiplyAdd(c01, s, b1)
+            s = V(repeating: a1[p]); c10 = multiplyAdd(c10, s, b0); c11 = multiplyAdd(c11, s, b1)
+            s = V(repeating: a2[p]); c20 = multiplyAdd(c20, s, b0); c21 = multiplyAdd(c21, s, b1)
+            s = V(repeating: a3[p]); c30 = multiplyAdd(c30, s, b0); c31 = multiplyAdd(c31, s, b1)
+            s = V(repeating: a4[p]); c40 = multiplyAdd(c40, s, b0); c41 = multiplyAdd(c41, s, b1)
+            s = V(repeating: a5[p]); c50 = multiplyAdd(c50, s, b0); c51 = multiplyAdd(c51, s, b1)
+        }
+        store(c, ldc, 0, c00, c01, accumulate: accumulate); store(c, ldc, 1, c10, c11, accumulate: accumulate)
+        store(c, ldc, 2, c20, c21, accumulate: accumulate); store(c, ldc, 3, c30, c31, accumulate: accumulate)
+        store(c, ldc, 4, c40, c41, accumulate: accumulate); store(c, ldc, 5, c50, c51, accumulate: accumulate)
+    }
+    #endif
+
+    /// dst (cols, rows) = srcᵀ, with src (rows, cols); 16×16 blocks keep both sides in cache.
+    public static func transpose(rows: Int, cols: Int, src: UnsafePointer<Float>, lds: Int,
+                                 dst: UnsafeMutablePointer<Float>, ldd: Int) {
+        let block = 16
+        var i0 = 0
+        while i0 < rows {
+            let i1 = Swift.min(i0 + block, rows)
+            var j0 = 0
+            while j0 < cols {
+                let j1 = Swift.min(j0 + block, cols)
+                for i in i0..<i1 {
+                    let s = src + i * lds
+                    for j in j0..<j1 { dst[j * ldd + i] = s[j] }
+                }
+                j0 = j1
+            }
+            i0 = i1
+        }
+    }
+}

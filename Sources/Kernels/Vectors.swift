@@ -1,0 +1,70 @@
+// Vector helpers and the element-wise sums and copies shared by layers and optimizers.
+
+typealias Vec16 = SIMD16<Float>
+
+@inline(__always) func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+}
+
+@inline(__always) func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
+}
+
+/// c + a·b: fused (one rounding) where the variant has FMA, else a product then a sum (the
+/// baseline: a fused multiply-add without FMA instructions is a slow library call).
+@inline(__always) func multiplyAdd<V: SIMD>(_ c: V, _ a: V, _ b: V) -> V where V.Scalar: FloatingPoint {
+    #if SMALLNET_FMA
+    return c.addingProduct(a, b)
+    #else
+    return c + a * b
+    #endif
+}
+
+extension Variant {
+    /// dst[i] = src[i] for i in 0..<count, in 16-lane vectors (cheaper than memmove for the short
+    /// rows of small feature maps).
+    @inline(__always)
+    public static func copy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
+        while i < count { dst[i] = src[i]; i += 1 }
+    }
+
+    /// y[i] += x[i] for i in 0..<count.
+    @inline(__always)
+    public static func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count { store16(load16(y + i) + load16(x + i), y + i); i += 16 }
+        while i < count { y[i] += x[i]; i += 1 }
+    }
+
+    /// Σ x[i] for i in 0..<count, summed in 16 lanes then across them (a fixed order).
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = Vec16()
+        var i = 0
+        while i + 16 <= count { acc += load16(x + i); i += 16 }
+        var s = acc.sum()
+        while i < count { s += x[i]; i += 1 }
+        return s
+    }
+
+    /// (Σ x[i], Σ x[i]·y[i]) for i in 0..<count in one pass; each in 16 lanes, then across them.
+    public static func sumAndDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> (Float, Float) {
+        var acc = Vec16(), accDot = Vec16()
+        var i = 0
+        while i + 16 <= count { let v = load16(x + i); acc += v; accDot += v * load16(y + i); i += 16 }
+        var s = acc.sum(), d = accDot.sum()
+        while i < count { s += x[i]; d += x[i] * y[i]; i += 1 }
+        return (s, d)
+    }
+
+    /// (Σ x[i], Σ x[i]²) for i in 0..<count, in 16 lanes then across them.
+    public static func sumAndSquares(_ x: UnsafePointer<Float>, count: Int) -> (Float, Float) {
+        var acc = Vec16(), acc2 = Vec16()
+        var i = 0
+        while i + 16 <= count { let v = load16(x + i); acc += v; acc2 += v * v; i += 16 }
+        var s = acc.sum(), s2 = acc2.sum()
+        while i < count { s += x[i]; s2 += x[i] * x[i]; i += 1 }
+        return (s, s2)
+    }
+}

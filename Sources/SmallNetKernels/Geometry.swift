@@ -1,0 +1,92 @@
+// The shapes kernels and layers agree on: convolution windows and the first layer's shifted planes.
+
+/// The geometry of a 2-D convolution or pooling window over one (C, H, W) sample.
+@frozen public struct WindowGeometry {
+    public let channels, height, width: Int
+    public let kernelHeight, kernelWidth: Int
+    public let stride, padding: Int
+
+    @inlinable public init(channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int, stride: Int,
+                           padding: Int) {
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.stride = stride
+        self.padding = padding
+    }
+
+    @inlinable public var outHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
+    @inlinable public var outWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+    /// Rows of the column matrix: C·kh·kw.
+    @inlinable public var patchSize: Int { channels * kernelHeight * kernelWidth }
+    @inlinable public var outPlane: Int { outHeight * outWidth }
+    @inlinable public var inPlane: Int { height * width }
+    /// Stride 1 with "same" padding: every im2col row is the image plane shifted.
+    @inlinable public var isSameShape: Bool { stride == 1 && outHeight == height && outWidth == width }
+
+    /// For output column `ox` and kernel column `j`: the input x = ox·stride + j − padding.
+    /// Returns the range of ox whose x lies inside 0..<width.
+    @inlinable @inline(__always) public func validColumns(_ j: Int) -> Range<Int> {
+        // x ≥ 0 ⇔ ox ≥ ⌈(padding − j) / stride⌉ ; x < width ⇔ ox ≤ ⌊(width − 1 + padding − j) / stride⌋
+        let lo = Swift.max(0, (padding - j + stride - 1) / stride)
+        let hiInclusive = (width - 1 + padding - j)
+        let hi = hiInclusive < 0 ? 0 : Swift.min(outWidth, hiInclusive / stride + 1)
+        return lo..<Swift.max(lo, hi)
+    }
+}
+
+/// The window of a dilated convolution over one (C, H, W) sample: taps d pixels apart.
+@frozen public struct DilatedWindow {
+    public let channels, height, width: Int
+    public let kernel, stride, padding, dilation: Int
+
+    @inlinable public init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int,
+                           dilation: Int) {
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+    }
+
+    /// The extent of the kernel on the input: d·(k − 1) + 1.
+    @inlinable public var span: Int { dilation * (kernel - 1) + 1 }
+    @inlinable public var outHeight: Int { (height + 2 * padding - span) / stride + 1 }
+    @inlinable public var outWidth: Int { (width + 2 * padding - span) / stride + 1 }
+    @inlinable public var patchSize: Int { channels * kernel * kernel }
+    @inlinable public var outPlane: Int { outHeight * outWidth }
+    @inlinable public var inPlane: Int { height * width }
+}
+
+/// The k column-shifted copies of one (H, W) image that the taps of a k×k, stride-1,
+/// "same"-padded (p = k / 2) convolution read.
+///
+/// Plane j (dx = j − p) holds x[y][x + dx], 0 where x + dx falls outside the image, with p rows
+/// of zeros above and below. Tap (i, j) at output pixel q = y·W + x then reads
+/// `tap(i, j)[q]`, so every tap is one contiguous, unmasked row of H·W floats.
+@frozen public struct ShiftedPlanes {
+    public let height, width, kernel: Int
+
+    @inlinable public init(height: Int, width: Int, kernel: Int) {
+        self.height = height
+        self.width = width
+        self.kernel = kernel
+    }
+
+    @inlinable public var padding: Int { kernel / 2 }
+    @inlinable public var pixels: Int { height * width }
+    /// Floats per plane: the padded rows, plus one vector of slack so full-vector loads at
+    /// the last pixels stay inside the buffer.
+    @inlinable public var planeStride: Int { (height + 2 * padding) * width + 16 }
+    /// Floats of scratch for all k planes.
+    @inlinable public var scratchCount: Int { kernel * planeStride }
+
+    /// Tap (i, j): element q is the input under kernel position (i, j) for output pixel q.
+    @inlinable @inline(__always) public func tap(_ i: Int, _ j: Int, of planes: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        planes + j * planeStride + i * width
+    }
+}

@@ -1,0 +1,73 @@
+// The operands of the kernels that take more than a few numbers: GEMM and the optimizer updates.
+
+/// The operands of C = A·B (or C += A·B when `accumulate`): A (M, K), B (K, N), C (M, N), all
+/// row-major with row strides `lda`, `ldb`, `ldc`.
+@frozen public struct GemmOperands {
+    public let m, n, k: Int
+    public let a: UnsafePointer<Float>, lda: Int
+    public let b: UnsafePointer<Float>, ldb: Int
+    public let c: UnsafeMutablePointer<Float>, ldc: Int
+    public let accumulate: Bool
+
+    @inlinable public init(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        self.m = m; self.n = n; self.k = k
+        self.a = a; self.lda = lda; self.b = b; self.ldb = ldb; self.c = c; self.ldc = ldc
+        self.accumulate = accumulate
+    }
+}
+
+/// One SGD step's hyper-parameters (the rule is on `SGD`).
+@frozen public struct SGDStep {
+    public let learningRate, momentum, dampening, weightDecay: Float
+    public let nesterov, maximize: Bool
+    /// The momentum buffer starts as the first gradient.
+    public let firstStep: Bool
+
+    @inlinable public init(learningRate: Float, momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool,
+                           maximize: Bool, firstStep: Bool) {
+        self.learningRate = learningRate; self.momentum = momentum; self.dampening = dampening
+        self.weightDecay = weightDecay; self.nesterov = nesterov; self.maximize = maximize; self.firstStep = firstStep
+    }
+}
+
+/// One Adam step's hyper-parameters (the rule is on `Adam`), with the step's bias corrections.
+@frozen public struct AdamStep {
+    /// lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ).
+    public let stepSize, correction2Sqrt: Float
+    /// 1 − lr·λ, the factor of AdamW's decoupled weight decay.
+    public let decay: Float
+    public let weightDecay, beta1, beta2, eps: Float
+    public let decoupled, maximize: Bool
+
+    @inlinable public init(stepSize: Float, correction2Sqrt: Float, decay: Float, weightDecay: Float, beta1: Float,
+                           beta2: Float, eps: Float, decoupled: Bool, maximize: Bool) {
+        self.stepSize = stepSize; self.correction2Sqrt = correction2Sqrt; self.decay = decay
+        self.weightDecay = weightDecay; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        self.decoupled = decoupled; self.maximize = maximize
+    }
+}
+
+/// One RMSProp step's hyper-parameters (the rule is on `RMSProp`).
+@frozen public struct RMSPropStep {
+    public let learningRate, alpha, eps, weightDecay, momentum: Float
+    public let maximize: Bool
+
+    @inlinable public init(learningRate: Float, alpha: Float, eps: Float, weightDecay: Float, momentum: Float,
+                           maximize: Bool) {
+        self.learningRate = learningRate; self.alpha = alpha; self.eps = eps
+        self.weightDecay = weightDecay; self.momentum = momentum; self.maximize = maximize
+    }
+}
+
+/// One Adagrad step's hyper-parameters (the rule is on `Adagrad`).
+@frozen public struct AdagradStep {
+    /// The step's learning rate, lr / (1 + (t − 1)·η).
+    public let rate: Float
+    public let weightDecay, eps: Float
+    public let maximize: Bool
+
+    @inlinable public init(rate: Float, weightDecay: Float, eps: Float, maximize: Bool) {
+        self.rate = rate; self.weightDecay = weightDecay; self.eps = eps; self.maximize = maximize
+    }
+}
