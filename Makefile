@@ -29,7 +29,7 @@ LIB_FLAGS := $(SWIFT_FLAGS) --product SmallNetC --scratch-path .build-lib -Xswif
 	-Xlinker -L$(CURDIR)/$(dir $(STATIC_ZLIB))
 PREFIX ?= /usr/local
 
-.PHONY: all build lib deps build-deps wheel sdist test-wheel python-deps run study study-quick bench bench-pytorch test test-swift test-c test-python test-study test-sweep test-cli test-threads test-abi-sweep test-fuzz test-isa fuzz install uninstall clean
+.PHONY: all build lib deps build-deps wheel sdist test-wheel python-deps run study study-quick bench bench-isa bench-pytorch test test-swift test-c test-python test-study test-sweep test-cli test-threads test-abi-sweep test-fuzz test-isa fuzz install uninstall clean
 
 all: build lib
 
@@ -83,6 +83,10 @@ study-quick: build python-deps
 
 bench: build
 	$(BIN) bench
+
+# Each kernel variant this CPU runs (avx512, avx2, baseline), side by side, as ratios to the best.
+bench-isa: build
+	python3 bench/isa_variants.py
 
 # smallnet and PyTorch side by side (installs torch into .venv-bench on first use).
 bench-pytorch: build
