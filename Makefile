@@ -94,6 +94,9 @@ bench-pytorch: build
 	.venv-bench/bin/python bench/pytorch_reference.py
 
 test: deps build lib test-swift test-c test-abi-sweep test-fuzz test-python test-study test-sweep test-cli test-threads test-isa test-wheel test-sanitize
+	@echo "make test: every suite passed on$$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2), $$($(BIN) info | grep '^isa:')"
+	@# On an AVX-512 CPU, the speed of the other variants beside it (a report; nothing is asserted).
+	@if $(BIN) info | grep -q '^isa: avx512 .*variants:'; then python3 bench/isa_variants.py --rounds 1 --seconds 0.5; fi
 
 test-swift:
 	SMALLNET_REQUIRE_DATA=1 swift test $(TEST_FLAGS)

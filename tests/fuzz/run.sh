@@ -19,7 +19,7 @@ targets=("$@")
 export PATH=/opt/swift/usr/bin:$PATH
 scratch=.build-fuzz
 out=build/fuzz
-mkdir -p "$out/artifacts" "$out/logs" "$out/tmp"
+mkdir -p "$out/artifacts" "$out/logs"
 
 # The library with ASan and libFuzzer's coverage (8-bit counters, PC table, comparisons), built
 # as a plain dynamic library; libFuzzer itself comes with the harness (clang -fsanitize=fuzzer).
@@ -42,19 +42,22 @@ for t in "${targets[@]}"; do
 done
 
 # One kernel thread (reproducible), no Swift backtracer (it would hold the crashing process
-# instead of letting libFuzzer report), temporary files in the build folder.
-export SMALLNET_NUM_THREADS=1 SWIFT_BACKTRACE=enable=no SMALLNET_FUZZ_TMP="$PWD/$out/tmp"
+# instead of letting libFuzzer report), temporary files in a folder of this invocation's own
+# (two invocations with different targets may run at once).
+tmp=$(mktemp -d "$PWD/$out/tmp.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+export SMALLNET_NUM_THREADS=1 SWIFT_BACKTRACE=enable=no SMALLNET_FUZZ_TMP="$tmp"
 failed=0
 
 # Past crashes, one input at a time so that every one is reported.
 for t in "${targets[@]}"; do
     for input in tests/fuzz/regressions/"$t"/*; do
         [ -f "$input" ] || continue
-        if "$out/fuzz_$t" "$input" >"$out/logs/regression.log" 2>&1; then
+        if "$out/fuzz_$t" "$input" >"$out/logs/regression-$t.log" 2>&1; then
             echo "regression $input: ok"
         else
             echo "regression $input: FAILED"
-            grep -E 'ERROR|deadly|#[0-9]+ 0x.* in ' "$out/logs/regression.log" | grep -v -E 'libFuzzer|fuzzer::|__sanitizer|libc.so' |
+            grep -E 'ERROR|deadly|#[0-9]+ 0x.* in ' "$out/logs/regression-$t.log" | grep -v -E 'libFuzzer|fuzzer::|__sanitizer|libc.so' |
                 head -6 | cut -c1-220 | sed 's/^/    /'
             failed=1
         fi
@@ -80,6 +83,5 @@ for t in "${targets[@]}"; do
         grep -E 'ERROR|SUMMARY|deadly|Test unit written|returned|#[0-9]+ 0x' "$log" | head -40 | sed 's/^/    /'
     fi
 done
-rm -rf "${out:?}/tmp"
 [ "$failed" -eq 0 ] || { echo "fuzz: FAILED (logs in $out/logs, inputs in $out/artifacts)"; exit 1; }
 echo "fuzz: ${#targets[@]} targets, ${seconds} s each, no crash"
