@@ -136,7 +136,6 @@ final class ConvolutionTests: XCTestCase {
     func testCNNBackwardMatchesFiniteDifferences() throws {
         var g = RandomGenerator(seed: 9)
         let model = try CNN.build(inputShape: [1, 8, 8], classes: 3, channels: [3, 4], head: .linear, dropout: 0, generator: &g)
-        XCTAssertTrue(model.plan.contains { $0 is BatchNormReLUMaxPool }, "the fused path is the one checked")
         // A small step, so that few max-pool windows or ReLUs switch between the two sides.
         try checkModelGradients(model, input: randomTensor([4, 1, 8, 8], seed: 4), labels: [0, 1, 2, 1],
                                 step: 1e-3, stride: 5, relative: 3e-2, absolute: 3e-3)

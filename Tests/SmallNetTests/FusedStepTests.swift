@@ -28,23 +28,26 @@ final class FusedStepTests: XCTestCase {
         return model
     }
 
-    func testThePlanFusesOnlyBatchNorm2dReLUAndAPlainTwoByTwoPool() throws {
-        let fused = try model(height: 8, width: 8)
+    func testThePlanFusesOnlyBatchNorm2dReLUAndAPlainTwoByTwoPoolOnLargeEnoughPlanes() throws {
+        let fused = try model(height: 28, width: 28)
         XCTAssertEqual(fused.plan.map(\.layers), [0..<1, 1..<4, 4..<5, 5..<8, 8..<9, 9..<10])
         XCTAssertEqual(fused.plan[1].summary, "BatchNorm2d(3) → ReLU → MaxPool2d(2)")
         fused.fusesLayers = false
         XCTAssertEqual(fused.plan.count, fused.layers.count)
+        // 12×12 planes and larger: the second block (6×6) runs layer by layer.
+        XCTAssertEqual(try model(height: 12, width: 12).plan.map(\.layers.count), [1, 3, 1, 1, 1, 1, 1, 1])
+        XCTAssertEqual(try model(height: 12, width: 11).plan.count, 10)
 
         var g = RandomGenerator(seed: 1)
         for pool in [try MaxPool2d(kernelSize: 3), try MaxPool2d(kernelSize: 2, stride: 1), try MaxPool2d(kernelSize: 2, padding: 1),
                      try MaxPool2d(kernelSize: 2, ceilMode: true)] {
-            let other = try Sequential(inputShape: [1, 9, 9], layers: [Conv2d(1, 2, kernelSize: 3, generator: &g), BatchNorm2d(2),
+            let other = try Sequential(inputShape: [1, 18, 18], layers: [Conv2d(1, 2, kernelSize: 3, generator: &g), BatchNorm2d(2),
                                                                         ReLU(), pool])
             XCTAssertEqual(other.plan.count, 4, pool.summary)
         }
         let flat = try Sequential(inputShape: [6], layers: [BatchNorm1d(6), ReLU()])
         XCTAssertEqual(flat.plan.count, 2)
-        let reordered = try Sequential(inputShape: [1, 8, 8], layers: [Conv2d(1, 2, kernelSize: 3, generator: &g), ReLU(),
+        let reordered = try Sequential(inputShape: [1, 18, 18], layers: [Conv2d(1, 2, kernelSize: 3, generator: &g), ReLU(),
                                                                        BatchNorm2d(2), MaxPool2d(kernelSize: 2)])
         XCTAssertEqual(reordered.plan.count, 4)
     }
@@ -52,12 +55,12 @@ final class FusedStepTests: XCTestCase {
     /// Forward outputs, every gradient, the running statistics and the weights after a few
     /// optimizer steps, fused and unfused: equal bit for bit, in training and eval mode.
     func testFusedStepsGiveTheUnfusedNumbersBitForBit() throws {
-        for (h, w, threads) in [(8, 8, 1), (9, 7, 2), (28, 28, 2)] {
+        for (h, w, threads) in [(12, 12, 1), (13, 12, 2), (28, 28, 2)] {
             for (affine, track) in [(true, true), (false, true), (true, false)] {
                 let fused = try model(height: h, width: w, affine: affine, trackRunningStats: track)
                 let unfused = try fused.copy()
                 unfused.fusesLayers = false
-                XCTAssertTrue(fused.fusesLayers)
+                XCTAssertTrue(fused.plan.contains { $0 is BatchNormReLUMaxPool })
                 let pool = threads > 1 ? ThreadPool(threads: threads) : nil
                 let what = "\(h)×\(w), affine \(affine), running stats \(track), \(threads) threads"
                 let labels: [Int32] = [0, 2, 1, 1, 0]
@@ -88,16 +91,24 @@ final class FusedStepTests: XCTestCase {
         }
     }
 
+    func testFusedModelGradientsMatchFiniteDifferences() throws {
+        var g = RandomGenerator(seed: 9)
+        let model = try CNN.build(inputShape: [1, 12, 12], classes: 3, channels: [3, 4], head: .linear, dropout: 0, generator: &g)
+        XCTAssertTrue(model.plan.contains { $0 is BatchNormReLUMaxPool })
+        try checkModelGradients(model, input: randomTensor([4, 1, 12, 12], seed: 4), labels: [0, 1, 2, 1],
+                                step: 1e-3, stride: 5, relative: 3e-2, absolute: 3e-3)
+    }
+
     /// Switching the plan between a forward and its backward is refused, not mixed.
     func testChangingThePlanNeedsANewForward() throws {
-        let model = try model(height: 8, width: 8)
-        let logits = try model.forward(randomTensor([2, 2, 8, 8], seed: 3))
+        let model = try model(height: 12, width: 12)
+        let logits = try model.forward(randomTensor([2, 2, 12, 12], seed: 3))
         model.fusesLayers = false
         XCTAssertThrowsError(try model.backward(try Tensor(shape: logits.shape)))
     }
 
     func testTheProfileHasOneRowPerStep() throws {
-        let model = try model(height: 8, width: 8)
+        let model = try model(height: 28, width: 28)
         let profile = try Profiler.profile(model: model, batchSize: 4, pool: nil, seconds: 0) {
             try SGD(parameters: $0.parameters, learningRate: 0.01)
         }

@@ -29,11 +29,18 @@ final class BatchNormReLUMaxPool: PlanStep {
     private var position: [UInt8] = []
     private var input: Tensor?
 
-    /// The step for layers a, b, c at indices index…index + 2, or nil unless they are a
-    /// BatchNorm2d, a ReLU and an unpadded 2×2, stride-2 MaxPool2d without ceil mode.
-    init?(_ a: Layer, _ b: Layer, _ c: Layer, at index: Int) {
+    /// Planes of fewer values run unfused: one plane at a time does not pay below that. Measured
+    /// with `smallnet profile` (100K and 10K CNNs, batch 64, 2 threads), fused against unfused
+    /// time of the three layers: 28×28 planes 1.66×, 14×14 1.05–1.12×, 7×7 0.85–0.89×.
+    static let minimumPlane = 12 * 12
+
+    /// The step for layers a, b, c at indices index…index + 2 taking per-sample inputs of
+    /// `inputShape`, or nil unless they are a BatchNorm2d, a ReLU and an unpadded 2×2, stride-2
+    /// MaxPool2d without ceil mode, on planes of at least `minimumPlane` values.
+    init?(_ a: Layer, _ b: Layer, _ c: Layer, at index: Int, inputShape: [Int]) {
         guard let norm = a as? BatchNorm2d, let relu = b as? ReLU, let pool = c as? MaxPool2d,
-              pool.kernelSize == 2, pool.stride == 2, pool.padding == 0, !pool.ceilMode else { return nil }
+              pool.kernelSize == 2, pool.stride == 2, pool.padding == 0, !pool.ceilMode,
+              inputShape.count == 3, inputShape[1] * inputShape[2] >= Self.minimumPlane else { return nil }
         self.norm = norm
         self.relu = relu
         self.pool = pool

@@ -29,14 +29,15 @@ final class SingleLayerStep: PlanStep {
     }
 }
 
-/// The steps that run `layers`: with `fused`, every BatchNorm2d → ReLU → MaxPool2d(2) run that
-/// `BatchNormReLUMaxPool` takes is one step; every other layer is a step of its own.
-func executionPlan(_ layers: [Layer], fused: Bool) -> [PlanStep] {
+/// The steps that run `layers`, whose per-sample input shapes are `inputShapes`: with `fused`,
+/// every BatchNorm2d → ReLU → MaxPool2d(2) run that `BatchNormReLUMaxPool` takes is one step;
+/// every other layer is a step of its own.
+func executionPlan(_ layers: [Layer], inputShapes: [[Int]], fused: Bool) -> [PlanStep] {
     var plan: [PlanStep] = []
     var i = 0
     while i < layers.count {
         if fused, i + 2 < layers.count,
-           let step = BatchNormReLUMaxPool(layers[i], layers[i + 1], layers[i + 2], at: i) {
+           let step = BatchNormReLUMaxPool(layers[i], layers[i + 1], layers[i + 2], at: i, inputShape: inputShapes[i]) {
             plan.append(step)
             i += 3
         } else {

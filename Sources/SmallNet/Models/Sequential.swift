@@ -21,10 +21,10 @@ public final class Sequential {
     public private(set) var classNames: [String] = []
 
     /// Whether runs of layers that can share one pass over memory (BatchNorm2d → ReLU →
-    /// MaxPool2d(2)) run fused, with the same numbers bit for bit; false runs every layer by
+    /// MaxPool2d(2) on planes of at least 12×12) run fused, with the same numbers bit for bit; false runs every layer by
     /// itself (the reference the fused steps are tested against). A forward must follow a change.
     public var fusesLayers = true {
-        didSet { plan = executionPlan(layers, fused: fusesLayers); lastBatch = nil }
+        didSet { plan = executionPlan(layers, inputShapes: layerInputShapes, fused: fusesLayers); lastBatch = nil }
     }
     /// The steps a pass runs, in order (`fusesLayers` decides which layers share one).
     private(set) var plan: [PlanStep] = []
@@ -41,6 +41,9 @@ public final class Sequential {
         for layer in layers { try append(layer) }
     }
 
+    /// Per-sample input shape of each layer.
+    var layerInputShapes: [[Int]] { [inputShape] + layerOutputShapes.dropLast() }
+
     /// Per-sample output shape of the whole model.
     public var outputShape: [Int] { layerOutputShapes.last ?? inputShape }
 
@@ -50,7 +53,7 @@ public final class Sequential {
         let shape = try layer.outputShape(for: outputShape)
         layers.append(layer)
         layerOutputShapes.append(shape)
-        plan = executionPlan(layers, fused: fusesLayers)
+        plan = executionPlan(layers, inputShapes: layerInputShapes, fused: fusesLayers)
         lastBatch = nil
     }
 
