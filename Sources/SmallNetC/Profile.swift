@@ -36,13 +36,16 @@ public func sn_model_profile(_ model: OpaquePointer?, _ optimizerKind: Int32, _ 
         result.loss_seconds = profile.lossSeconds
         result.optimizer_seconds = profile.optimizerSeconds
         result.fma_limit_gflops = fmaPeakGFLOPs(pool: pool, seconds: 0.3)
+        // One entry per layer: a fused step's figures on its first layer, zeros on the others.
+        let layerCount = box.model.layers.count
         if let layers {
-            for (i, layer) in profile.layers.prefix(capacity).enumerated() {
-                layers[i] = sn_layer_profile(forward_seconds: layer.forwardSeconds, backward_seconds: layer.backwardSeconds,
-                                             forward_flops: Int64(layer.forwardFLOPs), backward_flops: Int64(layer.backwardFLOPs))
+            for i in 0..<Swift.min(capacity, layerCount) { layers[i] = sn_layer_profile() }
+            for step in profile.layers where step.index < capacity {
+                layers[step.index] = sn_layer_profile(forward_seconds: step.forwardSeconds, backward_seconds: step.backwardSeconds,
+                                                      forward_flops: Int64(step.forwardFLOPs), backward_flops: Int64(step.backwardFLOPs))
             }
         }
         out.pointee = result
-        nLayers?.pointee = profile.layers.count
+        nLayers?.pointee = layerCount
     }
 }

@@ -27,11 +27,14 @@ struct Profile: ParsableCommand {
     var seconds: Double = 2
     @Option(help: "Also write the figures as JSON to this file.")
     var json: String?
+    @Flag(help: "Run every layer by itself (no fused BatchNorm2d → ReLU → MaxPool2d pass), as a reference.")
+    var unfused = false
 
     func run() throws {
         reportingErrors {
             guard seconds > 0 && seconds <= 600 else { throw SmallNetError.invalidArgument("--seconds must be in (0, 600], got \(seconds)") }
             let (model, name, recipe) = try chosenModel()
+            model.fusesLayers = !unfused
             let pool = try threadPool(threads)
             let threadCount = pool?.threadCount ?? 1
             let fmaLimit = fmaPeakGFLOPs(pool: pool, seconds: 0.5)
@@ -39,7 +42,7 @@ struct Profile: ParsableCommand {
             let profile = try Profiler.profile(model: model, batchSize: batchSize, pool: pool, seconds: seconds) {
                 try recipe.buildOptimizer(for: $0)
             }
-            print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) steps")
+            print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) steps\(unfused ? ", unfused" : "")")
             print("FMA limit \(fixed(fmaLimit, 0)) GFLOP/s (register-only FMA loop); GEMM peak \(fixed(gemmPeak, 0)) GFLOP/s (256×256×256)")
             print(printedTable(profile, fmaLimit: fmaLimit))
             if let json {
@@ -87,7 +90,7 @@ struct Profile: ParsableCommand {
             ("step_gflops", .number(p.gflops)), ("fraction_of_fma_limit", .number(p.gflops / fmaLimit)),
             ("loss_seconds", .number(p.lossSeconds)), ("optimizer_seconds", .number(p.optimizerSeconds)),
             ("layers", .array(p.layers.map { l in
-                .object([("index", .number(l.index)), ("layer", .string(l.summary)),
+                .object([("index", .number(l.index)), ("layer_count", .number(l.layerCount)), ("layer", .string(l.summary)),
                          ("forward_seconds", .number(l.forwardSeconds)), ("backward_seconds", .number(l.backwardSeconds)),
                          ("forward_flops", .number(l.forwardFLOPs)), ("backward_flops", .number(l.backwardFLOPs)),
                          ("share", .number((l.forwardSeconds + l.backwardSeconds) / p.stepSeconds))])

@@ -1,4 +1,5 @@
-// The profiler: one entry per layer, FLOPs as the layers count them, the model left as it was.
+// The profiler: one entry per step of the execution plan (per layer when unfused), FLOPs as the
+// layers count them, the model left as it was.
 import XCTest
 @testable import SmallNet
 
@@ -6,6 +7,7 @@ final class ProfilerTests: XCTestCase {
     func testProfileCoversEveryLayerAndLeavesTheModelUnchanged() throws {
         let recipe = Recipe.defaults(for: .cnn, budget: 10_000)
         let model = try recipe.buildModel()
+        model.fusesLayers = false  // one step per layer
         let before = model.parameters.map { Array(UnsafeBufferPointer(start: $0.value.data, count: $0.value.count)) }
         let profile = try Profiler.profile(model: model, batchSize: 8, pool: nil, seconds: 0) { try recipe.buildOptimizer(for: $0) }
 
@@ -31,6 +33,17 @@ final class ProfilerTests: XCTestCase {
         let after = model.parameters.map { Array(UnsafeBufferPointer(start: $0.value.data, count: $0.value.count)) }
         XCTAssertEqual(before, after, "the profile trains a copy")
         XCTAssertTrue(model.isTraining)
+
+        // Fused: each BatchNorm2d → ReLU → MaxPool2d on 28×28 and 14×14 planes is one entry, at
+        // its BatchNorm's index (7×7 runs unfused).
+        model.fusesLayers = true
+        let fused = try Profiler.profile(model: model, batchSize: 8, pool: nil, seconds: 0) { try recipe.buildOptimizer(for: $0) }
+        XCTAssertEqual(fused.layers.count, model.layers.count - 4)
+        XCTAssertEqual(fused.layers.map(\.layerCount).reduce(0, +), model.layers.count)
+        let block = try XCTUnwrap(fused.layers.first { $0.layerCount == 3 })
+        XCTAssertEqual(block.index, 1)
+        XCTAssertEqual(block.summary, "BatchNorm2d(9) → ReLU → MaxPool2d(2)")
+        XCTAssertEqual(fused.layers.map(\.forwardFLOPs).reduce(0, +), profile.layers.map(\.forwardFLOPs).reduce(0, +))
     }
 
     func testProfileRefusesWhatTrainingRefuses() throws {

@@ -15,15 +15,17 @@ _lib_ = _lib.lib
 
 @dataclass(frozen=True)
 class LayerProfile:
-    """One layer's part of a training step, in seconds per batch (medians over the steps)."""
+    """One step of a training step, in seconds per batch (medians over the steps): a layer, or
+    the layers one fused pass computes (BatchNorm2d → ReLU → MaxPool2d(2))."""
 
-    index: int
-    summary: str
+    index: int           # of the (first) layer in the model
+    summary: str         # the layer's, or the fused layers' joined by " → "
     forward_seconds: float
     backward_seconds: float
     forward_flops: int   # matrix-product FLOPs of the batch's forward pass
     backward_flops: int  # twice forward_flops; once for a layer that computes no input gradient
     share: float         # of the step
+    layer_count: int = 1
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def profile(model: Model, batch_size: int = 64, optimizer: str = "adamw", lr: fl
         seconds: about how long to measure (at least 3 steps, after a warm-up step).
 
     Returns:
-        per layer, forward and backward seconds per batch, FLOPs and share of the step; the
+        per layer (one entry for the layers of a fused pass), forward and backward seconds per
+        batch, FLOPs and share of the step; the
         loss and optimizer times; the machine's FMA limit on the same threads.
 
     Raises:
@@ -102,8 +105,18 @@ def profile(model: Model, batch_size: int = 64, optimizer: str = "adamw", lr: fl
                                  to_int32(batch_size, "batch_size"), to_float(seconds, "seconds"), ctypes.byref(out),
                                  entries, len(summaries), ctypes.byref(count)))
     step = out.step_seconds
-    layers = [LayerProfile(i, summaries[i], e.forward_seconds, e.backward_seconds, e.forward_flops, e.backward_flops,
-                           (e.forward_seconds + e.backward_seconds) / step)
-              for i, e in enumerate(entries[:count.value])]
+    # A fused pass reports on its first layer's entry and zeros on the others (smallnet.h).
+    groups: list[list[int]] = []
+    for i, e in enumerate(entries[:count.value]):
+        if groups and e.forward_seconds == 0 and e.backward_seconds == 0 and e.forward_flops == 0:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    layers = []
+    for group in groups:
+        e = entries[group[0]]
+        layers.append(LayerProfile(group[0], " → ".join(summaries[i] for i in group), e.forward_seconds,
+                                   e.backward_seconds, e.forward_flops, e.backward_flops,
+                                   (e.forward_seconds + e.backward_seconds) / step, len(group)))
     return StepProfile(out.batch_size, out.threads, out.steps, step, out.loss_seconds, out.optimizer_seconds,
                        out.fma_limit_gflops, layers)

@@ -1,4 +1,4 @@
-"""smallnet.profile: one entry per layer, FLOPs as the layers count them, the model unchanged."""
+"""smallnet.profile: one entry per layer or fused pass, FLOPs as the layers count them, the model unchanged."""
 import numpy as np
 import pytest
 
@@ -9,7 +9,13 @@ def test_profile_takes_a_cnn_step_apart():
     model = smallnet.cnn_for_budget(10_000)
     before = model.state_dict()
     p = smallnet.profile(model, batch_size=8, seconds=0.05)
-    assert [l.summary for l in p.layers] == [layer["summary"] for layer in model.layers]
+    # Each BatchNorm2d → ReLU → MaxPool2d(2) on 28×28 and 14×14 planes runs as one fused pass and is one entry.
+    summaries = [layer["summary"] for layer in model.layers]
+    assert sum(l.layer_count for l in p.layers) == len(summaries)
+    for l in p.layers:
+        assert l.summary == " → ".join(summaries[l.index:l.index + l.layer_count])
+    blocks = [l for l in p.layers if l.layer_count == 3]
+    assert len(blocks) == 2 and blocks[0].summary.startswith("BatchNorm2d(") and blocks[0].summary.endswith("→ MaxPool2d(2)")
     assert p.batch_size == 8 and p.steps >= 3 and p.threads == smallnet.get_num_threads()
     parts = sum(l.forward_seconds + l.backward_seconds for l in p.layers) + p.loss_seconds + p.optimizer_seconds
     assert p.step_seconds == pytest.approx(parts, rel=1e-12)

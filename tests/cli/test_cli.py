@@ -536,7 +536,9 @@ def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, t
     figures = json.loads(out.read_text())
     assert figures["batch_size"] == 16 and figures["threads"] == 1 and figures["steps"] >= 3
     kinds = [layer["layer"].split("(")[0] for layer in figures["layers"]]
-    assert kinds[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and kinds[-1] == "Linear"
+    # Each BatchNorm2d → ReLU → MaxPool2d(2) on 28×28 and 14×14 planes is one fused pass: one row.
+    assert kinds[:3] == ["Conv2d", "BatchNorm2d", "Conv2d"] and kinds[-1] == "Linear"
+    assert figures["layers"][1]["layer"].endswith(" → ReLU → MaxPool2d(2)") and figures["layers"][1]["layer_count"] == 3
     parts = sum(l["forward_seconds"] + l["backward_seconds"] for l in figures["layers"])
     assert abs(parts + figures["loss_seconds"] + figures["optimizer_seconds"] - figures["step_seconds"]) < 1e-9
     assert abs(sum(l["share"] for l in figures["layers"]) + (figures["loss_seconds"] + figures["optimizer_seconds"])
@@ -546,6 +548,10 @@ def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, t
         assert line.split()[0].isdigit(), line  # one row per layer, numbered
     checkpoint = ok(smallnet("profile", "--checkpoint", trained["model"], "--seconds", 0.1, "--threads", 1))
     assert "Linear(784 → " in checkpoint.stdout
+    ok(smallnet("profile", "--arch", "cnn", "--budget", 10000, "--batch-size", 16, "--seconds", 0.1, "--threads", 1,
+                "--unfused", "--json", out))
+    unfused = [layer["layer"].split("(")[0] for layer in json.loads(out.read_text())["layers"]]
+    assert unfused[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and len(unfused) == len(kinds) + 4
 
 
 @pytest.mark.parametrize("args, expected", [

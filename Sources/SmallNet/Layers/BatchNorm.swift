@@ -112,14 +112,21 @@ public class BatchNorm: Layer {
         return (mean, variance)
     }
 
-    public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
-        let n = batchSize(input), plane = n == 0 ? 1 : input.count / (n * channels)
+    /// Starts a forward pass on `input`: keeps it for backward, says whether batch statistics
+    /// are taken and whether the running ones move (counting the batch when they do).
+    func beginForward(_ input: Tensor, training: Bool) -> (batch: Bool, update: Bool) {
         self.input = input
-        output.resize(input.shape)
-        let batch = usesBatchStatistics(training: context.training)
-        let update = context.training && trackRunningStats
+        let batch = usesBatchStatistics(training: training)
+        let update = training && trackRunningStats
         usedBatchStatistics = batch
         if update { batchesTracked.data[0] += 1 }
+        return (batch, update)
+    }
+
+    public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        let n = batchSize(input), plane = n == 0 ? 1 : input.count / (n * channels)
+        output.resize(input.shape)
+        let (batch, update) = beginForward(input, training: context.training)
         if !planar {
             featureForward(input, batch: n, batchStatistics: batch, update: update)
         } else {
@@ -192,59 +199,69 @@ public class BatchNorm: Layer {
 
     private func planeForward(_ input: Tensor, batch n: Int, plane: Int, batchStatistics batch: Bool, update: Bool,
                               pool: ThreadPool?) {
-        let c = channels, x = input.data, y = output.data, istd = inverseStd.data, mu = batchMean.data
-        let g = weight.value.data, b = bias.value.data
-        let m = Double(n * plane)
+        let c = channels, x = input.data, y = output.data
         forEachRange(count: c, pool: pool) { range in
             for ch in range {
-                var mean: Float, variance: Float
-                if batch {
-                    // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
-                    let (total, squares) = kernels.planeStatistics(x + ch * plane, samples: n, stride: c * plane, plane: plane)
-                    let stats = batchStatistics(ch, total: total, squares: squares, count: m, update: update)
-                    mean = Float(stats.mean)
-                    variance = Float(stats.variance)
-                } else {
-                    mean = runningMean.data[ch]
-                    variance = runningVar.data[ch]
-                }
-                let inv = 1 / (variance + eps).squareRoot()
-                istd[ch] = inv
-                mu[ch] = mean
-                // y = γ·(x − μ)·σ⁻¹ + β = x·a + b'
-                let scale = g[ch] * inv, shift = b[ch] - mean * inv * g[ch]
+                let (scale, shift) = planeCoefficients(ch, x, batch: n, plane: plane, batchStatistics: batch, update: update)
                 kernels.planeScaleShift(x + ch * plane, y + ch * plane, samples: n, stride: c * plane, plane: plane,
                                         scale: scale, shift: shift)
             }
         }
     }
 
+    /// Channel `ch` of planes x (N, C, plane): its μ and σ⁻¹ (the batch's, moving the running
+    /// statistics when `update`, or the running ones), kept for backward, and the coefficients
+    /// of y = γ·(x − μ)·σ⁻¹ + β = x·scale + shift.
+    func planeCoefficients(_ ch: Int, _ x: UnsafePointer<Float>, batch n: Int, plane: Int, batchStatistics batch: Bool,
+                           update: Bool) -> (scale: Float, shift: Float) {
+        var mean: Float, variance: Float
+        if batch {
+            // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
+            let (total, squares) = kernels.planeStatistics(x + ch * plane, samples: n, stride: channels * plane, plane: plane)
+            let stats = batchStatistics(ch, total: total, squares: squares, count: Double(n * plane), update: update)
+            mean = Float(stats.mean)
+            variance = Float(stats.variance)
+        } else {
+            mean = runningMean.data[ch]
+            variance = runningVar.data[ch]
+        }
+        let inv = 1 / (variance + eps).squareRoot()
+        inverseStd.data[ch] = inv
+        batchMean.data[ch] = mean
+        let g = weight.value.data[ch]
+        return (g * inv, bias.value.data[ch] - mean * inv * g)
+    }
+
     private func planeBackward(_ dOut: Tensor, input: Tensor, batch n: Int, plane: Int, needInputGradient: Bool,
                                pool: ThreadPool?) {
-        let c = channels, dy = dOut.data, x = input.data, istd = inverseStd.data, mu = batchMean.data
-        let g = weight.value.data, dx = dInput.data
-        let m = Float(n * plane)
-        let training = usedBatchStatistics, affine = affine
+        let c = channels, dy = dOut.data, x = input.data, dx = dInput.data
         forEachRange(count: c, pool: pool) { range in
             for ch in range {
-                // Σdy and Σdy·x̂ with x̂ = (x − μ)·σ⁻¹ recomputed: Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy).
                 let (sumDy, sumDyX) = kernels.planeGradientSums(dy + ch * plane, x + ch * plane, samples: n,
                                                                 stride: c * plane, plane: plane)
-                let inv = istd[ch], mean = mu[ch]
-                let sumDyXh = inv * (sumDyX - mean * sumDy)
-                if affine {
-                    weight.grad.data[ch] += sumDyXh
-                    bias.grad.data[ch] += sumDy
-                }
+                let (k, c1, c0) = planeGradient(ch, sumDy: sumDy, sumDyX: sumDyX, values: n * plane)
                 guard needInputGradient else { continue }
-                // dx = k·(dy − Σdy/M − x̂·Σdy·x̂/M), k = γ·σ⁻¹ (batch statistics); dx = k·dy (running)
-                let k = g[ch] * inv
-                let meanDy = training ? sumDy / m : 0, meanDyXh = training ? sumDyXh / m : 0
-                // k·(dy − meanDy − (x − μ)·σ⁻¹·meanDyXh) = k·dy + (x·c1 + c0)
-                let c1 = -k * inv * meanDyXh, c0 = -k * meanDy + k * mean * inv * meanDyXh
                 kernels.planeInputGradient(dy + ch * plane, x + ch * plane, dx + ch * plane, samples: n, stride: c * plane,
                                            plane: plane, k: k, c1: c1, c0: c0)
             }
         }
+    }
+
+    /// Channel `ch`'s backward from Σdy and Σdy·x over its `values` (N·H·W) inputs: adds dγ and
+    /// dβ, and returns the coefficients of dx = k·dy + x·c1 + c0.
+    ///
+    /// Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy) (x̂ recomputed, not stored); with batch statistics
+    /// dx = k·(dy − Σdy/M − x̂·Σdy·x̂/M), k = γ·σ⁻¹, M = `values`; with running ones dx = k·dy.
+    func planeGradient(_ ch: Int, sumDy: Float, sumDyX: Float, values: Int) -> (k: Float, c1: Float, c0: Float) {
+        let inv = inverseStd.data[ch], mean = batchMean.data[ch], m = Float(values)
+        let sumDyXh = inv * (sumDyX - mean * sumDy)
+        if affine {
+            weight.grad.data[ch] += sumDyXh
+            bias.grad.data[ch] += sumDy
+        }
+        let k = weight.value.data[ch] * inv
+        let meanDy = usedBatchStatistics ? sumDy / m : 0, meanDyXh = usedBatchStatistics ? sumDyXh / m : 0
+        // k·(dy − meanDy − (x − μ)·σ⁻¹·meanDyXh) = k·dy + (x·c1 + c0)
+        return (k, -k * inv * meanDyXh, -k * meanDy + k * mean * inv * meanDyXh)
     }
 }

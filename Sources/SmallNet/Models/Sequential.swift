@@ -20,6 +20,15 @@ public final class Sequential {
     /// One name per output class, or empty when unknown.
     public private(set) var classNames: [String] = []
 
+    /// Whether runs of layers that can share one pass over memory (BatchNorm2d → ReLU →
+    /// MaxPool2d(2) on planes of at least 12×12) run fused, with the same numbers bit for bit; false runs every layer by
+    /// itself (the reference the fused steps are tested against). A forward must follow a change.
+    public var fusesLayers = true {
+        didSet { plan = executionPlan(layers, inputShapes: layerInputShapes, fused: fusesLayers); lastBatch = nil }
+    }
+    /// The steps a pass runs, in order (`fusesLayers` decides which layers share one).
+    private(set) var plan: [PlanStep] = []
+
     private var lastBatch: Int?
 
     /// - Throws: `invalidArgument` for an empty or non-positive input shape, or the first
@@ -32,6 +41,9 @@ public final class Sequential {
         for layer in layers { try append(layer) }
     }
 
+    /// Per-sample input shape of each layer.
+    var layerInputShapes: [[Int]] { [inputShape] + layerOutputShapes.dropLast() }
+
     /// Per-sample output shape of the whole model.
     public var outputShape: [Int] { layerOutputShapes.last ?? inputShape }
 
@@ -41,6 +53,7 @@ public final class Sequential {
         let shape = try layer.outputShape(for: outputShape)
         layers.append(layer)
         layerOutputShapes.append(shape)
+        plan = executionPlan(layers, inputShapes: layerInputShapes, fused: fusesLayers)
         lastBatch = nil
     }
 
@@ -75,6 +88,7 @@ public final class Sequential {
             theirs.tensor.data.update(from: mine.tensor.data, count: mine.tensor.count)
         }
         twin.isTraining = isTraining
+        twin.fusesLayers = fusesLayers
         twin.random.generator = random.generator
         twin.preprocessing = preprocessing
         twin.classNames = classNames
@@ -128,7 +142,7 @@ public final class Sequential {
         }
         let context = ExecutionContext(training: isTraining, random: random, pool: pool)
         var x = input
-        for layer in layers { x = layer.forward(x, context: context) }
+        for step in plan { x = step.forward(x, context: context) }
         lastBatch = input.shape[0]
         return x
     }
@@ -162,12 +176,16 @@ public final class Sequential {
         }
         let context = ExecutionContext(training: isTraining, random: random, pool: pool)
         var d = dOut
-        for index in layers.indices.reversed() {
-            // The first layer with parameters needs no input gradient, nor does anything before it.
-            let needInput = layers[..<index].contains { !$0.parameters.isEmpty }
-            guard let next = layers[index].backward(d, needInputGradient: needInput, context: context) else { break }
+        for step in plan.reversed() {
+            guard let next = step.backward(d, needInputGradient: needsInputGradient(step), context: context) else { break }
             d = next
         }
+    }
+
+    /// Whether `step`'s backward computes its input gradient: not for the first layer with
+    /// parameters, nor for anything before it.
+    func needsInputGradient(_ step: PlanStep) -> Bool {
+        layers[..<step.layers.lowerBound].contains { !$0.parameters.isEmpty }
     }
 
     /// Sets every parameter gradient to zero.

@@ -1,8 +1,12 @@
 // Where the time of a training step goes: each layer's forward and backward, the loss, the update.
 
-/// One layer's part of a training step, in seconds per batch (medians over the rounds).
+/// One step of the model's execution plan in a training step, in seconds per batch (medians over
+/// the rounds): a layer, or the layers a fused step runs in one pass.
 public struct LayerProfile {
+    /// The (first) layer's index in the model.
     public let index: Int
+    /// Layers this step runs: 1, or 3 for a fused BatchNorm2d → ReLU → MaxPool2d.
+    public let layerCount: Int
     public let summary: String
     public let forwardSeconds: Double
     public let backwardSeconds: Double
@@ -13,8 +17,9 @@ public struct LayerProfile {
     public let backwardFLOPs: Int
 }
 
-/// A training step taken apart: forward and backward of every layer, the loss with its
-/// gradient, and the optimizer's zero-grad and update. The step is their sum.
+/// A training step taken apart: forward and backward of every step of the model's execution plan
+/// (`Sequential.fusesLayers`), the loss with its gradient, and the optimizer's zero-grad and
+/// update. The step is their sum.
 public struct StepProfile {
     public let batchSize: Int
     public let threads: Int
@@ -57,7 +62,7 @@ public enum Profiler {
         let labels = (0..<batchSize).map { _ in Int32(generator.nextInt(below: Swift.max(classes, 1))) }
         let dLogits = try Tensor(shape: [batchSize] + copy.outputShape)
 
-        let n = copy.layers.count
+        let plan = copy.plan, n = plan.count
         var forward = [[Double]](repeating: [], count: n), backward = forward
         var loss: [Double] = [], update: [Double] = []
         let start = monotonicSeconds()
@@ -65,9 +70,9 @@ public enum Profiler {
         while round < 4 || (monotonicSeconds() - start < seconds && round < 10_000) {
             let context = ExecutionContext(training: true, random: copy.random, pool: pool)
             var x = input
-            for (i, layer) in copy.layers.enumerated() {
+            for (i, step) in plan.enumerated() {
                 let t = monotonicSeconds()
-                x = layer.forward(x, context: context)
+                x = step.forward(x, context: context)
                 forward[i].append(monotonicSeconds() - t)
             }
             var t = monotonicSeconds()
@@ -81,9 +86,9 @@ public enum Profiler {
             var elapsed = monotonicSeconds() - t
             var d = dLogits
             for i in (0..<n).reversed() {
-                let needInput = copy.layers[..<i].contains { !$0.parameters.isEmpty }
+                let needInput = copy.needsInputGradient(plan[i])
                 let t = monotonicSeconds()
-                let next = copy.layers[i].backward(d, needInputGradient: needInput, context: context)
+                let next = plan[i].backward(d, needInputGradient: needInput, context: context)
                 backward[i].append(monotonicSeconds() - t)
                 guard let next else { break }
                 d = next
@@ -101,15 +106,14 @@ public enum Profiler {
             round += 1
         }
 
-        var shape = copy.inputShape
         var layers: [LayerProfile] = []
-        for (i, layer) in copy.layers.enumerated() {
-            let flops = batchSize * layer.forwardFLOPs(inputShape: shape)
-            let needInput = copy.layers[..<i].contains { !$0.parameters.isEmpty }
-            layers.append(LayerProfile(index: i, summary: layer.summary, forwardSeconds: median(forward[i]),
-                                       backwardSeconds: median(backward[i]), forwardFLOPs: flops,
-                                       backwardFLOPs: needInput ? 2 * flops : flops))
-            shape = copy.layerOutputShapes[i]
+        for (i, step) in plan.enumerated() {
+            let flops = step.layers.reduce(0) { total, l in
+                total + batchSize * copy.layers[l].forwardFLOPs(inputShape: l == 0 ? copy.inputShape : copy.layerOutputShapes[l - 1])
+            }
+            layers.append(LayerProfile(index: step.layers.lowerBound, layerCount: step.layers.count, summary: step.summary,
+                                       forwardSeconds: median(forward[i]), backwardSeconds: median(backward[i]),
+                                       forwardFLOPs: flops, backwardFLOPs: copy.needsInputGradient(step) ? 2 * flops : flops))
         }
         return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, layers: layers,
                            lossSeconds: median(loss), optimizerSeconds: median(update), rounds: round - 1)

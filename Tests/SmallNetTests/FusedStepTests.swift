@@ -1,0 +1,124 @@
+// The fused BatchNorm2d → ReLU → MaxPool2d step against the three layers run one by one.
+import XCTest
+@testable import SmallNet
+
+final class FusedStepTests: XCTestCase {
+    /// conv → BN2d → ReLU → pool(2) twice, then a linear head; odd sizes leave a row and a column
+    /// no pooling window covers.
+    private func model(height: Int, width: Int, affine: Bool = true, trackRunningStats: Bool = true) throws -> Sequential {
+        var g = RandomGenerator(seed: 5)
+        let model = try Sequential(inputShape: [2, height, width])
+        try model.append(Conv2d(2, 3, kernelSize: 3, padding: 1, generator: &g))
+        try model.append(BatchNorm2d(3, affine: affine, trackRunningStats: trackRunningStats))
+        try model.append(ReLU())
+        try model.append(MaxPool2d(kernelSize: 2))
+        try model.append(Conv2d(3, 4, kernelSize: 3, padding: 1, generator: &g))
+        try model.append(BatchNorm2d(4))
+        try model.append(ReLU())
+        try model.append(MaxPool2d(kernelSize: 2))
+        try model.append(Flatten())
+        try model.append(Linear(4 * (height / 4) * (width / 4), 3, generator: &g))
+        // γ and β away from 1 and 0, one γ negative, so that the normalisation is not the identity.
+        if affine {
+            let norm = model.layers[1] as! BatchNorm2d
+            norm.weight.value.data[0] = -0.7
+            norm.weight.value.data[1] = 1.3
+            norm.bias.value.data[2] = 0.4
+        }
+        return model
+    }
+
+    func testThePlanFusesOnlyBatchNorm2dReLUAndAPlainTwoByTwoPoolOnLargeEnoughPlanes() throws {
+        let fused = try model(height: 28, width: 28)
+        XCTAssertEqual(fused.plan.map(\.layers), [0..<1, 1..<4, 4..<5, 5..<8, 8..<9, 9..<10])
+        XCTAssertEqual(fused.plan[1].summary, "BatchNorm2d(3) → ReLU → MaxPool2d(2)")
+        fused.fusesLayers = false
+        XCTAssertEqual(fused.plan.count, fused.layers.count)
+        // 12×12 planes and larger: the second block (6×6) runs layer by layer.
+        XCTAssertEqual(try model(height: 12, width: 12).plan.map(\.layers.count), [1, 3, 1, 1, 1, 1, 1, 1])
+        XCTAssertEqual(try model(height: 12, width: 11).plan.count, 10)
+
+        var g = RandomGenerator(seed: 1)
+        for pool in [try MaxPool2d(kernelSize: 3), try MaxPool2d(kernelSize: 2, stride: 1), try MaxPool2d(kernelSize: 2, padding: 1),
+                     try MaxPool2d(kernelSize: 2, ceilMode: true)] {
+            let other = try Sequential(inputShape: [1, 18, 18], layers: [Conv2d(1, 2, kernelSize: 3, generator: &g), BatchNorm2d(2),
+                                                                        ReLU(), pool])
+            XCTAssertEqual(other.plan.count, 4, pool.summary)
+        }
+        let flat = try Sequential(inputShape: [6], layers: [BatchNorm1d(6), ReLU()])
+        XCTAssertEqual(flat.plan.count, 2)
+        let reordered = try Sequential(inputShape: [1, 18, 18], layers: [Conv2d(1, 2, kernelSize: 3, generator: &g), ReLU(),
+                                                                       BatchNorm2d(2), MaxPool2d(kernelSize: 2)])
+        XCTAssertEqual(reordered.plan.count, 4)
+    }
+
+    /// Forward outputs, every gradient, the running statistics and the weights after a few
+    /// optimizer steps, fused and unfused: equal bit for bit, in training and eval mode.
+    func testFusedStepsGiveTheUnfusedNumbersBitForBit() throws {
+        for (h, w, threads) in [(12, 12, 1), (13, 12, 2), (28, 28, 2)] {
+            for (affine, track) in [(true, true), (false, true), (true, false)] {
+                let fused = try model(height: h, width: w, affine: affine, trackRunningStats: track)
+                let unfused = try fused.copy()
+                unfused.fusesLayers = false
+                XCTAssertTrue(fused.plan.contains { $0 is BatchNormReLUMaxPool })
+                let pool = threads > 1 ? ThreadPool(threads: threads) : nil
+                let what = "\(h)×\(w), affine \(affine), running stats \(track), \(threads) threads"
+                let labels: [Int32] = [0, 2, 1, 1, 0]
+                let optimizers = try [fused, unfused].map { try Adam(parameters: $0.parameters, learningRate: 0.01) }
+                for step in 0..<4 {
+                    let x = randomTensor([5, 2, h, w], seed: UInt64(10 + step))
+                    var outputs: [[Float]] = [], grads: [[[Float]]] = []
+                    for (model, optimizer) in zip([fused, unfused], optimizers) {
+                        model.zeroGrad()
+                        let logits = try model.forward(x, pool: pool)
+                        outputs.append(logits.values)
+                        let d = try Tensor(shape: logits.shape)
+                        _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
+                        try model.backward(d, pool: pool)
+                        grads.append(model.parameters.map(\.grad.values))
+                        optimizer.step(pool: pool)
+                    }
+                    XCTAssertEqual(outputs[0], outputs[1], "\(what): logits, step \(step)")
+                    XCTAssertEqual(grads[0], grads[1], "\(what): gradients, step \(step)")
+                }
+                XCTAssertEqual(fused.namedBuffers.map(\.tensor.values), unfused.namedBuffers.map(\.tensor.values), what)
+                XCTAssertEqual(fused.parameters.map(\.value.values), unfused.parameters.map(\.value.values), what)
+                fused.isTraining = false
+                unfused.isTraining = false
+                let x = randomTensor([3, 2, h, w], seed: 77)
+                XCTAssertEqual(try fused.forward(x, pool: pool).values, try unfused.forward(x, pool: pool).values, "\(what): eval")
+            }
+        }
+    }
+
+    func testFusedModelGradientsMatchFiniteDifferences() throws {
+        var g = RandomGenerator(seed: 9)
+        let model = try CNN.build(inputShape: [1, 12, 12], classes: 3, channels: [3, 4], head: .linear, dropout: 0, generator: &g)
+        XCTAssertTrue(model.plan.contains { $0 is BatchNormReLUMaxPool })
+        try checkModelGradients(model, input: randomTensor([4, 1, 12, 12], seed: 4), labels: [0, 1, 2, 1],
+                                step: 1e-3, stride: 5, relative: 3e-2, absolute: 3e-3)
+    }
+
+    /// Switching the plan between a forward and its backward is refused, not mixed.
+    func testChangingThePlanNeedsANewForward() throws {
+        let model = try model(height: 12, width: 12)
+        let logits = try model.forward(randomTensor([2, 2, 12, 12], seed: 3))
+        model.fusesLayers = false
+        XCTAssertThrowsError(try model.backward(try Tensor(shape: logits.shape)))
+    }
+
+    func testTheProfileHasOneRowPerStep() throws {
+        let model = try model(height: 28, width: 28)
+        let profile = try Profiler.profile(model: model, batchSize: 4, pool: nil, seconds: 0) {
+            try SGD(parameters: $0.parameters, learningRate: 0.01)
+        }
+        XCTAssertEqual(profile.layers.map(\.index), [0, 1, 4, 5, 8, 9])
+        XCTAssertEqual(profile.layers.map(\.layerCount), [1, 3, 1, 3, 1, 1])
+        XCTAssertEqual(profile.layers[1].summary, "BatchNorm2d(3) → ReLU → MaxPool2d(2)")
+        model.fusesLayers = false
+        let unfused = try Profiler.profile(model: model, batchSize: 4, pool: nil, seconds: 0) {
+            try SGD(parameters: $0.parameters, learningRate: 0.01)
+        }
+        XCTAssertEqual(unfused.layers.count, 10)
+    }
+}
