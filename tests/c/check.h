@@ -1,7 +1,8 @@
 /*
  * check.h — the assertions of the C test programs: EXPECT counts a passed or failed check and
  * says where a failure is; EXPECT_STATUS also asks a failing call for a non-empty message.
- * Each program prints "N passed, M failed" from `passed` and `failed` at its end.
+ * Each program prints "N passed, M failed" from `passed` and `failed` at its end. The counts
+ * are atomic: tests that start threads check inside them too (read them after the joins).
  */
 #ifndef SMALLNET_TEST_CHECK_H
 #define SMALLNET_TEST_CHECK_H
@@ -15,9 +16,9 @@ static int passed = 0, failed = 0;
 #define EXPECT(cond, ...)                                                          \
     do {                                                                           \
         if (cond) {                                                                \
-            passed++;                                                              \
+            __atomic_fetch_add(&passed, 1, __ATOMIC_RELAXED);                      \
         } else {                                                                   \
-            failed++;                                                              \
+            __atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED);                      \
             fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
             fprintf(stderr, __VA_ARGS__);                                          \
             fprintf(stderr, "\n");                                                 \
