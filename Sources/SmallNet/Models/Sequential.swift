@@ -21,8 +21,9 @@ public final class Sequential {
     public private(set) var classNames: [String] = []
 
     /// Whether runs of layers that can share one pass over memory (BatchNorm2d → ReLU →
-    /// MaxPool2d(2) on planes of at least 12×12) run fused, with the same numbers bit for bit; false runs every layer by
-    /// itself (the reference the fused steps are tested against). A forward must follow a change.
+    /// MaxPool2d(2) on planes of at least 12×12) run fused, with the same numbers bit for bit;
+    /// false runs every layer by itself (the reference the fused steps are tested against). A
+    /// forward must follow a change.
     public var fusesLayers = true {
         didSet { plan = executionPlan(layers, inputShapes: layerInputShapes, fused: fusesLayers); lastBatch = nil }
     }
