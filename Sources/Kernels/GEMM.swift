@@ -48,11 +48,15 @@ extension Variant {
                 let nc = Swift.min(gemmNR, n - j0)
                 var bPanel = b + p0 * ldb + j0
                 var bStride = ldb
-                if nc < gemmNR {
+                // Packed: the panel's kc rows contiguous (and a partial panel zero-padded), so that
+                // every row tile streams it from L1; in place, rows `ldb` apart fall into a few
+                // cache sets and are fetched again for each tile (256×256×256 ran at 55 % of the
+                // FMA limit unpacked). A single row tile reads it once either way.
+                if nc < gemmNR || rows.count > 1 {
                     for p in 0..<kc {
                         let dst = bPad + p * gemmNR
-                        dst.update(from: bPanel + p * ldb, count: nc)
-                        (dst + nc).update(repeating: 0, count: gemmNR - nc)
+                        copy(dst, bPanel + p * ldb, count: nc)
+                        if nc < gemmNR { (dst + nc).update(repeating: 0, count: gemmNR - nc) }
                     }
                     bPanel = UnsafePointer(bPad)
                     bStride = gemmNR
