@@ -28,9 +28,9 @@ extension Variant {
     /// panels `panels` (of `gemmNR` columns), over all of K in `gemmKC` blocks.
     ///
     /// Shape: A (M, K) row-major with row stride `lda`; B (K, N), stride `ldb`; C (M, N), stride
-    /// `ldc`. Both operands are read in place (no packing): the micro-kernel broadcasts A elements
-    /// from its rows and loads two vectors of one B row per step; partial tiles go through
-    /// zero-padded scratch.
+    /// `ldc`. A is read in place: the micro-kernel broadcasts A elements from its rows and loads
+    /// two vectors of one B row per step. B panels are packed (one K block contiguous) when more
+    /// than one row tile reads them; partial tiles go through zero-padded scratch.
     public static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>) {
         let m = o.m, n = o.n, k = o.k, a = o.a, lda = o.lda, b = o.b, ldb = o.ldb, c = o.c, ldc = o.ldc
         // Scratch for partial tiles: a zero-padded B panel and A tile, and a C tile.
