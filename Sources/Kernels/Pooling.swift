@@ -37,39 +37,58 @@ extension Variant {
     }
 
     /// 2×2, stride-2 max pooling of one plane: the maximum of each window and its position
-    /// (0 1 / 2 3, the first one in row-major order on ties), branch-free: random data makes every
-    /// comparison a coin toss for a branch predictor.
+    /// (0 1 / 2 3, the first one in row-major order on ties). Eight windows at a time (four in rows
+    /// of 4–7 windows), the last vector of a row overlapping the one before it: a window computed
+    /// twice gets the same numbers. Branch-free: random data makes every comparison a coin toss.
     public static func maxPool2x2(_ x: UnsafePointer<Float>, width w: Int, outHeight ho: Int, outWidth wo: Int,
                                   output y: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>) {
         for oy in 0..<ho {
             let r0 = x + 2 * oy * w, r1 = r0 + w
             let out = y + oy * wo, code = position + oy * wo
-            for ox in 0..<wo {
-                let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
-                let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
-                out[ox] = m
-                // 0 if a is the max, else 1 + [b is not]·(1 + [c is not]).
-                let notA = unsafeBitCast(a != m, to: UInt8.self), notB = unsafeBitCast(b != m, to: UInt8.self)
-                let notC = unsafeBitCast(c != m, to: UInt8.self)
-                code[ox] = notA &* (1 &+ notB &* (1 &+ notC))
+            if wo >= 8 {
+                var ox = 0
+                while ox + 8 <= wo { maxPool2x2Eight(r0, r1, ox, out, code); ox += 8 }
+                if ox < wo { maxPool2x2Eight(r0, r1, wo - 8, out, code) }
+            } else if wo >= 4 {
+                maxPool2x2Four(r0, r1, 0, out, code)
+                maxPool2x2Four(r0, r1, wo - 4, out, code)
+            } else {
+                for ox in 0..<wo {
+                    let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
+                    let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
+                    out[ox] = m
+                    let notA = unsafeBitCast(a != m, to: UInt8.self), notB = unsafeBitCast(b != m, to: UInt8.self)
+                    let notC = unsafeBitCast(c != m, to: UInt8.self)
+                    code[ox] = notA &* (1 &+ notB &* (1 &+ notC))
+                }
             }
         }
     }
 
     /// The adjoint of `maxPool2x2` for one plane: each dy goes to its window's max position; the
-    /// other positions, and a last row or column no window covers (odd sizes), get 0.
+    /// other positions, and a last row or column no window covers (odd sizes), get 0. Vectors as
+    /// in `maxPool2x2`.
     public static func maxPool2x2Backward(_ dy: UnsafePointer<Float>, position: UnsafePointer<UInt8>, outHeight ho: Int,
                                           outWidth wo: Int, height h: Int, width w: Int,
                                           dInput dx: UnsafeMutablePointer<Float>) {
         for oy in 0..<ho {
             let r0 = dx + 2 * oy * w, r1 = r0 + w
             let grad = dy + oy * wo, code = position + oy * wo
-            for ox in 0..<wo {
-                let g = grad[ox], p = code[ox]
-                r0[2 * ox] = p == 0 ? g : 0
-                r0[2 * ox + 1] = p == 1 ? g : 0
-                r1[2 * ox] = p == 2 ? g : 0
-                r1[2 * ox + 1] = p == 3 ? g : 0
+            if wo >= 8 {
+                var ox = 0
+                while ox + 8 <= wo { maxPool2x2BackwardEight(grad, code, ox, r0, r1); ox += 8 }
+                if ox < wo { maxPool2x2BackwardEight(grad, code, wo - 8, r0, r1) }
+            } else if wo >= 4 {
+                maxPool2x2BackwardFour(grad, code, 0, r0, r1)
+                maxPool2x2BackwardFour(grad, code, wo - 4, r0, r1)
+            } else {
+                for ox in 0..<wo {
+                    let g = grad[ox], p = code[ox]
+                    r0[2 * ox] = p == 0 ? g : 0
+                    r0[2 * ox + 1] = p == 1 ? g : 0
+                    r1[2 * ox] = p == 2 ? g : 0
+                    r1[2 * ox + 1] = p == 3 ? g : 0
+                }
             }
             if 2 * wo < w { r0[w - 1] = 0; r1[w - 1] = 0 }
         }
@@ -101,4 +120,84 @@ extension Variant {
             }
         }
     }
+}
+
+// MARK: 2×2 windows, a vector of them at a time
+
+/// Lane by lane, the 2×2 windows (a b / c d): each maximum, max(max(a, b), max(c, d)) with
+/// `Swift.max`'s rule (y >= x ? y : x, so the same value and the same bits as the scalar form), and
+/// its position code: 0 if a is the maximum, else 1 + [b is not]·(1 + [c is not]). Concrete
+/// SIMD8 types throughout: generic SIMD comparisons compile to a loop over the lanes.
+@inline(__always)
+func windowMaxima(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>,
+                  _ d: SIMD8<Float>) -> (maxima: SIMD8<Float>, codes: SIMD8<UInt8>) {
+    @inline(__always) func larger(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        x.replacing(with: y, where: y .>= x)
+    }
+    let m = larger(larger(a, b), larger(c, d))
+    let zero = SIMD8<Int32>(), one = SIMD8<Int32>(repeating: 1)
+    let notA = zero.replacing(with: one, where: a .!= m), notB = zero.replacing(with: one, where: b .!= m)
+    let notC = zero.replacing(with: one, where: c .!= m)
+    return (m, SIMD8<UInt8>(truncatingIfNeeded: notA &* (one &+ notB &* (one &+ notC))))
+}
+
+/// The gradient rows of eight windows, g at each code's corner and 0 at the other three, each as
+/// (even columns, odd columns) interleaved: (top row, bottom row).
+@inline(__always)
+func windowGradients(_ g: SIMD8<Float>, _ codes: SIMD8<UInt8>) -> (top: SIMD16<Float>, bottom: SIMD16<Float>) {
+    let p = SIMD8<Int32>(truncatingIfNeeded: codes), zero = SIMD8<Float>()
+    @inline(__always) func at(_ corner: Int32) -> SIMD8<Float> {
+        zero.replacing(with: g, where: p .== SIMD8(repeating: corner))  // (vector .== scalar is a lane loop)
+    }
+    return (interleave(at(0), at(1)), interleave(at(2), at(3)))
+}
+
+/// Windows ox..<ox + 8 of the pooled row from input rows r0 and r1: out[ox...] and code[ox...].
+@inline(__always)
+func maxPool2x2Eight(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ ox: Int,
+                     _ out: UnsafeMutablePointer<Float>, _ code: UnsafeMutablePointer<UInt8>) {
+    let top = load16(r0 + 2 * ox), bottom = load16(r1 + 2 * ox)
+    let (m, p) = windowMaxima(top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
+    UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
+}
+
+/// Windows ox..<ox + 4, as `maxPool2x2Eight` on half vectors (the upper lanes are unused).
+@inline(__always)
+func maxPool2x2Four(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ ox: Int,
+                    _ out: UnsafeMutablePointer<Float>, _ code: UnsafeMutablePointer<UInt8>) {
+    let top = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+    let bottom = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+    func wide(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v, highHalf: SIMD4()) }
+    let (m, p) = windowMaxima(wide(top.evenHalf), wide(top.oddHalf), wide(bottom.evenHalf), wide(bottom.oddHalf))
+    UnsafeMutableRawPointer(out + ox).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
+    UnsafeMutableRawPointer(code + ox).storeBytes(of: p.lowHalf, as: SIMD4<UInt8>.self)
+}
+
+/// The gradient of windows ox..<ox + 8 into rows r0 and r1 of dx.
+@inline(__always)
+func maxPool2x2BackwardEight(_ grad: UnsafePointer<Float>, _ code: UnsafePointer<UInt8>, _ ox: Int,
+                             _ r0: UnsafeMutablePointer<Float>, _ r1: UnsafeMutablePointer<Float>) {
+    let (top, bottom) = windowGradients(UnsafeRawPointer(grad + ox).loadUnaligned(as: SIMD8<Float>.self),
+                                        UnsafeRawPointer(code + ox).loadUnaligned(as: SIMD8<UInt8>.self))
+    store16(top, r0 + 2 * ox)
+    store16(bottom, r1 + 2 * ox)
+}
+
+/// Windows ox..<ox + 4, as `maxPool2x2BackwardEight` on half vectors.
+@inline(__always)
+func maxPool2x2BackwardFour(_ grad: UnsafePointer<Float>, _ code: UnsafePointer<UInt8>, _ ox: Int,
+                            _ r0: UnsafeMutablePointer<Float>, _ r1: UnsafeMutablePointer<Float>) {
+    let g = UnsafeRawPointer(grad + ox).loadUnaligned(as: SIMD4<Float>.self)
+    let p = UnsafeRawPointer(code + ox).loadUnaligned(as: SIMD4<UInt8>.self)
+    let (top, bottom) = windowGradients(SIMD8(lowHalf: g, highHalf: SIMD4()), SIMD8(lowHalf: p, highHalf: SIMD4()))
+    UnsafeMutableRawPointer(r0 + 2 * ox).storeBytes(of: top.lowHalf, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(r1 + 2 * ox).storeBytes(of: bottom.lowHalf, as: SIMD8<Float>.self)
+}
+
+/// (e0, o0, e1, o1, …): the lanes of `even` and `odd` alternately.
+@inline(__always)
+func interleave(_ even: SIMD8<Float>, _ odd: SIMD8<Float>) -> SIMD16<Float> {
+    SIMD16(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3],
+           even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
 }

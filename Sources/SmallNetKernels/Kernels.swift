@@ -23,6 +23,10 @@ public protocol Kernels {
     static var gemmTile: (rows: Int, columns: Int, depth: Int) { get }
     /// C = A·B (or +=) for the row tiles `rows` and column panels `panels` of `gemmTile`, over all of K.
     static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>)
+    /// y (n, m) = x (n, k) · wᵀ (+ bias), w (m, k): row-by-row dot products in 16 lanes, for a
+    /// few rows of x; rows of y `ldy` apart.
+    static func rowDots(_ x: UnsafePointer<Float>, rows: Int, weights: UnsafePointer<Float>, outputs: Int, depth: Int,
+                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, ldy: Int)
     /// dst (cols, rows) = srcᵀ, with src (rows, cols).
     static func transpose(rows: Int, cols: Int, src: UnsafePointer<Float>, lds: Int, dst: UnsafeMutablePointer<Float>, ldd: Int)
 

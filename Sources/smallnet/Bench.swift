@@ -97,7 +97,7 @@ struct Bench: ParsableCommand {
         var start = 0.0
         var warm = false
         while true {
-            try Trainer.fit(model: model, optimizer: optimizer, train: data, config: config)
+            try Trainer.fit(model: model, optimizer: optimizer, train: data, config: config, pool: pool)
             if !warm { warm = true; start = monotonicSeconds(); continue }
             trained += samples
             if monotonicSeconds() - start >= seconds { break }

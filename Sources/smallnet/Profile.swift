@@ -9,8 +9,10 @@ struct Profile: ParsableCommand {
         discussion: """
             The model is the budget-sized FCN or CNN (--arch, --budget) or a saved checkpoint; it \
             trains on random images with its recipe's optimizer (AdamW for a checkpoint), so the \
-            figures are those of `smallnet train` without data loading. The FMA limit is measured \
-            in the same run: a register-only loop of fused multiply-adds on every thread.
+            figures are those of `smallnet train` without data loading. With --inference, each \
+            layer's forward pass in eval mode instead (what prediction runs per batch). The FMA \
+            limit is measured in the same run: a register-only loop of fused multiply-adds on \
+            every thread.
             """)
 
     @Option(help: "fcn or cnn (ignored with --checkpoint).")
@@ -29,6 +31,8 @@ struct Profile: ParsableCommand {
     var json: String?
     @Flag(help: "Run every layer by itself (no fused BatchNorm2d → ReLU → MaxPool2d pass), as a reference.")
     var unfused = false
+    @Flag(help: "Profile inference (eval-mode forward passes) instead of a training step.")
+    var inference = false
 
     func run() throws {
         reportingErrors {
@@ -39,10 +43,13 @@ struct Profile: ParsableCommand {
             let threadCount = pool?.threadCount ?? 1
             let fmaLimit = fmaPeakGFLOPs(pool: pool, seconds: 0.5)
             let gemmPeak = gemmPeakGFLOPs(pool: pool, seconds: 0.5)
-            let profile = try Profiler.profile(model: model, batchSize: batchSize, pool: pool, seconds: seconds) {
-                try recipe.buildOptimizer(for: $0)
-            }
-            print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) steps\(unfused ? ", unfused" : "")")
+            let profile = inference
+                ? try Profiler.profileInference(model: model, batchSize: batchSize, pool: pool, seconds: seconds)
+                : try Profiler.profile(model: model, batchSize: batchSize, pool: pool, seconds: seconds) {
+                    try recipe.buildOptimizer(for: $0)
+                }
+            let what = inference ? "inference passes" : "steps"
+            print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) \(what)\(unfused ? ", unfused" : "")")
             print("FMA limit \(fixed(fmaLimit, 0)) GFLOP/s (register-only FMA loop); GEMM peak \(fixed(gemmPeak, 0)) GFLOP/s (256×256×256)")
             print(printedTable(profile, fmaLimit: fmaLimit))
             if let json {
@@ -72,6 +79,14 @@ struct Profile: ParsableCommand {
         let step = p.stepSeconds
         func gflops(_ flops: Int, _ seconds: Double) -> String { flops == 0 || seconds <= 0 ? "" : fixed(Double(flops) / seconds / 1e9, 1) }
         func share(_ seconds: Double) -> String { fixed(100 * seconds / step, 1) + " %" }
+        guard p.training else {
+            var lines = [" #  \(pad("layer", 40)) forward µs   share  GFLOP/s"]
+            for l in p.layers {
+                lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, 40)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds), 7)) \(gflops(l.forwardFLOPs, l.forwardSeconds))")
+            }
+            lines.append("pass \(fixed(step * 1e3, 3)) ms = \(fixed(p.imagesPerSecond, 0)) images/s, \(fixed(p.gflops, 1)) GFLOP/s = \(fixed(100 * p.gflops / fmaLimit, 1)) % of the FMA limit")
+            return lines.joined(separator: "\n")
+        }
         var lines = [" #  \(pad("layer", 40)) forward µs  backward µs   share  fwd GFLOP/s  bwd GFLOP/s"]
         for l in p.layers {
             lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, 40)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 11)) \(pad(fixed(l.backwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds + l.backwardSeconds), 7)) \(pad(gflops(l.forwardFLOPs, l.forwardSeconds), 12)) \(gflops(l.backwardFLOPs, l.backwardSeconds))")
@@ -84,7 +99,8 @@ struct Profile: ParsableCommand {
 
     func profileJSON(_ p: StepProfile, name: String, fmaLimit: Double, gemmPeak: Double) -> JSON {
         .object([
-            ("model", .string(name)), ("batch_size", .number(p.batchSize)), ("threads", .number(p.threads)),
+            ("model", .string(name)), ("mode", .string(p.training ? "training" : "inference")),
+            ("batch_size", .number(p.batchSize)), ("threads", .number(p.threads)),
             ("steps", .number(p.rounds)), ("fma_limit_gflops", .number(fmaLimit)), ("gemm_peak_gflops", .number(gemmPeak)),
             ("step_seconds", .number(p.stepSeconds)), ("images_per_second", .number(p.imagesPerSecond)),
             ("step_gflops", .number(p.gflops)), ("fraction_of_fma_limit", .number(p.gflops / fmaLimit)),

@@ -83,6 +83,32 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
+    func testTransposeMatchesTheDefinition() {
+        for (rows, cols) in [(1, 1), (7, 9), (8, 8), (9, 17), (30, 784), (64, 117)] {
+            let lds = cols + 3, ldd = rows + 5
+            let src = (0..<(rows * lds)).map(Float.init)
+            // dst[j, i] = src[i, j]; the padding between rows of dst stays as it was.
+            let expected = (0..<(cols * ldd)).map { $0 % ldd < rows ? src[($0 % ldd) * lds + $0 / ldd] : -1 }
+            for variant in runnableKernelVariants {
+                var dst = [Float](repeating: -1, count: cols * ldd)
+                variant.transpose(rows: rows, cols: cols, src: src, lds: lds, dst: &dst, ldd: ldd)
+                XCTAssertEqual(dst, expected, "\(variant.isa) \(rows)×\(cols)")
+            }
+        }
+    }
+
+    func testRowDotsAgreeAcrossVariants() {
+        for (n, m, k) in [(1, 1, 1), (1, 117, 784), (3, 7, 33), (4, 10, 15)] {
+            let x = randomTensor([n, k], seed: UInt64(k)).values, w = randomTensor([m, k], seed: UInt64(m)).values
+            let b = randomTensor([m], seed: 9).values
+            assertVariantsAgree("row dots \(n)×\(m)×\(k)") { variant in
+                var y = [Float](repeating: 0, count: n * m)
+                variant.rowDots(x, rows: n, weights: w, outputs: m, depth: k, bias: b, output: &y, ldy: m)
+                return y
+            }
+        }
+    }
+
     func testConvolutionKernelsAgreeAcrossVariants() {
         let g = WindowGeometry(channels: 3, height: 9, width: 11, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1)
         let strided = WindowGeometry(channels: 2, height: 9, width: 11, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1)

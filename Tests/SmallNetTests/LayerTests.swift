@@ -20,6 +20,32 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(y.values, [1 - 2 + 0.5, 3 - 4 - 1])
     }
 
+    /// A batch of up to `Linear.fewSamples` goes forward by row dot products, larger ones by the
+    /// GEMM: both agree with a Double reference, and each sample's outputs do not depend on
+    /// which way its batch went beyond rounding.
+    func testLinearFewSamplesAgreeWithTheBatchedForward() throws {
+        var g = RandomGenerator(seed: 4)
+        for (inFeatures, outFeatures) in [(784, 117), (33, 7), (5, 3)] {
+            let layer = try Linear(inFeatures, outFeatures, generator: &g)
+            for i in 0..<outFeatures { layer.bias!.value.data[i] = Float(i) * 0.1 - 0.2 }
+            let batch = randomTensor([64, inFeatures], seed: 2)
+            let batched = layer.forward(batch, context: ExecutionContext(training: false)).values
+            for n in 1...(Linear.fewSamples + 1) {
+                let few = try Tensor(shape: [n, inFeatures], values: Array(batch.values[0..<(n * inFeatures)]))
+                let y = layer.forward(few, context: ExecutionContext(training: false)).values
+                for i in 0..<(n * outFeatures) {
+                    let row = i / outFeatures, o = i % outFeatures
+                    var exact = Double(layer.bias!.value.data[o])
+                    for k in 0..<inFeatures {
+                        exact += Double(batch.values[row * inFeatures + k]) * Double(layer.weight.value.data[o * inFeatures + k])
+                    }
+                    XCTAssertEqual(Double(y[i]), exact, accuracy: 1e-5 * Swift.max(1, abs(exact)), "\(n) samples, output \(i)")
+                    XCTAssertEqual(y[i], batched[i], accuracy: 1e-5 * Swift.max(1, abs(batched[i])), "\(n) samples, output \(i)")
+                }
+            }
+        }
+    }
+
     func testReLUGradientsAndValues() throws {
         try checkGradients(ReLU(), inputShape: [4, 33], awayFromZero: true)
         let y = ReLU().forward(try Tensor(shape: [1, 3], values: [-1, 0, 2]), context: ExecutionContext(training: true))
@@ -74,6 +100,26 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(y.values, x.values)
         let dx = f.backward(y, needInputGradient: true, context: ExecutionContext(training: true))!
         XCTAssertEqual(dx.shape, [2, 3, 4, 5])
+        XCTAssertEqual(dx.values, x.values)
+
+        // A view, not a copy: it follows its source each pass, also after the source grew.
+        XCTAssertEqual(y.data, x.data)
+        let larger = randomTensor([3, 3, 4, 5], seed: 2)
+        let z = f.forward(larger, context: ExecutionContext(training: true))
+        XCTAssertEqual(z.shape, [3, 60])
+        XCTAssertEqual(z.values, larger.values)
+    }
+
+    func testTensorViewDetachesOnResize() throws {
+        let source = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        let view = try Tensor(shape: [1])
+        view.view(of: source, shape: [6])
+        XCTAssertEqual(view.values, [1, 2, 3, 4, 5, 6])
+        view.data[0] = 10
+        XCTAssertEqual(source.values[0], 10, "a view writes its source's elements")
+        view.resize([6])
+        view.data[1] = 20
+        XCTAssertEqual(source.values, [10, 2, 3, 4, 5, 6], "after a resize the view has storage of its own")
     }
 
     func testSequentialNamesShapesAndErrors() throws {

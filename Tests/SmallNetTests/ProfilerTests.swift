@@ -46,6 +46,22 @@ final class ProfilerTests: XCTestCase {
         XCTAssertEqual(fused.layers.map(\.forwardFLOPs).reduce(0, +), profile.layers.map(\.forwardFLOPs).reduce(0, +))
     }
 
+    func testInferenceProfileTimesEveryForwardInEvalMode() throws {
+        let recipe = Recipe.defaults(for: .fcn, budget: 50_000)
+        let model = try recipe.buildModel()
+        let before = model.namedBuffers.map { $0.tensor.values }
+        let profile = try Profiler.profileInference(model: model, batchSize: 1, pool: nil, seconds: 0)
+        XCTAssertFalse(profile.training)
+        XCTAssertGreaterThanOrEqual(profile.rounds, 3)
+        XCTAssertEqual(profile.layers.map(\.summary), model.layerSummaries.map(\.summary))
+        XCTAssertTrue(profile.layers.allSatisfy { $0.forwardSeconds > 0 && $0.backwardSeconds == 0 && $0.backwardFLOPs == 0 })
+        XCTAssertEqual(profile.lossSeconds, 0)
+        XCTAssertEqual(profile.optimizerSeconds, 0)
+        XCTAssertEqual(profile.stepSeconds, profile.layers.reduce(0) { $0 + $1.forwardSeconds }, accuracy: 1e-12)
+        XCTAssertEqual(model.namedBuffers.map { $0.tensor.values }, before, "eval mode moves no running statistics")
+        XCTAssertTrue(model.isTraining)
+    }
+
     func testProfileRefusesWhatTrainingRefuses() throws {
         let recipe = Recipe.defaults(for: .fcn, budget: 50_000)
         let model = try recipe.buildModel()

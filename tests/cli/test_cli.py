@@ -552,6 +552,14 @@ def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, t
                 "--unfused", "--json", out))
     unfused = [layer["layer"].split("(")[0] for layer in json.loads(out.read_text())["layers"]]
     assert unfused[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and len(unfused) == len(kinds) + 4
+    # Inference: the same rows, forward passes only; a batch of one is fine for BatchNorm in eval mode.
+    result = ok(smallnet("profile", "--arch", "fcn", "--budget", 50000, "--batch-size", 1, "--seconds", 0.1,
+                         "--threads", 1, "--inference", "--json", out))
+    figures = json.loads(out.read_text())
+    assert figures["mode"] == "inference" and figures["batch_size"] == 1
+    assert all(l["backward_seconds"] == 0 and l["forward_seconds"] > 0 for l in figures["layers"])
+    assert figures["loss_seconds"] == 0 and figures["optimizer_seconds"] == 0
+    assert "inference passes" in result.stdout and result.stdout.strip().splitlines()[-1].startswith("pass ")
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -6,8 +6,8 @@ import SmallNetKernels
 /// Shape: A (M, K) row-major with row stride `lda`; B (K, N) row-major with row stride `ldb`;
 /// C (M, N) row-major with row stride `ldc`.
 ///
-/// Both operands are read in place (no packing) by `variant`'s micro-kernel (`Kernels.gemmBlock`),
-/// tile by tile. Work is split over the pool by column panels (or row tiles when there are few
+/// `variant`'s micro-kernel (`Kernels.gemmBlock`) computes C tile by tile, A read in place and B
+/// from packed panels. Work is split over the pool by column panels (or row tiles when there are few
 /// panels); each C element is always summed in the same order, so the result does not depend on
 /// the number of threads.
 func gemm(

@@ -29,11 +29,15 @@ public final class Dropout: Layer {
         mask.resize(input.shape)
         let scale = 1 / (1 - p)
         let x = input.data, y = output.data, m = mask.data
+        // The pass's stream, drawn from a local copy: through the context, each draw would copy
+        // the generator out of it and back.
+        var generator = context.generator
         for i in 0..<input.count {
-            let keep: Float = context.generator.nextUniform() >= p ? scale : 0
+            let keep: Float = generator.nextUniform() >= p ? scale : 0
             m[i] = keep
             y[i] = x[i] * keep
         }
+        context.generator = generator
         return output
     }
 

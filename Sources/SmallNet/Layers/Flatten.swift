@@ -2,7 +2,8 @@
 
 /// Collapses every dimension after the batch into one, as `nn.Flatten()` does.
 ///
-/// Shape: input (N, d1, d2, …); output (N, d1·d2·…). The data is unchanged.
+/// Shape: input (N, d1, d2, …); output (N, d1·d2·…). The data is unchanged: the output is a view
+/// of the input's elements (and the input gradient one of the output gradient's), no copy.
 public final class Flatten: Layer {
     private let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
@@ -18,15 +19,13 @@ public final class Flatten: Layer {
     public func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
         let n = batchSize(input)
         inputShape = input.shape
-        output.resize([n, n == 0 ? 0 : input.count / n])
-        output.copy(from: input)
+        output.view(of: input, shape: [n, n == 0 ? 0 : input.count / n])
         return output
     }
 
     public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
         guard needInputGradient else { return nil }
-        dInput.resize(inputShape)
-        dInput.copy(from: dOut)
+        dInput.view(of: dOut, shape: inputShape)
         return dInput
     }
 }

@@ -6,12 +6,17 @@ import SmallNetKernels
 /// Shape: input (N, inFeatures) — any (N, …) whose per-sample size is `inFeatures`;
 /// output (N, outFeatures). Parameters: `weight` (outFeatures, inFeatures), `bias` (outFeatures),
 /// as in PyTorch's `nn.Linear`. Init: Kaiming normal, std = √(2 / inFeatures), bias 0
-/// (or PyTorch's default, U(±1/√inFeatures) for both).
+/// (or PyTorch's default, U(±1/√inFeatures) for both). Forward: a GEMM, or for a batch of at
+/// most `fewSamples` (single-image inference) one dot product per output, summed in another order.
 public final class Linear: Layer {
     public let inFeatures: Int
     public let outFeatures: Int
     public let weight: Parameter
     public let bias: Parameter?
+
+    /// Batches of at most this many samples go forward as row-by-row dot products (`rowDots`):
+    /// single-image inference.
+    static let fewSamples = 4
 
     private let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
@@ -55,6 +60,12 @@ public final class Linear: Layer {
         self.input = input
         output.resize([n, outFeatures])
         let y = output.data, w = weight.value.data
+        if n <= Linear.fewSamples {
+            // y = x·Wᵀ + b as dot products of rows: no transpose, no GEMM tile of mostly padding.
+            kernels.rowDots(input.data, rows: n, weights: w, outputs: outFeatures, depth: inFeatures,
+                            bias: bias?.value.data, output: y, ldy: outFeatures)
+            return output
+        }
         // Both ways transpose one operand first; take the one that moves fewer floats.
         if n * (inFeatures + outFeatures) < outFeatures * inFeatures {
             // yᵀ (OUT, N) = W (OUT, IN) · xᵀ (IN, N), then y = (yᵀ)ᵀ + b

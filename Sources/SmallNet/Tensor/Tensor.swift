@@ -15,6 +15,9 @@ public final class Tensor {
     private var capacity: Int
     /// The elements; valid for `count` floats.
     public private(set) var data: UnsafeMutablePointer<Float>
+    /// The tensor whose storage `data` points into when this one is a reshaped view of it (see
+    /// `view(of:shape:)`); nil when this tensor owns its storage.
+    private var viewed: Tensor?
 
     /// A zero-filled tensor of the given shape.
     /// - Throws: `invalidArgument` if a dimension is negative or the size overflows.
@@ -41,7 +44,7 @@ public final class Tensor {
         self.data = raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
     }
 
-    deinit { UnsafeMutableRawPointer(data).deallocate() }
+    deinit { if viewed == nil { UnsafeMutableRawPointer(data).deallocate() } }
 
     /// The most elements one tensor may hold (4 GiB of floats).
     public static let maxElements = 1 << 30
@@ -66,14 +69,29 @@ public final class Tensor {
     func resize(_ newShape: [Int]) {
         var n = 1
         for d in newShape { n *= d }
-        if n > capacity {
-            UnsafeMutableRawPointer(data).deallocate()
+        if n > capacity || viewed != nil {
+            if viewed == nil { UnsafeMutableRawPointer(data).deallocate() }
+            viewed = nil
             capacity = Tensor.padded(n)
             let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
             data = raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
         }
         shape = newShape
         count = n
+    }
+
+    /// Makes this tensor `other`'s elements under `newShape` (the same count), without a copy: a
+    /// reshape for layers that only relabel dimensions. The view reads and writes `other`'s
+    /// storage until this tensor's next `resize` (which gives it storage of its own again) and is
+    /// valid while `other` keeps that storage, that is until `other`'s next `resize`.
+    func view(of other: Tensor, shape newShape: [Int]) {
+        precondition(newShape.reduce(1, *) == other.count, "a view keeps the element count")
+        if viewed == nil { UnsafeMutableRawPointer(data).deallocate() }
+        viewed = other
+        data = other.data
+        capacity = other.capacity
+        shape = newShape
+        count = other.count
     }
 
     /// `count` rounded up to whole 16-float vectors (at least one).

@@ -1,4 +1,5 @@
-// Where the time of a training step goes: each layer's forward and backward, the loss, the update.
+// Where the time of a training step goes (each layer's forward and backward, the loss, the
+// update), or of an inference pass (each layer's forward in eval mode).
 
 /// One step of the model's execution plan in a training step, in seconds per batch (medians over
 /// the rounds): a layer, or the layers a fused step runs in one pass.
@@ -19,10 +20,13 @@ public struct LayerProfile {
 
 /// A training step taken apart: forward and backward of every step of the model's execution plan
 /// (`Sequential.fusesLayers`), the loss with its gradient, and the optimizer's zero-grad and
-/// update. The step is their sum.
+/// update. The step is their sum. For an inference pass (`training` false): the forward of every
+/// step in eval mode alone, the backward, loss and update times 0.
 public struct StepProfile {
     public let batchSize: Int
     public let threads: Int
+    /// A training step, or an inference pass.
+    public let training: Bool
     public let layers: [LayerProfile]
     /// Softmax cross-entropy and its gradient.
     public let lossSeconds: Double
@@ -108,15 +112,62 @@ public enum Profiler {
 
         var layers: [LayerProfile] = []
         for (i, step) in plan.enumerated() {
-            let flops = step.layers.reduce(0) { total, l in
-                total + batchSize * copy.layers[l].forwardFLOPs(inputShape: l == 0 ? copy.inputShape : copy.layerOutputShapes[l - 1])
-            }
+            let flops = forwardFLOPs(of: step, in: copy, batchSize: batchSize)
             layers.append(LayerProfile(index: step.layers.lowerBound, layerCount: step.layers.count, summary: step.summary,
                                        forwardSeconds: median(forward[i]), backwardSeconds: median(backward[i]),
                                        forwardFLOPs: flops, backwardFLOPs: copy.needsInputGradient(step) ? 2 * flops : flops))
         }
-        return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, layers: layers,
+        return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, training: true, layers: layers,
                            lossSeconds: median(loss), optimizerSeconds: median(update), rounds: round - 1)
+    }
+
+    /// Profiles inference passes of a copy of `model` in eval mode (what `Trainer.predict` and
+    /// `sn_model_predict` run per batch, without the data and the softmax) on random images, for
+    /// about `seconds` (at least 3 passes) after one warm-up pass.
+    /// - Throws: `invalidArgument` for a batch size outside 1...65536 or a batch BatchNorm
+    ///   refuses in eval mode; what building the copy throws.
+    public static func profileInference(model: Sequential, batchSize: Int, pool: ThreadPool?,
+                                        seconds: Double = 2) throws -> StepProfile {
+        try require(batchSize >= 1 && batchSize <= 65536, "batch size must be in 1...65536, got \(batchSize)")
+        try require(seconds >= 0 && seconds <= 3600, "seconds must be in 0...3600, got \(seconds)")
+        let copy = try model.copy()
+        copy.isTraining = false
+        if let refusal = copy.batchStatisticsRefusal(batch: batchSize, training: false) {
+            throw SmallNetError.invalidArgument(refusal)
+        }
+        var generator = RandomGenerator(seed: 7)
+        let input = try Tensor(shape: [batchSize] + copy.inputShape)
+        for i in 0..<input.count { input.data[i] = generator.nextUniform() * 2 - 1 }
+
+        let plan = copy.plan
+        var forward = [[Double]](repeating: [], count: plan.count)
+        let start = monotonicSeconds()
+        var round = 0
+        while round < 4 || (monotonicSeconds() - start < seconds && round < 100_000) {
+            let context = ExecutionContext(training: false, random: copy.random, pool: pool)
+            var x = input
+            for (i, step) in plan.enumerated() {
+                let t = monotonicSeconds()
+                x = step.forward(x, context: context)
+                forward[i].append(monotonicSeconds() - t)
+            }
+            if round == 0 { forward = forward.map { _ in [] } }  // the warm-up pass
+            round += 1
+        }
+        let layers = plan.enumerated().map { (i, step) in
+            LayerProfile(index: step.layers.lowerBound, layerCount: step.layers.count, summary: step.summary,
+                         forwardSeconds: median(forward[i]), backwardSeconds: 0,
+                         forwardFLOPs: forwardFLOPs(of: step, in: copy, batchSize: batchSize), backwardFLOPs: 0)
+        }
+        return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, training: false, layers: layers,
+                           lossSeconds: 0, optimizerSeconds: 0, rounds: round - 1)
+    }
+
+    /// Matrix-product FLOPs of `step`'s layers for a batch of `batchSize`.
+    static func forwardFLOPs(of step: PlanStep, in model: Sequential, batchSize: Int) -> Int {
+        step.layers.reduce(0) { total, l in
+            total + batchSize * model.layers[l].forwardFLOPs(inputShape: l == 0 ? model.inputShape : model.layerOutputShapes[l - 1])
+        }
     }
 
     /// The middle value (the mean of the two middle ones for an even count); 0 for none.
