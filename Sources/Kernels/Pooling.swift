@@ -45,22 +45,14 @@ extension Variant {
         for oy in 0..<ho {
             let r0 = x + 2 * oy * w, r1 = r0 + w
             let out = y + oy * wo, code = position + oy * wo
-            if wo >= 8 {
-                var ox = 0
-                while ox + 8 <= wo { maxPool2x2Eight(r0, r1, ox, out, code); ox += 8 }
-                if ox < wo { maxPool2x2Eight(r0, r1, wo - 8, out, code) }
-            } else if wo >= 4 {
-                maxPool2x2Four(r0, r1, 0, out, code)
-                maxPool2x2Four(r0, r1, wo - 4, out, code)
-            } else {
-                for ox in 0..<wo {
-                    let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
-                    let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
-                    out[ox] = m
-                    let notA = unsafeBitCast(a != m, to: UInt8.self), notB = unsafeBitCast(b != m, to: UInt8.self)
-                    let notC = unsafeBitCast(c != m, to: UInt8.self)
-                    code[ox] = notA &* (1 &+ notB &* (1 &+ notC))
-                }
+            forEachWindowVector(wo, eight: { maxPool2x2Eight(r0, r1, $0, out, code) },
+                                four: { maxPool2x2Four(r0, r1, $0, out, code) }) { ox in
+                let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
+                let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
+                out[ox] = m
+                let notA = unsafeBitCast(a != m, to: UInt8.self), notB = unsafeBitCast(b != m, to: UInt8.self)
+                let notC = unsafeBitCast(c != m, to: UInt8.self)
+                code[ox] = notA &* (1 &+ notB &* (1 &+ notC))
             }
         }
     }
@@ -74,21 +66,13 @@ extension Variant {
         for oy in 0..<ho {
             let r0 = dx + 2 * oy * w, r1 = r0 + w
             let grad = dy + oy * wo, code = position + oy * wo
-            if wo >= 8 {
-                var ox = 0
-                while ox + 8 <= wo { maxPool2x2BackwardEight(grad, code, ox, r0, r1); ox += 8 }
-                if ox < wo { maxPool2x2BackwardEight(grad, code, wo - 8, r0, r1) }
-            } else if wo >= 4 {
-                maxPool2x2BackwardFour(grad, code, 0, r0, r1)
-                maxPool2x2BackwardFour(grad, code, wo - 4, r0, r1)
-            } else {
-                for ox in 0..<wo {
-                    let g = grad[ox], p = code[ox]
-                    r0[2 * ox] = p == 0 ? g : 0
-                    r0[2 * ox + 1] = p == 1 ? g : 0
-                    r1[2 * ox] = p == 2 ? g : 0
-                    r1[2 * ox + 1] = p == 3 ? g : 0
-                }
+            forEachWindowVector(wo, eight: { maxPool2x2BackwardEight(grad, code, $0, r0, r1) },
+                                four: { maxPool2x2BackwardFour(grad, code, $0, r0, r1) }) { ox in
+                let g = grad[ox], p = code[ox]
+                r0[2 * ox] = p == 0 ? g : 0
+                r0[2 * ox + 1] = p == 1 ? g : 0
+                r1[2 * ox] = p == 2 ? g : 0
+                r1[2 * ox + 1] = p == 3 ? g : 0
             }
             if 2 * wo < w { r0[w - 1] = 0; r1[w - 1] = 0 }
         }
@@ -123,6 +107,23 @@ extension Variant {
 }
 
 // MARK: 2×2 windows, a vector of them at a time
+
+/// Walks a pooled row of `wo` windows: `eight(ox)` for windows ox..<ox + 8, the last call
+/// overlapping the one before when 8 does not divide `wo`; in rows of 4–7 windows `four` twice
+/// (overlapping); in shorter rows `one(ox)` per window.
+@inline(__always)
+func forEachWindowVector(_ wo: Int, eight: (Int) -> Void, four: (Int) -> Void, one: (Int) -> Void) {
+    if wo >= 8 {
+        var ox = 0
+        while ox + 8 <= wo { eight(ox); ox += 8 }
+        if ox < wo { eight(wo - 8) }
+    } else if wo >= 4 {
+        four(0)
+        four(wo - 4)
+    } else {
+        for ox in 0..<wo { one(ox) }
+    }
+}
 
 /// Lane by lane, the 2×2 windows (a b / c d): each maximum, max(max(a, b), max(c, d)) with
 /// `Swift.max`'s rule (y >= x ? y : x, so the same value and the same bits as the scalar form), and

@@ -73,12 +73,7 @@ public enum Profiler {
         var round = 0
         while round < 4 || (monotonicSeconds() - start < seconds && round < 10_000) {
             let context = ExecutionContext(training: true, random: copy.random, pool: pool)
-            var x = input
-            for (i, step) in plan.enumerated() {
-                let t = monotonicSeconds()
-                x = step.forward(x, context: context)
-                forward[i].append(monotonicSeconds() - t)
-            }
+            let x = timedForward(plan, input, context: context, times: &forward)
             var t = monotonicSeconds()
             dLogits.resize(x.shape)
             _ = try labels.withUnsafeBufferPointer {
@@ -144,13 +139,8 @@ public enum Profiler {
         let start = monotonicSeconds()
         var round = 0
         while round < 4 || (monotonicSeconds() - start < seconds && round < 100_000) {
-            let context = ExecutionContext(training: false, random: copy.random, pool: pool)
-            var x = input
-            for (i, step) in plan.enumerated() {
-                let t = monotonicSeconds()
-                x = step.forward(x, context: context)
-                forward[i].append(monotonicSeconds() - t)
-            }
+            _ = timedForward(plan, input, context: ExecutionContext(training: false, random: copy.random, pool: pool),
+                             times: &forward)
             if round == 0 { forward = forward.map { _ in [] } }  // the warm-up pass
             round += 1
         }
@@ -161,6 +151,18 @@ public enum Profiler {
         }
         return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, training: false, layers: layers,
                            lossSeconds: 0, optimizerSeconds: 0, rounds: round - 1)
+    }
+
+    /// Runs `input` through `plan`, appending each step's forward seconds to `times[step]`.
+    static func timedForward(_ plan: [PlanStep], _ input: Tensor, context: ExecutionContext,
+                             times: inout [[Double]]) -> Tensor {
+        var x = input
+        for (i, step) in plan.enumerated() {
+            let t = monotonicSeconds()
+            x = step.forward(x, context: context)
+            times[i].append(monotonicSeconds() - t)
+        }
+        return x
     }
 
     /// Matrix-product FLOPs of `step`'s layers for a batch of `batchSize`.
