@@ -51,18 +51,11 @@ public enum Profiler {
     ///   refuses; what building the copy or the optimizer throws.
     public static func profile(model: Sequential, batchSize: Int, pool: ThreadPool?, seconds: Double = 2,
                                makeOptimizer: (Sequential) throws -> Optimizer) throws -> StepProfile {
-        try require(batchSize >= 1 && batchSize <= 65536, "batch size must be in 1...65536, got \(batchSize)")
-        try require(seconds >= 0 && seconds <= 3600, "seconds must be in 0...3600, got \(seconds)")
-        let copy = try model.copy()
-        copy.isTraining = true
-        if let refusal = copy.batchStatisticsRefusal(batch: batchSize, training: true) {
-            throw SmallNetError.invalidArgument(refusal)
-        }
+        var generator = RandomGenerator(seed: 7)
+        let (copy, input) = try preparedCopy(of: model, batchSize: batchSize, seconds: seconds, training: true,
+                                             generator: &generator)
         let optimizer = try makeOptimizer(copy)
         let classes = copy.outputShape.reduce(1, *)
-        var generator = RandomGenerator(seed: 7)
-        let input = try Tensor(shape: [batchSize] + copy.inputShape)
-        for i in 0..<input.count { input.data[i] = generator.nextUniform() * 2 - 1 }
         let labels = (0..<batchSize).map { _ in Int32(generator.nextInt(below: Swift.max(classes, 1))) }
         let dLogits = try Tensor(shape: [batchSize] + copy.outputShape)
 
@@ -123,16 +116,9 @@ public enum Profiler {
     ///   refuses in eval mode; what building the copy throws.
     public static func profileInference(model: Sequential, batchSize: Int, pool: ThreadPool?,
                                         seconds: Double = 2) throws -> StepProfile {
-        try require(batchSize >= 1 && batchSize <= 65536, "batch size must be in 1...65536, got \(batchSize)")
-        try require(seconds >= 0 && seconds <= 3600, "seconds must be in 0...3600, got \(seconds)")
-        let copy = try model.copy()
-        copy.isTraining = false
-        if let refusal = copy.batchStatisticsRefusal(batch: batchSize, training: false) {
-            throw SmallNetError.invalidArgument(refusal)
-        }
         var generator = RandomGenerator(seed: 7)
-        let input = try Tensor(shape: [batchSize] + copy.inputShape)
-        for i in 0..<input.count { input.data[i] = generator.nextUniform() * 2 - 1 }
+        let (copy, input) = try preparedCopy(of: model, batchSize: batchSize, seconds: seconds, training: false,
+                                             generator: &generator)
 
         let plan = copy.plan
         var forward = [[Double]](repeating: [], count: plan.count)
@@ -151,6 +137,23 @@ public enum Profiler {
         }
         return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, training: false, layers: layers,
                            lossSeconds: 0, optimizerSeconds: 0, rounds: round - 1)
+    }
+
+    /// What both profiles start with: the settings checked, a copy of `model` in training or eval
+    /// mode (refused when its BatchNorms cannot take a batch of `batchSize` there), and a batch of
+    /// random images in [−1, 1) drawn from `generator`.
+    static func preparedCopy(of model: Sequential, batchSize: Int, seconds: Double, training: Bool,
+                             generator: inout RandomGenerator) throws -> (Sequential, Tensor) {
+        try require(batchSize >= 1 && batchSize <= 65536, "batch size must be in 1...65536, got \(batchSize)")
+        try require(seconds >= 0 && seconds <= 3600, "seconds must be in 0...3600, got \(seconds)")
+        let copy = try model.copy()
+        copy.isTraining = training
+        if let refusal = copy.batchStatisticsRefusal(batch: batchSize, training: training) {
+            throw SmallNetError.invalidArgument(refusal)
+        }
+        let input = try Tensor(shape: [batchSize] + copy.inputShape)
+        for i in 0..<input.count { input.data[i] = generator.nextUniform() * 2 - 1 }
+        return (copy, input)
     }
 
     /// Runs `input` through `plan`, appending each step's forward seconds to `times[step]`.
