@@ -30,7 +30,8 @@ extension Variant {
     /// Shape: A (M, K) row-major with row stride `lda`; B (K, N), stride `ldb`; C (M, N), stride
     /// `ldc`. A is read in place: the micro-kernel broadcasts A elements from its rows and loads
     /// two vectors of one B row per step. B panels are packed (one K block contiguous) when more
-    /// than one row tile reads them; partial tiles go through zero-padded scratch.
+    /// than one row tile reads them; partial tiles go through zero-padded scratch, and a last
+    /// panel of at most one vector of columns through a one-vector kernel.
     public static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>) {
         let m = o.m, n = o.n, k = o.k, a = o.a, lda = o.lda, b = o.b, ldb = o.ldb, c = o.c, ldc = o.ldc
         // Scratch for partial tiles: a zero-padded B panel and A tile, and a C tile.
@@ -46,6 +47,8 @@ extension Variant {
             for panel in panels {
                 let j0 = panel * gemmNR
                 let nc = Swift.min(gemmNR, n - j0)
+                // A last panel of at most one vector of columns takes the one-vector kernel.
+                let half = nc <= GemmVector.scalarCount
                 var bPanel = b + p0 * ldb + j0
                 var bStride = ldb
                 // Packed: the panel's kc rows contiguous (and a partial panel zero-padded), so that
@@ -53,13 +56,14 @@ extension Variant {
                 // cache sets and are fetched again for each tile (256×256×256 ran at 55 % of the
                 // FMA limit unpacked). A single row tile reads it once either way.
                 if nc < gemmNR || rows.count > 1 {
+                    let width = half ? GemmVector.scalarCount : gemmNR
                     for p in 0..<kc {
-                        let dst = bPad + p * gemmNR
+                        let dst = bPad + p * width
                         copy(dst, bPanel + p * ldb, count: nc)
-                        if nc < gemmNR { (dst + nc).update(repeating: 0, count: gemmNR - nc) }
+                        if nc < width { (dst + nc).update(repeating: 0, count: width - nc) }
                     }
                     bPanel = UnsafePointer(bPad)
-                    bStride = gemmNR
+                    bStride = width
                 }
                 for tile in rows {
                     let i0 = tile * gemmMR
@@ -78,8 +82,9 @@ extension Variant {
                     if mc == gemmMR && nc == gemmNR {
                         microKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cOut, ldc: ldc, accumulate: add)
                     } else {
-                        microKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR,
-                                    accumulate: false)
+                        if half { halfMicroKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR) }
+                        else { microKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR,
+                                           accumulate: false) }
                         for i in 0..<mc {
                             let src = cTile + i * gemmNR, dst = cOut + i * ldc
                             if add { for j in 0..<nc { dst[j] += src[j] } }
@@ -177,6 +182,36 @@ extension Variant {
         store(c, ldc, 4, c40, c41, accumulate: accumulate); store(c, ldc, 5, c50, c51, accumulate: accumulate)
     }
     #endif
+
+    /// C (MR, V) = A (MR, k) · B (k, V), into `c` (rows `ldc` apart): one vector of columns, for
+    /// a last panel of at most V columns, which the two-vector kernel would compute twice over.
+    @inline(__always)
+    private static func halfMicroKernel(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                        c: UnsafeMutablePointer<Float>, ldc: Int) {
+        typealias V = GemmVector
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        #if SMALLNET_AVX512
+        var c6 = V(), c7 = V()
+        #endif
+        var aColumn = UnsafeRawPointer(a), bRow = UnsafeRawPointer(b)
+        let r = lda * 4, bStep = ldb * 4
+        @inline(__always) func row(_ i: Int) -> V { V(repeating: aColumn.load(fromByteOffset: i * r, as: Float.self)) }
+        for _ in 0..<k {
+            let bv = bRow.loadUnaligned(as: V.self)
+            c0 = multiplyAdd(c0, row(0), bv); c1 = multiplyAdd(c1, row(1), bv); c2 = multiplyAdd(c2, row(2), bv)
+            c3 = multiplyAdd(c3, row(3), bv); c4 = multiplyAdd(c4, row(4), bv); c5 = multiplyAdd(c5, row(5), bv)
+            #if SMALLNET_AVX512
+            c6 = multiplyAdd(c6, row(6), bv); c7 = multiplyAdd(c7, row(7), bv)
+            #endif
+            aColumn += 4
+            bRow += bStep
+        }
+        @inline(__always) func write(_ v: V, _ row: Int) { UnsafeMutableRawPointer(c + row * ldc).storeBytes(of: v, as: V.self) }
+        write(c0, 0); write(c1, 1); write(c2, 2); write(c3, 3); write(c4, 4); write(c5, 5)
+        #if SMALLNET_AVX512
+        write(c6, 6); write(c7, 7)
+        #endif
+    }
 
     /// dst (cols, rows) = srcᵀ, with src (rows, cols): 8×8 blocks in registers, the edges (the
     /// last rows mod 8 and columns mod 8) element by element. 2–4× faster than element by element

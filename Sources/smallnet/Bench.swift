@@ -18,6 +18,8 @@ struct Bench: ParsableCommand {
     var seconds: Double = 1.5
     @Option(help: "Also write the figures and the models' layers as JSON to this file.")
     var json: String?
+    @Option(help: "Time matrix products instead of models: shapes MxNxK, comma-separated (e.g. 62x392x270), each as the best and the median GFLOP/s and their share of the FMA limit.")
+    var gemm: String?
 
     func run() throws {
         let architectures: [Architecture]
@@ -32,6 +34,7 @@ struct Bench: ParsableCommand {
         let threadCount = threads ?? ThreadPool.availableProcessors
         guard threadCount >= 1 && threadCount <= 64 else { throw ValidationError("--threads must be in 1...64") }
         guard seconds > 0 && seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60]") }
+        if let gemm { return reportingErrors { try benchGEMM(try gemmShapes(gemm), threads: threadCount) } }
         reportingErrors {
             let pool = threadCount > 1 ? ThreadPool(threads: threadCount) : nil
             let fmaLimit = fmaPeakGFLOPs(pool: pool, seconds: Swift.min(seconds, 0.5))
@@ -65,6 +68,38 @@ struct Bench: ParsableCommand {
                                                      ("gemm_peak_gflops", .number(peak)),
                                                      ("results", .array(rows))]).serialized(indent: 2) + "\n")
             }
+        }
+    }
+
+    /// Shapes "MxNxK,…", each size in 1...4096.
+    func gemmShapes(_ text: String) throws -> [(m: Int, n: Int, k: Int)] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { item in
+            let sizes = item.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) }
+            guard sizes.count == 3, item.split(separator: "x", omittingEmptySubsequences: false).count == 3,
+                  sizes.allSatisfy({ (1...4096).contains($0) }) else {
+                throw SmallNetError.invalidArgument("--gemm takes shapes MxNxK separated by commas, each size in 1...4096, got '\(item)'")
+            }
+            return (sizes[0], sizes[1], sizes[2])
+        }
+    }
+
+    /// GFLOP/s of each product, beside the FMA limit measured in the same run.
+    func benchGEMM(_ shapes: [(m: Int, n: Int, k: Int)], threads: Int) throws {
+        let pool = threads > 1 ? ThreadPool(threads: threads) : nil
+        // The best of short measurements, like the products' best: what the machine gives undisturbed.
+        let fmaLimit = (0..<5).map { _ in fmaPeakGFLOPs(pool: pool, seconds: 0.1) }.max() ?? 0
+        print("smallnet \(SmallNetVersion.string) bench --gemm, \(threads) threads; FMA limit in this run: \(fixed(fmaLimit, 0)) GFLOP/s (best of 5)")
+        print("shape (M×N×K)      best GFLOP/s  of limit   median GFLOP/s  of limit")
+        var rows: [JSON] = []
+        for s in shapes {
+            let r = gemmGFLOPs(m: s.m, n: s.n, k: s.k, pool: pool, seconds: seconds)
+            print("\(pad("\(s.m)×\(s.n)×\(s.k)", 18)) \(pad(fixed(r.best, 1), 13)) \(pad(fixed(100 * r.best / fmaLimit, 1) + " %", 10)) \(pad(fixed(r.median, 1), 15)) \(fixed(100 * r.median / fmaLimit, 1)) %")
+            rows.append(.object([("m", .number(s.m)), ("n", .number(s.n)), ("k", .number(s.k)),
+                                 ("best_gflops", .number(r.best)), ("median_gflops", .number(r.median))]))
+        }
+        if let json {
+            try writeTextFile(json, JSON.object([("threads", .number(threads)), ("fma_limit_gflops", .number(fmaLimit)),
+                                                 ("gemm", .array(rows))]).serialized(indent: 2) + "\n")
         }
     }
 

@@ -44,6 +44,53 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// Each C element summed over k in order within K blocks of `gemmTile.depth`, block after
+    /// block (each block's sum starting from zero, then added to C): fused multiply-adds with FMA,
+    /// a rounded product then a sum in the baseline.
+    func blockedReference(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float], c: [Float], accumulate: Bool,
+                          depth: Int, fused: Bool) -> [Float] {
+        var c = c
+        for i in 0..<m {
+            for j in 0..<n {
+                var p0 = 0
+                while p0 < k {
+                    var s: Float = 0
+                    for p in p0..<Swift.min(p0 + depth, k) {
+                        s = fused ? s.addingProduct(a[i * k + p], b[p * n + j]) : s + a[i * k + p] * b[p * n + j]
+                    }
+                    c[i * n + j] = accumulate || p0 > 0 ? c[i * n + j] + s : s
+                    p0 += depth
+                }
+            }
+        }
+        return c
+    }
+
+    /// The summation order is the kernel's contract (every variant, thread count and tiling
+    /// gives the same bits): bit for bit against `blockedReference`, on shapes with partial
+    /// tiles and panels, several K blocks and more rows than one packed block of A.
+    func testSumsInTheDocumentedOrder() {
+        let pool = ThreadPool(threads: 2)
+        for (m, n, k) in [(1, 1, 1), (7, 17, 300), (62, 392, 270), (130, 33, 513), (127, 49, 558), (200, 8, 40)] {
+            let a = randomTensor([m, k], seed: UInt64(m + 3 * k)).values
+            let b = randomTensor([k, n], seed: UInt64(n + 5 * k)).values
+            let start = randomTensor([m, n], seed: 9).values
+            for variant in runnableKernelVariants {
+                let depth = variant.gemmTile.depth, fused = variant.isa != .baseline
+                for accumulate in [false, true] {
+                    let expected = blockedReference(m, n, k, a, b, c: start, accumulate: accumulate, depth: depth,
+                                                    fused: fused)
+                    for threads in [nil, pool] as [ThreadPool?] {
+                        var c = start
+                        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: accumulate,
+                             pool: threads, variant: variant)
+                        XCTAssertEqual(c, expected, "\(m)×\(n)×\(k) accumulate \(accumulate), \(variant.isa)")
+                    }
+                }
+            }
+        }
+    }
+
     func testResultsDoNotDependOnThreadCount() {
         let (m, n, k) = (64, 150, 784)
         let a = randomTensor([m, k], seed: 1).values, b = randomTensor([k, n], seed: 2).values

@@ -574,6 +574,24 @@ def test_profile_refuses_bad_settings(args, expected):
     assert expected in result.stderr, result.stderr
 
 
+def test_bench_times_matrix_products_of_given_shapes(tmp_path):
+    out = tmp_path / "gemm.json"
+    result = ok(smallnet("bench", "--gemm", "62x392x270,1x1x1,127x49x558", "--threads", 1, "--seconds", 0.05,
+                         "--json", out))
+    assert "FMA limit" in result.stdout and "127×49×558" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["threads"] == 1 and figures["fma_limit_gflops"] > 0
+    assert [(r["m"], r["n"], r["k"]) for r in figures["gemm"]] == [(62, 392, 270), (1, 1, 1), (127, 49, 558)]
+    assert all(r["best_gflops"] >= r["median_gflops"] > 0 for r in figures["gemm"])
+
+
+@pytest.mark.parametrize("shapes", ["62x392", "0x1x1", "5000x1x1", "axbxc", "62x392x270,", "1x1x1x1"])
+def test_bench_refuses_bad_gemm_shapes(shapes):
+    result = smallnet("bench", "--gemm", shapes)
+    assert_one_error_line(result)
+    assert "--gemm takes shapes MxNxK" in result.stderr, result.stderr
+
+
 def test_a_model_of_the_newer_layers_goes_through_the_cli(tmp_path):
     """A depthwise-separable block with GELU and LayerNorm, built and trained from Python, then
     evaluated and used for predictions by the CLI from its checkpoint: the same accuracy."""

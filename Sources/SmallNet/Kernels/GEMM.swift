@@ -95,6 +95,28 @@ public enum KernelInfo {
     }
 }
 
+/// GFLOP/s of C = A·B with A (m, k) and B (k, n) over `pool`: the best and the median of
+/// products timed one at a time for about `seconds`. On a shared machine the best is the
+/// kernel's own speed; the median includes what other processes take from it.
+public func gemmGFLOPs(m: Int, n: Int, k: Int, pool: ThreadPool?, seconds: Double) -> (best: Double, median: Double) {
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k), b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+    defer { a.deallocate(); b.deallocate(); c.deallocate() }
+    for i in 0..<(m * k) { a[i] = Float(i % 7) * 0.1 }
+    for i in 0..<(k * n) { b[i] = Float(i % 5) * 0.1 }
+    gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, accumulate: false, pool: pool)
+    var times: [Double] = []
+    let start = monotonicSeconds()
+    while monotonicSeconds() - start < seconds || times.count < 5 {
+        let t0 = monotonicSeconds()
+        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, accumulate: false, pool: pool)
+        times.append(monotonicSeconds() - t0)
+    }
+    times.sort()
+    let flops = 2 * Double(m) * Double(n) * Double(k) / 1e9
+    return (flops / Swift.max(times[0], 1e-9), flops / Swift.max(times[times.count / 2], 1e-9))
+}
+
 /// GFLOP/s of this machine's GEMM on 256×256×256 products over `pool`, measured for `seconds`.
 public func gemmPeakGFLOPs(pool: ThreadPool?, seconds: Double) -> Double {
     let n = 256
