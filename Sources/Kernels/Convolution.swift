@@ -247,55 +247,84 @@ extension Variant {
         }
     }
 
-    /// dWᵀ (T, Cout) += Σ_q tap_t[q] · dyᵀ[q, ·]: the weight gradient of `directConvolutionForward`
-    /// for one image, with dyᵀ (H·W, Cout) the output gradient transposed; db (Cout) += Σ_q dy[·, q]
-    /// when `dBias` is given.
+    /// dWᵀ (T, Cout) += Σ_q tap_t[q] · dy[·, q]: the weight gradient of `directConvolutionForward`
+    /// for one image, with dy (Cout, H·W) its output gradient.
     ///
     /// Each sum runs over q in order, in blocks of `gemmKC` pixels added to dWᵀ one after another,
-    /// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix.
-    /// `dOutT` needs 32 floats of slack after its last row.
+    /// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix
+    /// and dyᵀ. Eight output channels at a time (past Cout, the last channel's row is read again
+    /// and its lanes dropped): eight pixels of their dy rows are transposed in registers into
+    /// eight 8-channel vectors (no transposed copy of dy), each multiplied into the T taps' sums;
+    /// for 3×3 kernels the nine sums stay in registers.
     public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
-                                                       dOutT: UnsafePointer<Float>, outChannels: Int,
+                                                       dOut: UnsafePointer<Float>, outChannels: Int,
                                                        dWeightT: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
         let taps = s.kernel * s.kernel, pixels = s.pixels
-        withUnsafeTemporaryAllocation(of: Vec16.self, capacity: taps * 2) { buffer in
-            let partial = buffer.baseAddress!
-            var o = 0
-            while o < outChannels {
-                // Two 16-lane vectors of output channels at a time; lanes past Cout are dropped.
-                let lanes = Swift.min(32, outChannels - o)
-                var q0 = 0
-                while q0 < pixels {
-                    let q1 = Swift.min(q0 + gemmKC, pixels)
-                    // Three taps at a time: six independent accumulator chains.
-                    var t = 0
-                    while t < taps {
-                        let count = Swift.min(3, taps - t)
-                        let x0 = s.tap(t / s.kernel, t % s.kernel, of: planes)
-                        let t1 = t + Swift.min(1, count - 1), t2 = t + Swift.min(2, count - 1)
-                        let x1 = s.tap(t1 / s.kernel, t1 % s.kernel, of: planes)
-                        let x2 = s.tap(t2 / s.kernel, t2 % s.kernel, of: planes)
-                        var a0 = Vec16(), a1 = Vec16(), b0 = Vec16(), b1 = Vec16(), c0 = Vec16(), c1 = Vec16()
-                        for q in q0..<q1 {
-                            let row = dOutT + q * outChannels + o
-                            let low = load16(row), high = load16(row + 16)
-                            let u = Vec16(repeating: x0[q]), v = Vec16(repeating: x1[q]), w = Vec16(repeating: x2[q])
-                            a0 = multiplyAdd(a0, u, low); a1 = multiplyAdd(a1, u, high)
-                            b0 = multiplyAdd(b0, v, low); b1 = multiplyAdd(b1, v, high)
-                            c0 = multiplyAdd(c0, w, low); c1 = multiplyAdd(c1, w, high)
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { x in
+            withUnsafeTemporaryAllocation(of: V.self, capacity: taps + 8) { buffer in
+                // sums[t]: tap t's 8 channels; columns[j]: the channels' dy at pixel q + j.
+                let sums = buffer.baseAddress!, columns = sums + taps
+                for t in 0..<taps { x[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
+                var o = 0
+                while o < outChannels {
+                    let lanes = Swift.min(8, outChannels - o)
+                    @inline(__always) func dy(_ l: Int) -> UnsafePointer<Float> { dOut + (o + Swift.min(l, lanes - 1)) * pixels }
+                    let d0 = dy(0), d1 = dy(1), d2 = dy(2), d3 = dy(3), d4 = dy(4), d5 = dy(5), d6 = dy(6), d7 = dy(7)
+                    /// columns[0..<8] = the 8 channels' dy at pixels q..<q + 8. (Kept in registers
+                    /// instead, the vectors are split in halves by the compiler.)
+                    @inline(__always) func transposeEight(at q: Int) {
+                        @inline(__always) func row(_ d: UnsafePointer<Float>) -> V { UnsafeRawPointer(d + q).loadUnaligned(as: V.self) }
+                        let c = columns8x8(row(d0), row(d1), row(d2), row(d3), row(d4), row(d5), row(d6), row(d7))
+                        columns[0] = c.0; columns[1] = c.1; columns[2] = c.2; columns[3] = c.3
+                        columns[4] = c.4; columns[5] = c.5; columns[6] = c.6; columns[7] = c.7
+                    }
+                    var q0 = 0
+                    while q0 < pixels {
+                        let q1 = Swift.min(q0 + gemmKC, pixels)
+                        var q = q0
+                        if taps == 9 {
+                            let x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5], x6 = x[6], x7 = x[7], x8 = x[8]
+                            var s0 = V(), s1 = V(), s2 = V(), s3 = V(), s4 = V(), s5 = V(), s6 = V(), s7 = V(), s8 = V()
+                            while q + 8 <= q1 {
+                                transposeEight(at: q)
+                                for j in 0..<8 {
+                                    let v = columns[j], p = q &+ j
+                                    s0 = multiplyAdd(s0, V(repeating: x0[p]), v); s1 = multiplyAdd(s1, V(repeating: x1[p]), v)
+                                    s2 = multiplyAdd(s2, V(repeating: x2[p]), v); s3 = multiplyAdd(s3, V(repeating: x3[p]), v)
+                                    s4 = multiplyAdd(s4, V(repeating: x4[p]), v); s5 = multiplyAdd(s5, V(repeating: x5[p]), v)
+                                    s6 = multiplyAdd(s6, V(repeating: x6[p]), v); s7 = multiplyAdd(s7, V(repeating: x7[p]), v)
+                                    s8 = multiplyAdd(s8, V(repeating: x8[p]), v)
+                                }
+                                q += 8
+                            }
+                            sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3; sums[4] = s4
+                            sums[5] = s5; sums[6] = s6; sums[7] = s7; sums[8] = s8
+                        } else {
+                            for t in 0..<taps { sums[t] = V() }
+                            while q + 8 <= q1 {
+                                transposeEight(at: q)
+                                for t in 0..<taps {
+                                    var sum = sums[t]
+                                    for j in 0..<8 { sum = multiplyAdd(sum, V(repeating: x[t][q + j]), columns[j]) }
+                                    sums[t] = sum
+                                }
+                                q += 8
+                            }
                         }
-                        partial[2 * t] = a0; partial[2 * t + 1] = a1
-                        if count > 1 { partial[2 * t + 2] = b0; partial[2 * t + 3] = b1 }
-                        if count > 2 { partial[2 * t + 4] = c0; partial[2 * t + 5] = c1 }
-                        t += count
+                        while q < q1 {
+                            let v = V(d0[q], d1[q], d2[q], d3[q], d4[q], d5[q], d6[q], d7[q])
+                            for t in 0..<taps { sums[t] = multiplyAdd(sums[t], V(repeating: x[t][q]), v) }
+                            q += 1
+                        }
+                        for t in 0..<taps {
+                            let dst = dWeightT + t * outChannels + o
+                            for l in 0..<lanes { dst[l] += sums[t][l] }
+                        }
+                        q0 = q1
                     }
-                    for t in 0..<taps {
-                        let dst = dWeightT + t * outChannels + o
-                        for l in 0..<lanes { dst[l] += l < 16 ? partial[2 * t][l] : partial[2 * t + 1][l - 16] }
-                    }
-                    q0 = q1
+                    o += lanes
                 }
-                o += lanes
             }
         }
     }

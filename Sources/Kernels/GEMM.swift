@@ -277,27 +277,49 @@ extension Variant {
     }
 }
 
-// MARK: 8×8 transpose in registers
+// MARK: Transposes in registers
 
-/// dst rows 0..<8 (`ldd` apart) = the columns of src rows 0..<8 (`lds` apart): three rounds of
-/// interleaves (pairs of floats, pairs of pairs, halves), as the AVX unpack/shuffle/permute sequence.
+// Within each 128-bit half of a and b: their floats alternately, or their pairs of floats
+// alternately (the AVX unpack and shuffle instructions).
+@inline(__always) func interleavedLow(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5])
+}
+@inline(__always) func interleavedHigh(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7])
+}
+@inline(__always) func interleavedLowPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5])
+}
+@inline(__always) func interleavedHighPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7])
+}
+
+/// The eight columns of the 8×8 block whose rows are r0…r7: column j = (r0[j], …, r7[j]).
+/// Three rounds of interleaves (floats, pairs of floats, halves), as the AVX
+/// unpack/shuffle/permute sequence.
+@inline(__always)
+func columns8x8(_ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>, _ r4: SIMD8<Float>,
+                _ r5: SIMD8<Float>, _ r6: SIMD8<Float>, _ r7: SIMD8<Float>)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    typealias V = SIMD8<Float>
+    let a0 = interleavedLow(r0, r1), a1 = interleavedHigh(r0, r1), a2 = interleavedLow(r2, r3), a3 = interleavedHigh(r2, r3)
+    let a4 = interleavedLow(r4, r5), a5 = interleavedHigh(r4, r5), a6 = interleavedLow(r6, r7), a7 = interleavedHigh(r6, r7)
+    let b0 = interleavedLowPairs(a0, a2), b1 = interleavedHighPairs(a0, a2)
+    let b2 = interleavedLowPairs(a1, a3), b3 = interleavedHighPairs(a1, a3)
+    let b4 = interleavedLowPairs(a4, a6), b5 = interleavedHighPairs(a4, a6)
+    let b6 = interleavedLowPairs(a5, a7), b7 = interleavedHighPairs(a5, a7)
+    return (V(lowHalf: b0.lowHalf, highHalf: b4.lowHalf), V(lowHalf: b1.lowHalf, highHalf: b5.lowHalf),
+            V(lowHalf: b2.lowHalf, highHalf: b6.lowHalf), V(lowHalf: b3.lowHalf, highHalf: b7.lowHalf),
+            V(lowHalf: b0.highHalf, highHalf: b4.highHalf), V(lowHalf: b1.highHalf, highHalf: b5.highHalf),
+            V(lowHalf: b2.highHalf, highHalf: b6.highHalf), V(lowHalf: b3.highHalf, highHalf: b7.highHalf))
+}
+
+/// dst rows 0..<8 (`ldd` apart) = the columns of src rows 0..<8 (`lds` apart).
 @inline(__always)
 func transpose8x8(_ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int) {
     typealias V = SIMD8<Float>
     @inline(__always) func row(_ i: Int) -> V { UnsafeRawPointer(src + i * lds).loadUnaligned(as: V.self) }
     @inline(__always) func write(_ v: V, _ j: Int) { UnsafeMutableRawPointer(dst + j * ldd).storeBytes(of: v, as: V.self) }
-    // Within each 128-bit half: floats of a and b alternately, then pairs of floats alternately.
-    @inline(__always) func low(_ a: V, _ b: V) -> V { V(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
-    @inline(__always) func high(_ a: V, _ b: V) -> V { V(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
-    @inline(__always) func lowPairs(_ a: V, _ b: V) -> V { V(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
-    @inline(__always) func highPairs(_ a: V, _ b: V) -> V { V(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
-    let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
-    let a0 = low(r0, r1), a1 = high(r0, r1), a2 = low(r2, r3), a3 = high(r2, r3)
-    let a4 = low(r4, r5), a5 = high(r4, r5), a6 = low(r6, r7), a7 = high(r6, r7)
-    let b0 = lowPairs(a0, a2), b1 = highPairs(a0, a2), b2 = lowPairs(a1, a3), b3 = highPairs(a1, a3)
-    let b4 = lowPairs(a4, a6), b5 = highPairs(a4, a6), b6 = lowPairs(a5, a7), b7 = highPairs(a5, a7)
-    write(V(lowHalf: b0.lowHalf, highHalf: b4.lowHalf), 0); write(V(lowHalf: b1.lowHalf, highHalf: b5.lowHalf), 1)
-    write(V(lowHalf: b2.lowHalf, highHalf: b6.lowHalf), 2); write(V(lowHalf: b3.lowHalf, highHalf: b7.lowHalf), 3)
-    write(V(lowHalf: b0.highHalf, highHalf: b4.highHalf), 4); write(V(lowHalf: b1.highHalf, highHalf: b5.highHalf), 5)
-    write(V(lowHalf: b2.highHalf, highHalf: b6.highHalf), 6); write(V(lowHalf: b3.highHalf, highHalf: b7.highHalf), 7)
+    let c = columns8x8(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+    write(c.0, 0); write(c.1, 1); write(c.2, 2); write(c.3, 3); write(c.4, 4); write(c.5, 5); write(c.6, 6); write(c.7, 7)
 }

@@ -47,6 +47,24 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// The direct path's weight gradient sums as the im2col + GEMM path does (per image, in K
+    /// blocks of the GEMM): the same bits, for images of over 200 pixels (one image per GEMM),
+    /// with a partial block of eight output channels and pixel counts not a multiple of four.
+    func testDirectWeightGradientEqualsTheGEMMPathBitForBit() throws {
+        for (cout, h, w, k) in [(30, 28, 28, 3), (7, 15, 14, 3), (9, 17, 13, 5)] {
+            var g1 = RandomGenerator(seed: 8), g2 = RandomGenerator(seed: 8)
+            let direct = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g1)
+            let viaGEMM = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g2)
+            let x = randomTensor([3, 1, h, w], seed: 11), dy = randomTensor([3, cout, h, w], seed: 12)
+            let context = ExecutionContext(training: true)
+            _ = direct.forward(x, context: context)
+            _ = viaGEMM.forward(x, context: context)
+            XCTAssertNil(direct.backward(dy, needInputGradient: false, context: context))
+            XCTAssertNotNil(viaGEMM.backward(dy, needInputGradient: true, context: context))
+            XCTAssertEqual(direct.weight.grad.values, viaGEMM.weight.grad.values, "\(cout) channels, \(h)×\(w), \(k)×\(k)")
+        }
+    }
+
     func testConv2dHandComputed() throws {
         var g = RandomGenerator(seed: 0)
         let conv = try Conv2d(1, 1, kernelSize: 3, padding: 1, generator: &g)

@@ -133,13 +133,13 @@ final class KernelVariantTests: XCTestCase {
         // The direct convolution of a 28×28 image, 6 output channels (a partial block of four).
         let s = ShiftedPlanes(height: 28, width: 28, kernel: 3), cout = 6
         let picture = randomTensor([28, 28], seed: 2).values, weight = randomTensor([cout, 9], seed: 3).values
-        let bias = randomTensor([cout], seed: 4).values, dOutT = randomTensor([784 * cout + 32], seed: 5).values
+        let bias = randomTensor([cout], seed: 4).values, dOut = randomTensor([cout * 784], seed: 5).values
         assertVariantsAgree("direct convolution") { variant in
             var planes = [Float](repeating: 0, count: s.scratchCount)
             variant.fillShiftedPlanes(s, image: picture, planes: &planes)
             var y = [Float](repeating: 0, count: cout * 784), dWT = [Float](repeating: 0, count: 9 * cout)
             variant.directConvolutionForward(s, planes: planes, weight: weight, bias: bias, outChannels: cout, output: &y)
-            variant.directConvolutionWeightGradient(s, planes: planes, dOutT: dOutT, outChannels: cout, dWeightT: &dWT)
+            variant.directConvolutionWeightGradient(s, planes: planes, dOut: dOut, outChannels: cout, dWeightT: &dWT)
             return planes + y + dWT
         }
     }

@@ -299,18 +299,16 @@ public final class Conv2d: Layer {
         growScratch(&columns, groups: groups, shape: [planes.scratchCount])
         growScratch(&dWeightT, groups: groups, shape: [k, cout])
         growScratch(&dBias, groups: groups, shape: [cout])
-        growScratch(&dOutT, groups: groups, shape: [pixels * cout + 32])
         for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
         let x = input.data, dy = dOut.data
         let hasBias = bias != nil
         forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
-            let scratch = self.columns[group].data, dyT = self.dOutT[group].data
+            let scratch = self.columns[group].data
             let dWT = self.dWeightT[group].data, db = self.dBias[group].data
             for s in samples {
                 let grad = dy + s * cout * pixels
                 kernels.fillShiftedPlanes(planes, image: x + s * pixels, planes: scratch)
-                transpose(rows: cout, cols: pixels, src: grad, lds: pixels, dst: dyT, ldd: cout)
-                kernels.directConvolutionWeightGradient(planes, planes: scratch, dOutT: dyT, outChannels: cout, dWeightT: dWT)
+                kernels.directConvolutionWeightGradient(planes, planes: scratch, dOut: grad, outChannels: cout, dWeightT: dWT)
                 if hasBias { for o in 0..<cout { db[o] += kernels.sum(grad + o * pixels, count: pixels) } }
             }
         }
