@@ -86,9 +86,8 @@ struct Bench: ParsableCommand {
     /// GFLOP/s of each product, beside the FMA limit measured in the same run.
     func benchGEMM(_ shapes: [(m: Int, n: Int, k: Int)], threads: Int) throws {
         let pool = threads > 1 ? ThreadPool(threads: threads) : nil
-        // The best of short measurements, like the products' best: what the machine gives undisturbed.
-        let fmaLimit = (0..<5).map { _ in fmaPeakGFLOPs(pool: pool, seconds: 0.1) }.max() ?? 0
-        print("smallnet \(SmallNetVersion.string) bench --gemm, \(threads) threads; FMA limit in this run: \(fixed(fmaLimit, 0)) GFLOP/s (best of 5)")
+        let fmaLimit = fmaPeakGFLOPs(pool: pool, seconds: 0.5)
+        print("smallnet \(SmallNetVersion.string) bench --gemm, \(threads) threads; FMA limit in this run: \(fixed(fmaLimit, 0)) GFLOP/s")
         print("shape (M×N×K)      best GFLOP/s  of limit   median GFLOP/s  of limit")
         var rows: [JSON] = []
         for s in shapes {
