@@ -84,6 +84,17 @@ public protocol Kernels {
                            output: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>)
     static func maxPool2x2Backward(_ dy: UnsafePointer<Float>, position: UnsafePointer<UInt8>, outHeight: Int, outWidth: Int,
                                    height: Int, width: Int, dInput: UnsafeMutablePointer<Float>)
+    /// `maxPool2x2` of max(0, x·scale + shift), computed as x is read: BatchNorm → ReLU → pool
+    /// forward on one plane.
+    static func scaleShiftReLUMaxPool2x2(_ x: UnsafePointer<Float>, width: Int, outHeight: Int, outWidth: Int,
+                                         scale: Float, shift: Float, output: UnsafeMutablePointer<Float>,
+                                         position: UnsafeMutablePointer<UInt8>)
+    /// dx = k·dz + (x·c1 + c0), dz the pooled gradient g passed by ReLU (where the pooled y > 0)
+    /// and spread to the windows' maxima: the block's BatchNorm input gradient on one plane.
+    static func pooledReLUInputGradient(_ g: UnsafePointer<Float>, pooled: UnsafePointer<Float>,
+                                        position: UnsafePointer<UInt8>, outHeight: Int, outWidth: Int, height: Int,
+                                        width: Int, input: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>,
+                                        k: Float, c1: Float, c0: Float)
     /// k×k, stride-s average pooling, y = (Σ window)·scale, and its adjoint.
     static func avgPoolPlane(_ x: UnsafePointer<Float>, width: Int, kernel: Int, stride: Int, outHeight: Int, outWidth: Int,
                              scale: Float, output: UnsafeMutablePointer<Float>)

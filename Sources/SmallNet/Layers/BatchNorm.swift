@@ -214,11 +214,18 @@ public class BatchNorm: Layer {
     /// of y = γ·(x − μ)·σ⁻¹ + β = x·scale + shift.
     func planeCoefficients(_ ch: Int, _ x: UnsafePointer<Float>, batch n: Int, plane: Int, batchStatistics batch: Bool,
                            update: Bool) -> (scale: Float, shift: Float) {
+        // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
+        let sums = batch ? kernels.planeStatistics(x + ch * plane, samples: n, stride: channels * plane, plane: plane) : nil
+        return planeCoefficients(ch, sums: sums, values: n * plane, update: update)
+    }
+
+    /// `planeCoefficients` from channel `ch`'s (Σx, Σx²) over its `values` inputs as
+    /// `planeStatistics` sums them, or from the running statistics when `sums` is nil.
+    func planeCoefficients(_ ch: Int, sums: (total: Double, squares: Double)?, values: Int,
+                           update: Bool) -> (scale: Float, shift: Float) {
         var mean: Float, variance: Float
-        if batch {
-            // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
-            let (total, squares) = kernels.planeStatistics(x + ch * plane, samples: n, stride: channels * plane, plane: plane)
-            let stats = batchStatistics(ch, total: total, squares: squares, count: Double(n * plane), update: update)
+        if let sums {
+            let stats = batchStatistics(ch, total: sums.total, squares: sums.squares, count: Double(values), update: update)
             mean = Float(stats.mean)
             variance = Float(stats.variance)
         } else {

@@ -2,18 +2,21 @@
 import SmallNetKernels
 
 /// The three layers as one plan step, with the numbers of the three run one after the other, bit
-/// for bit: the same kernels in the same order, on one (H, W) plane at a time held in a scratch
-/// plane that stays in cache, so neither the BatchNorm's output nor the ReLU's goes to memory.
+/// for bit: each value goes through the same products, sums and comparisons, but neither the
+/// BatchNorm's output nor the ReLU's is written out. Every pass reads the planes in memory order,
+/// sample by sample (the samples spread over threads); what a channel sums over its planes is
+/// summed per plane, then over the planes in sample order, as the BatchNorm sums it.
 ///
-/// Forward, channel by channel: the BatchNorm's statistics over the N planes of input x (N, C, H, W),
-/// then for each plane z = max(0, x·scale + shift) in scratch and its 2×2 maxima y (N, C, H/2, W/2)
-/// with their positions.
+/// Forward: each plane's Σx and Σx² and from them the channel's statistics; then each plane's 2×2
+/// maxima y (N, C, H/2, W/2) of z = max(0, x·scale + shift) and their positions, z computed as x is
+/// read (`scaleShiftReLUMaxPool2x2`).
 ///
-/// Backward, channel by channel: for each plane the gradient at the BatchNorm's output is rebuilt
-/// in scratch from the pooled gradient g: dz = g at its window's maximum when that maximum y is
-/// > 0 (ReLU passes it), else 0, and 0 elsewhere; from dz and x the BatchNorm's sums Σdz, Σdz·x,
-/// then (a second rebuild) dx = k·dz + x·c1 + c0. Kept between the passes: x (the convolution's
-/// output), y, the positions, and the BatchNorm's μ and σ⁻¹.
+/// Backward: for each plane the gradient at the BatchNorm's output is rebuilt in a scratch plane
+/// that stays in cache, from the pooled gradient g: dz = g at its window's maximum when that
+/// maximum y is > 0 (ReLU passes it), else 0, and 0 elsewhere; from dz and x the plane's Σdz and
+/// Σdz·x, and from the channel's the BatchNorm's gradients; then dx = k·dz + x·c1 + c0 with dz
+/// rebuilt as each x is read (`pooledReLUInputGradient`). Kept between the passes: x (the
+/// convolution's output), y, the positions, and the BatchNorm's μ and σ⁻¹.
 ///
 /// The layers stay the model's objects (names, parameters, buffers, checkpoints); this step only
 /// runs them. The ReLU's and the MaxPool2d's own buffers are not used.
@@ -27,6 +30,8 @@ final class BatchNormReLUMaxPool: PlanStep {
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
     /// The 2×2 position of each output's maximum (0 1 / 2 3), as `maxPool2x2` writes it.
     private var position: [UInt8] = []
+    /// Per plane (s, c) at 2·(s·C + c): its two sums, (Σx, Σx²) forward, (Σdz, Σdz·x) backward.
+    private let planeSums = Tensor(uncheckedShape: [0], count: 0)
     private var input: Tensor?
 
     /// Planes of fewer values run unfused: one plane at a time does not pay below that. Measured
@@ -56,25 +61,25 @@ final class BatchNormReLUMaxPool: PlanStep {
         self.input = input
         output.resize([n, c, ho, wo])
         if position.count < output.count { position = [UInt8](repeating: 0, count: output.count) }
-        let x = input.data, y = output.data, norm = norm
+        let x = input.data, y = output.data
+        planeSums.resize([2 * n * c])
+        if batch {
+            forEachPlane(samples: n, channels: c, pool: context.pool) { index in
+                let (p, q) = kernels.sumAndSquares(x + index * plane, count: plane)
+                self.planeSums.data[2 * index] = p
+                self.planeSums.data[2 * index + 1] = q
+            }
+        }
+        let coefficients = (0..<c).map { ch in
+            norm.planeCoefficients(ch, sums: batch ? channelStatistics(ch, samples: n, channels: c) : nil,
+                                   values: n * plane, update: update)
+        }
         position.withUnsafeMutableBufferPointer { positions in
             let at = positions.baseAddress!
-            forEachRange(count: c, pool: context.pool) { channels in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: plane) { scratch in
-                    let z = scratch.baseAddress!
-                    for ch in channels {
-                        let (scale, shift) = norm.planeCoefficients(ch, x, batch: n, plane: plane, batchStatistics: batch,
-                                                                    update: update)
-                        for s in 0..<n {
-                            let index = s * c + ch
-                            kernels.planeScaleShift(x + index * plane, z, samples: 1, stride: plane, plane: plane,
-                                                    scale: scale, shift: shift)
-                            kernels.reluForward(z, z, count: plane)
-                            kernels.maxPool2x2(z, width: w, outHeight: ho, outWidth: wo, output: y + index * outPlane,
-                                               position: at + index * outPlane)
-                        }
-                    }
-                }
+            forEachPlane(samples: n, channels: c, pool: context.pool) { index in
+                let (scale, shift) = coefficients[index % c]
+                kernels.scaleShiftReLUMaxPool2x2(x + index * plane, width: w, outHeight: ho, outWidth: wo, scale: scale,
+                                                 shift: shift, output: y + index * outPlane, position: at + index * outPlane)
             }
         }
         return output
@@ -84,42 +89,64 @@ final class BatchNormReLUMaxPool: PlanStep {
         guard let input else { return nil }
         let n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3]
         let ho = h / 2, wo = w / 2, plane = h * w, outPlane = ho * wo
-        if needInputGradient { dInput.resize(input.shape) }
-        let x = input.data, g = dOut.data, y = output.data, dx = dInput.data, norm = norm
+        let x = input.data, g = dOut.data, y = output.data
+        planeSums.resize([2 * n * c])
         position.withUnsafeBufferPointer { positions in
             let at = positions.baseAddress!
-            forEachRange(count: c, pool: context.pool) { channels in
+            // Each plane's (Σdz, Σdz·x), dz rebuilt in a scratch plane: ReLU's backward on the
+            // maxima (the ReLU outputs that got a gradient), then the 2×2 pool's.
+            forEachRange(count: n, pool: context.pool) { samples in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: plane + outPlane) { scratch in
                     let dz = scratch.baseAddress!, passed = dz + plane
-                    /// dz of plane `index`: ReLU's backward on the maxima (the ReLU outputs that got
-                    /// a gradient), then the 2×2 pool's.
-                    func rebuild(_ index: Int) {
+                    for index in (samples.lowerBound * c)..<(samples.upperBound * c) {
                         let o = index * outPlane
                         kernels.reluBackward(y + o, g + o, passed, count: outPlane)
                         kernels.maxPool2x2Backward(passed, position: at + o, outHeight: ho, outWidth: wo, height: h,
                                                    width: w, dInput: dz)
-                    }
-                    for ch in channels {
-                        var sumDz: Float = 0, sumDzX: Float = 0
-                        for s in 0..<n {
-                            rebuild(s * c + ch)
-                            let (p, q) = kernels.planeGradientSums(dz, x + (s * c + ch) * plane, samples: 1, stride: plane,
-                                                                   plane: plane)
-                            sumDz += p
-                            sumDzX += q
-                        }
-                        let (k, c1, c0) = norm.planeGradient(ch, sumDy: sumDz, sumDyX: sumDzX, values: n * plane)
-                        guard needInputGradient else { continue }
-                        for s in 0..<n {
-                            let index = s * c + ch
-                            rebuild(index)
-                            kernels.planeInputGradient(dz, x + index * plane, dx + index * plane, samples: 1, stride: plane,
-                                                       plane: plane, k: k, c1: c1, c0: c0)
-                        }
+                        let (p, q) = kernels.planeGradientSums(dz, x + index * plane, samples: 1, stride: plane, plane: plane)
+                        self.planeSums.data[2 * index] = p
+                        self.planeSums.data[2 * index + 1] = q
                     }
                 }
             }
+            // Each channel's sums over its planes in sample order, then the BatchNorm's gradients.
+            let coefficients = (0..<c).map { ch in
+                var sumDz: Float = 0, sumDzX: Float = 0
+                for s in 0..<n {
+                    sumDz += planeSums.data[2 * (s * c + ch)]
+                    sumDzX += planeSums.data[2 * (s * c + ch) + 1]
+                }
+                return norm.planeGradient(ch, sumDy: sumDz, sumDyX: sumDzX, values: n * plane)
+            }
+            guard needInputGradient else { return }
+            dInput.resize(input.shape)
+            let dx = dInput.data
+            forEachPlane(samples: n, channels: c, pool: context.pool) { index in
+                let (k, c1, c0) = coefficients[index % c], o = index * outPlane
+                kernels.pooledReLUInputGradient(g + o, pooled: y + o, position: at + o, outHeight: ho, outWidth: wo,
+                                                height: h, width: w, input: x + index * plane,
+                                                dInput: dx + index * plane, k: k, c1: c1, c0: c0)
+            }
         }
         return needInputGradient ? dInput : nil
+    }
+
+    /// Calls `body(s·C + c)` for every plane of (N, C, …), in memory order, the samples spread over
+    /// the pool.
+    private func forEachPlane(samples n: Int, channels c: Int, pool: ThreadPool?, _ body: (Int) -> Void) {
+        forEachRange(count: n, pool: pool) { samples in
+            for index in (samples.lowerBound * c)..<(samples.upperBound * c) { body(index) }
+        }
+    }
+
+    /// Channel `ch`'s (Σx, Σx²) from its planes' sums in `planeSums`, added in Double in sample
+    /// order, as `planeStatistics` adds them.
+    private func channelStatistics(_ ch: Int, samples n: Int, channels c: Int) -> (total: Double, squares: Double) {
+        var total = 0.0, squares = 0.0
+        for s in 0..<n {
+            total += Double(planeSums.data[2 * (s * c + ch)])
+            squares += Double(planeSums.data[2 * (s * c + ch) + 1])
+        }
+        return (total, squares)
     }
 }
