@@ -30,6 +30,14 @@ func forEachRange(count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
     }
 }
 
+/// Calls `body(s·C + c)` for every plane of (N, C, …), in memory order, the samples spread over
+/// the pool.
+func forEachPlane(samples n: Int, channels c: Int, pool: ThreadPool?, _ body: (Int) -> Void) {
+    forEachRange(count: n, pool: pool) { samples in
+        for index in (samples.lowerBound * c)..<(samples.upperBound * c) { body(index) }
+    }
+}
+
 /// Calls `body(range)` over disjoint ranges covering 0..<count, one per thread, each starting
 /// on a 16-element boundary; small counts run on the calling thread alone.
 func forEachChunk(count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {

@@ -11,7 +11,7 @@ import SmallNetKernels
 /// than stored (measured: see `BatchNormTests`).
 ///
 /// Two kernels share these statistics: flat features (BatchNorm1d) go row by row, σ⁻¹ taken in
-/// Double and y = γ·x̂ + β; planes (BatchNorm2d) go channel by channel in 16 float lanes with
+/// Double and y = γ·x̂ + β; planes (BatchNorm2d) go plane by plane in 16 float lanes with
 /// y = x·(γσ⁻¹) + (β − μγσ⁻¹) and Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy). As PyTorch's `_BatchNorm`.
 ///
 /// Parameters `weight` γ (C) = 1, `bias` β (C) = 0 (listed only when `affine`); buffers
@@ -39,6 +39,9 @@ public class BatchNorm: Layer {
     /// μ and σ⁻¹ of the last forward, per channel (batch or running statistics).
     private let batchMean: Tensor
     private let inverseStd: Tensor
+    /// Per plane (s, c) of planar inputs, at 2·(s·C + c): its two sums, (Σx, Σx²) forward,
+    /// (Σdy, Σdy·x) backward.
+    private let planeSums = Tensor(uncheckedShape: [0], count: 0)
     private var usedBatchStatistics = false
     /// Planes (N, C, H, W) or flat features (N, F): which kernel pair runs.
     private let planar: Bool
@@ -195,34 +198,54 @@ public class BatchNorm: Layer {
                                      inverseStd: istd, sumDy: sumDy, sumDyXh: sumDyXh, batchStatistics: usedBatchStatistics)
     }
 
-    // MARK: Planes (BatchNorm2d, M = H·W): channel by channel, in 16 float lanes
+    // MARK: Planes (BatchNorm2d, M = H·W): plane by plane in memory order, in 16 float lanes
 
     private func planeForward(_ input: Tensor, batch n: Int, plane: Int, batchStatistics batch: Bool, update: Bool,
                               pool: ThreadPool?) {
         let c = channels, x = input.data, y = output.data
-        forEachRange(count: c, pool: pool) { range in
-            for ch in range {
-                let (scale, shift) = planeCoefficients(ch, x, batch: n, plane: plane, batchStatistics: batch, update: update)
-                kernels.planeScaleShift(x + ch * plane, y + ch * plane, samples: n, stride: c * plane, plane: plane,
-                                        scale: scale, shift: shift)
-            }
+        let coefficients = planeCoefficients(x, batch: n, plane: plane, batchStatistics: batch, update: update, pool: pool)
+        forEachPlane(samples: n, channels: c, pool: pool) { index in
+            let (scale, shift) = coefficients[index % c]
+            kernels.planeScaleShift(x + index * plane, y + index * plane, samples: 1, stride: plane, plane: plane,
+                                    scale: scale, shift: shift)
         }
     }
 
-    /// Channel `ch` of planes x (N, C, plane): its μ and σ⁻¹ (the batch's, moving the running
-    /// statistics when `update`, or the running ones), kept for backward, and the coefficients
-    /// of y = γ·(x − μ)·σ⁻¹ + β = x·scale + shift.
-    func planeCoefficients(_ ch: Int, _ x: UnsafePointer<Float>, batch n: Int, plane: Int, batchStatistics batch: Bool,
-                           update: Bool) -> (scale: Float, shift: Float) {
-        // One pass: Σx and Σx² per plane in 16 float lanes, across planes in Double.
-        let sums = batch ? kernels.planeStatistics(x + ch * plane, samples: n, stride: channels * plane, plane: plane) : nil
-        return planeCoefficients(ch, sums: sums, values: n * plane, update: update)
+    /// The coefficients of y = x·scale + shift of every channel of planes x (N, C, plane), from
+    /// the batch's statistics (each plane's Σx and Σx² in 16 float lanes, the planes read in
+    /// memory order over the pool, then added per channel in Double in sample order; the running
+    /// statistics move when `update`) or from the running ones. Keeps μ and σ⁻¹ for backward.
+    func planeCoefficients(_ x: UnsafePointer<Float>, batch n: Int, plane: Int, batchStatistics batch: Bool,
+                           update: Bool, pool: ThreadPool?) -> [(scale: Float, shift: Float)] {
+        let c = channels
+        if batch {
+            planeSums.resize([2 * n * c])
+            let sums = planeSums.data
+            forEachPlane(samples: n, channels: c, pool: pool) { index in
+                let (p, q) = kernels.sumAndSquares(x + index * plane, count: plane)
+                sums[2 * index] = p
+                sums[2 * index + 1] = q
+            }
+        }
+        return (0..<c).map { ch in
+            var sums: (total: Double, squares: Double)?
+            if batch {
+                var total = 0.0, squares = 0.0
+                for s in 0..<n {
+                    total += Double(planeSums.data[2 * (s * c + ch)])
+                    squares += Double(planeSums.data[2 * (s * c + ch) + 1])
+                }
+                sums = (total, squares)
+            }
+            return planeCoefficients(ch, sums: sums, values: n * plane, update: update)
+        }
     }
 
-    /// `planeCoefficients` from channel `ch`'s (Σx, Σx²) over its `values` inputs as
-    /// `planeStatistics` sums them, or from the running statistics when `sums` is nil.
-    func planeCoefficients(_ ch: Int, sums: (total: Double, squares: Double)?, values: Int,
-                           update: Bool) -> (scale: Float, shift: Float) {
+    /// Channel `ch`'s μ and σ⁻¹ from its (Σx, Σx²) over `values` inputs (the batch's, moving the
+    /// running statistics when `update`), or the running ones when `sums` is nil, kept for
+    /// backward, and the coefficients of y = γ·(x − μ)·σ⁻¹ + β = x·scale + shift.
+    private func planeCoefficients(_ ch: Int, sums: (total: Double, squares: Double)?, values: Int,
+                                   update: Bool) -> (scale: Float, shift: Float) {
         var mean: Float, variance: Float
         if let sums {
             let stats = batchStatistics(ch, total: sums.total, squares: sums.squares, count: Double(values), update: update)
@@ -242,15 +265,43 @@ public class BatchNorm: Layer {
     private func planeBackward(_ dOut: Tensor, input: Tensor, batch n: Int, plane: Int, needInputGradient: Bool,
                                pool: ThreadPool?) {
         let c = channels, dy = dOut.data, x = input.data, dx = dInput.data
-        forEachRange(count: c, pool: pool) { range in
-            for ch in range {
-                let (sumDy, sumDyX) = kernels.planeGradientSums(dy + ch * plane, x + ch * plane, samples: n,
-                                                                stride: c * plane, plane: plane)
-                let (k, c1, c0) = planeGradient(ch, sumDy: sumDy, sumDyX: sumDyX, values: n * plane)
-                guard needInputGradient else { continue }
-                kernels.planeInputGradient(dy + ch * plane, x + ch * plane, dx + ch * plane, samples: n, stride: c * plane,
-                                           plane: plane, k: k, c1: c1, c0: c0)
+        let coefficients = planeGradients(batch: n, plane: plane, pool: pool) { planes, sums in
+            for index in planes {
+                let (p, q) = kernels.planeGradientSums(dy + index * plane, x + index * plane, samples: 1, stride: plane,
+                                                       plane: plane)
+                sums[2 * (index - planes.lowerBound)] = p
+                sums[2 * (index - planes.lowerBound) + 1] = q
             }
+        }
+        guard needInputGradient else { return }
+        forEachPlane(samples: n, channels: c, pool: pool) { index in
+            let (k, c1, c0) = coefficients[index % c]
+            kernels.planeInputGradient(dy + index * plane, x + index * plane, dx + index * plane, samples: 1, stride: plane,
+                                       plane: plane, k: k, c1: c1, c0: c0)
+        }
+    }
+
+    /// The backward of every channel of N planes of `plane` values: `planeSums(planes, sums)` writes
+    /// the (Σdy, Σdy·x) of each plane s·C + c in `planes` (one sample's planes after another; called
+    /// over the pool with the batch's samples spread over threads) at sums[2·(i − planes.lowerBound)];
+    /// they are added per channel in sample order, dγ and dβ added, and the coefficients of
+    /// dx = k·dy + x·c1 + c0 returned.
+    func planeGradients(batch n: Int, plane: Int, pool: ThreadPool?,
+                        _ planeSums: (_ planes: Range<Int>, _ sums: UnsafeMutablePointer<Float>) -> Void)
+        -> [(k: Float, c1: Float, c0: Float)] {
+        let c = channels
+        self.planeSums.resize([2 * n * c])
+        let sums = self.planeSums.data
+        forEachRange(count: n, pool: pool) { samples in
+            planeSums((samples.lowerBound * c)..<(samples.upperBound * c), sums + 2 * samples.lowerBound * c)
+        }
+        return (0..<c).map { ch in
+            var sumDy: Float = 0, sumDyX: Float = 0
+            for s in 0..<n {
+                sumDy += sums[2 * (s * c + ch)]
+                sumDyX += sums[2 * (s * c + ch) + 1]
+            }
+            return planeGradient(ch, sumDy: sumDy, sumDyX: sumDyX, values: n * plane)
         }
     }
 
@@ -259,7 +310,7 @@ public class BatchNorm: Layer {
     ///
     /// Σdy·x̂ = σ⁻¹·(Σdy·x − μ·Σdy) (x̂ recomputed, not stored); with batch statistics
     /// dx = k·(dy − Σdy/M − x̂·Σdy·x̂/M), k = γ·σ⁻¹, M = `values`; with running ones dx = k·dy.
-    func planeGradient(_ ch: Int, sumDy: Float, sumDyX: Float, values: Int) -> (k: Float, c1: Float, c0: Float) {
+    private func planeGradient(_ ch: Int, sumDy: Float, sumDyX: Float, values: Int) -> (k: Float, c1: Float, c0: Float) {
         let inv = inverseStd.data[ch], mean = batchMean.data[ch], m = Float(values)
         let sumDyXh = inv * (sumDyX - mean * sumDy)
         if affine {

@@ -4,8 +4,8 @@ import SmallNetKernels
 /// The three layers as one plan step, with the numbers of the three run one after the other, bit
 /// for bit: each value goes through the same products, sums and comparisons, but neither the
 /// BatchNorm's output nor the ReLU's is written out. Every pass reads the planes in memory order,
-/// sample by sample (the samples spread over threads); what a channel sums over its planes is
-/// summed per plane, then over the planes in sample order, as the BatchNorm sums it.
+/// sample by sample (the samples spread over threads); the BatchNorm adds each channel's per-plane
+/// sums in sample order (`BatchNorm.planeCoefficients`, `BatchNorm.planeGradients`).
 ///
 /// Forward: each plane's Σx and Σx² and from them the channel's statistics; then each plane's 2×2
 /// maxima y (N, C, H/2, W/2) of z = max(0, x·scale + shift) and their positions, z computed as x is
@@ -30,8 +30,6 @@ final class BatchNormReLUMaxPool: PlanStep {
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
     /// The 2×2 position of each output's maximum (0 1 / 2 3), as `maxPool2x2` writes it.
     private var position: [UInt8] = []
-    /// Per plane (s, c) at 2·(s·C + c): its two sums, (Σx, Σx²) forward, (Σdz, Σdz·x) backward.
-    private let planeSums = Tensor(uncheckedShape: [0], count: 0)
     private var input: Tensor?
 
     /// Planes of fewer values run unfused: one plane at a time does not pay below that. Measured
@@ -62,18 +60,8 @@ final class BatchNormReLUMaxPool: PlanStep {
         output.resize([n, c, ho, wo])
         if position.count < output.count { position = [UInt8](repeating: 0, count: output.count) }
         let x = input.data, y = output.data
-        planeSums.resize([2 * n * c])
-        if batch {
-            forEachPlane(samples: n, channels: c, pool: context.pool) { index in
-                let (p, q) = kernels.sumAndSquares(x + index * plane, count: plane)
-                self.planeSums.data[2 * index] = p
-                self.planeSums.data[2 * index + 1] = q
-            }
-        }
-        let coefficients = (0..<c).map { ch in
-            norm.planeCoefficients(ch, sums: batch ? channelStatistics(ch, samples: n, channels: c) : nil,
-                                   values: n * plane, update: update)
-        }
+        let coefficients = norm.planeCoefficients(x, batch: n, plane: plane, batchStatistics: batch, update: update,
+                                                  pool: context.pool)
         position.withUnsafeMutableBufferPointer { positions in
             let at = positions.baseAddress!
             forEachPlane(samples: n, channels: c, pool: context.pool) { index in
@@ -90,33 +78,23 @@ final class BatchNormReLUMaxPool: PlanStep {
         let n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3]
         let ho = h / 2, wo = w / 2, plane = h * w, outPlane = ho * wo
         let x = input.data, g = dOut.data, y = output.data
-        planeSums.resize([2 * n * c])
         position.withUnsafeBufferPointer { positions in
             let at = positions.baseAddress!
-            // Each plane's (Σdz, Σdz·x), dz rebuilt in a scratch plane: ReLU's backward on the
-            // maxima (the ReLU outputs that got a gradient), then the 2×2 pool's.
-            forEachRange(count: n, pool: context.pool) { samples in
+            let coefficients = norm.planeGradients(batch: n, plane: plane, pool: context.pool) { planes, sums in
+                // dz rebuilt in a scratch plane: ReLU's backward on the maxima (the ReLU outputs
+                // that got a gradient), then the 2×2 pool's; then the plane's Σdz and Σdz·x.
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: plane + outPlane) { scratch in
                     let dz = scratch.baseAddress!, passed = dz + plane
-                    for index in (samples.lowerBound * c)..<(samples.upperBound * c) {
+                    for index in planes {
                         let o = index * outPlane
                         kernels.reluBackward(y + o, g + o, passed, count: outPlane)
                         kernels.maxPool2x2Backward(passed, position: at + o, outHeight: ho, outWidth: wo, height: h,
                                                    width: w, dInput: dz)
                         let (p, q) = kernels.planeGradientSums(dz, x + index * plane, samples: 1, stride: plane, plane: plane)
-                        self.planeSums.data[2 * index] = p
-                        self.planeSums.data[2 * index + 1] = q
+                        sums[2 * (index - planes.lowerBound)] = p
+                        sums[2 * (index - planes.lowerBound) + 1] = q
                     }
                 }
-            }
-            // Each channel's sums over its planes in sample order, then the BatchNorm's gradients.
-            let coefficients = (0..<c).map { ch in
-                var sumDz: Float = 0, sumDzX: Float = 0
-                for s in 0..<n {
-                    sumDz += planeSums.data[2 * (s * c + ch)]
-                    sumDzX += planeSums.data[2 * (s * c + ch) + 1]
-                }
-                return norm.planeGradient(ch, sumDy: sumDz, sumDyX: sumDzX, values: n * plane)
             }
             guard needInputGradient else { return }
             dInput.resize(input.shape)
@@ -129,24 +107,5 @@ final class BatchNormReLUMaxPool: PlanStep {
             }
         }
         return needInputGradient ? dInput : nil
-    }
-
-    /// Calls `body(s·C + c)` for every plane of (N, C, …), in memory order, the samples spread over
-    /// the pool.
-    private func forEachPlane(samples n: Int, channels c: Int, pool: ThreadPool?, _ body: (Int) -> Void) {
-        forEachRange(count: n, pool: pool) { samples in
-            for index in (samples.lowerBound * c)..<(samples.upperBound * c) { body(index) }
-        }
-    }
-
-    /// Channel `ch`'s (Σx, Σx²) from its planes' sums in `planeSums`, added in Double in sample
-    /// order, as `planeStatistics` adds them.
-    private func channelStatistics(_ ch: Int, samples n: Int, channels c: Int) -> (total: Double, squares: Double) {
-        var total = 0.0, squares = 0.0
-        for s in 0..<n {
-            total += Double(planeSums.data[2 * (s * c + ch)])
-            squares += Double(planeSums.data[2 * (s * c + ch) + 1])
-        }
-        return (total, squares)
     }
 }
