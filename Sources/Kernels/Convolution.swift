@@ -8,7 +8,10 @@ extension Variant {
     /// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
     public static func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
                               ld: Int) {
-        if g.isSameShape { return im2colSameShape(g, image: image, col: col, ld: ld) }
+        if g.isSameShape {
+            if g.inPlane <= smallPlane { return im2colSmallPlane(g, image: image, col: col, ld: ld) }
+            return im2colSameShape(g, image: image, col: col, ld: ld)
+        }
         let wo = g.outWidth, ho = g.outHeight, s = g.stride
         for c in 0..<g.channels {
             let plane = image + c * g.inPlane
@@ -38,7 +41,10 @@ extension Variant {
     /// back to their pixels: the adjoint of `im2col`.
     public static func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
                               image: UnsafeMutablePointer<Float>) {
-        if g.isSameShape { return col2imSameShape(g, col: col, ld: ld, image: image) }
+        if g.isSameShape {
+            if g.inPlane <= smallPlane { return col2imSmallPlane(g, col: col, ld: ld, image: image) }
+            return col2imSameShape(g, col: col, ld: ld, image: image)
+        }
         let wo = g.outWidth, ho = g.outHeight, s = g.stride
         for c in 0..<g.channels {
             let plane = image + c * g.inPlane
@@ -125,6 +131,111 @@ extension Variant {
                     let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
                     addInPlace(dst + first + lo + tap.shift, row + first + lo, count: end - first - lo - hi)
                 }
+            }
+        }
+    }
+
+    // MARK: Small planes, stride 1 and "same" padding
+
+    /// Planes of at most this many values take the whole-vector `im2col` and `col2im` below: on
+    /// 7×7 and 14×14 planes the per-tap edge work of the shifted copies cost more than the copies.
+    static var smallPlane: Int { 1024 }
+
+    /// Calls `body(rowMasks, columnMasks, bordered, border)` with the masks of a "same" window:
+    /// for each tap offset d in −p...p, rowMasks[(d + p)·n + q] is −1 where pixel q's row plus d
+    /// is inside the image, else 0 (columnMasks the same for columns), n = the plane rounded up
+    /// to whole 16-value vectors (0 beyond the plane); and a scratch plane with `border` values
+    /// of zeros on each side and beyond the plane.
+    @inline(__always)
+    private static func withSameWindowMasks(_ g: WindowGeometry,
+                                            _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafeMutablePointer<Float>,
+                                                     Int) -> Void) {
+        let w = g.width, h = g.height, plane = g.inPlane, p = g.padding, k = 2 * p + 1
+        let padded = (plane + 15) & ~15, border = p * w + p
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * k * padded) { masks in
+            let rows = masks.baseAddress!, columns = rows + k * padded
+            for d in -p...p {
+                let r = rows + (d + p) * padded, c = columns + (d + p) * padded
+                for q in 0..<padded {
+                    let y = q / w + d, x = q % w + d
+                    r[q] = q < plane && y >= 0 && y < h ? -1 : 0
+                    c[q] = q < plane && x >= 0 && x < w ? -1 : 0
+                }
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: border + padded + border) { scratch in
+                let bordered = scratch.baseAddress!
+                bordered.initialize(repeating: 0, count: border + padded + border)
+                body(rows, columns, bordered, border)
+            }
+        }
+    }
+
+    /// Whether tap (dy, dx) of pixels q..<q + 16 is inside the image, from the masks.
+    @inline(__always)
+    private static func tapInside(_ rows: UnsafePointer<Int32>, _ columns: UnsafePointer<Int32>, _ q: Int)
+        -> SIMDMask<SIMD16<Int32>> {
+        (UnsafeRawPointer(rows + q).loadUnaligned(as: SIMD16<Int32>.self)
+            & UnsafeRawPointer(columns + q).loadUnaligned(as: SIMD16<Int32>.self)) .!= SIMD16<Int32>()
+    }
+
+    /// `im2colSameShape` for planes of at most `smallPlane` values: each channel's plane copied
+    /// once into a zero-bordered scratch, then each tap's row written in whole vectors with the
+    /// out-of-image taps masked to 0 (the last plane mod 16 values one by one).
+    private static func im2colSmallPlane(_ g: WindowGeometry, image: UnsafePointer<Float>,
+                                         col: UnsafeMutablePointer<Float>, ld: Int) {
+        let w = g.width, plane = g.inPlane, p = g.padding, k = 2 * p + 1
+        let padded = (plane + 15) & ~15, whole = plane & ~15
+        withSameWindowMasks(g) { rowMasks, columnMasks, bordered, border in
+            let center = bordered + border
+            for c in 0..<g.channels {
+                center.update(from: image + c * plane, count: plane)
+                for i in 0..<k {
+                    for j in 0..<k {
+                        let row = col + ((c * k + i) * k + j) * ld, shift = (i - p) * w + (j - p)
+                        let rows = rowMasks + i * padded, columns = columnMasks + j * padded
+                        var q = 0
+                        while q < whole {
+                            let v = load16(center + q + shift)
+                            store16(v.replacing(with: 0, where: .!tapInside(rows, columns, q)), row + q)
+                            q += 16
+                        }
+                        while q < plane { row[q] = rows[q] & columns[q] != 0 ? center[q + shift] : 0; q += 1 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `col2imSameShape` for planes of at most `smallPlane` values: each channel's plane summed
+    /// in a zero-bordered scratch, each tap's row added in whole vectors with its out-of-image
+    /// taps masked to +0 (each pixel gets the same values in the same tap order; a −0 in image
+    /// may become +0), then written back; col is not changed.
+    private static func col2imSmallPlane(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
+                                         image: UnsafeMutablePointer<Float>) {
+        let w = g.width, plane = g.inPlane, p = g.padding, k = 2 * p + 1
+        let padded = (plane + 15) & ~15, whole = plane & ~15
+        withSameWindowMasks(g) { rowMasks, columnMasks, bordered, border in
+            let center = bordered + border
+            for c in 0..<g.channels {
+                let dst = image + c * plane
+                center.update(from: dst, count: plane)
+                for i in 0..<k {
+                    for j in 0..<k {
+                        let row = col + ((c * k + i) * k + j) * ld, shift = (i - p) * w + (j - p)
+                        let rows = rowMasks + i * padded, columns = columnMasks + j * padded
+                        var q = 0
+                        while q < whole {
+                            let v = load16(row + q).replacing(with: 0, where: .!tapInside(rows, columns, q))
+                            store16(load16(center + q + shift) + v, center + q + shift)
+                            q += 16
+                        }
+                        while q < plane {
+                            if rows[q] & columns[q] != 0 { center[q + shift] += row[q] }
+                            q += 1
+                        }
+                    }
+                }
+                dst.update(from: center, count: plane)
             }
         }
     }

@@ -144,6 +144,42 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
+    /// im2col and col2im with "same" padding, in every variant, against their definitions bit for
+    /// bit (col2im adding each pixel's taps in tap order, as the shifted-copy path does): planes
+    /// smaller than the kernel, odd sizes, 3×3 to 7×7 kernels, both sides of `smallPlane`, and a
+    /// column matrix whose rows hold several samples (ld > H·W).
+    func testSamePaddingIm2colAndCol2imMatchTheirDefinitions() {
+        for (h, w, k) in [(7, 7, 3), (14, 14, 3), (1, 1, 3), (2, 3, 5), (5, 4, 3), (3, 9, 7), (31, 33, 3), (40, 40, 3)] {
+            let p = (k - 1) / 2, channels = 2, plane = h * w, ld = plane + 5
+            let g = WindowGeometry(channels: channels, height: h, width: w, kernelHeight: k, kernelWidth: k, stride: 1,
+                                   padding: p)
+            let image = randomTensor([channels, h, w], seed: UInt64(h * 100 + w)).values
+            let dCol = randomTensor([g.patchSize * ld], seed: UInt64(k)).values
+            var expectedCol = [Float](repeating: -7, count: g.patchSize * ld), expectedImage = image
+            for c in 0..<channels {
+                for i in 0..<k {
+                    for j in 0..<k {
+                        let row = ((c * k + i) * k + j) * ld
+                        for y in 0..<h {
+                            for x in 0..<w {
+                                let sy = y + i - p, sx = x + j - p, inside = sy >= 0 && sy < h && sx >= 0 && sx < w
+                                expectedCol[row + y * w + x] = inside ? image[(c * h + sy) * w + sx] : 0
+                                if inside { expectedImage[(c * h + sy) * w + sx] += dCol[row + y * w + x] }
+                            }
+                        }
+                    }
+                }
+            }
+            for variant in runnableKernelVariants {
+                var col = [Float](repeating: -7, count: g.patchSize * ld), back = image, gradient = dCol
+                variant.im2col(g, image: image, col: &col, ld: ld)
+                variant.col2im(g, col: &gradient, ld: ld, image: &back)
+                XCTAssertEqual(col, expectedCol, "im2col \(h)×\(w), \(k)×\(k), \(variant.isa)")
+                XCTAssertEqual(back.map(\.bitPattern), expectedImage.map(\.bitPattern), "col2im \(h)×\(w), \(k)×\(k), \(variant.isa)")
+            }
+        }
+    }
+
     func testElementwisePoolingNormalizationAndUpdatesAgreeAcrossVariants() {
         let n = 1000 + 7, x = randomTensor([n], seed: 1).values, y = randomTensor([n], seed: 2).values
         assertVariantsAgree("element-wise", exact: true) { variant in
