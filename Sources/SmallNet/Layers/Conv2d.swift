@@ -134,6 +134,14 @@ public final class Conv2d: Layer {
     /// Samples per GEMM: enough for about 400 output columns.
     private func chunkSize(_ g: WindowGeometry) -> Int { Swift.max(1, Swift.min(8, 400 / g.outPlane)) }
 
+    /// The rows of the im2col matrix (C·kh·kw) in blocks of whole input channels, about 72 rows
+    /// each: a block of a chunk's col and of its gradient (72 × 400 floats) stays in L2 between the
+    /// products that read and write it.
+    private func rowBlocks(_ g: WindowGeometry) -> [Range<Int>] {
+        let area = g.kernelHeight * g.kernelWidth, step = Swift.max(1, 72 / area) * area
+        return Swift.stride(from: 0, to: g.patchSize, by: step).map { $0..<Swift.min($0 + step, g.patchSize) }
+    }
+
     /// Whether training keeps the im2col matrices for backward rather than building them again.
     /// Measured on the CNNs' layers: for 7×7 maps (short rows, many edge taps) rebuilding costs
     /// more than keeping; for 14×14 and larger, writing all of them out to memory costs more
@@ -146,7 +154,7 @@ public final class Conv2d: Layer {
         growScratch(&columns, groups: groups, shape: [g.patchSize, columnsPerChunk])
         growScratch(&chunkOut, groups: groups, shape: [outChannels, columnsPerChunk])
         if backward {
-            growScratch(&dColumns, groups: groups, shape: [g.patchSize, columnsPerChunk])
+            growScratch(&dColumns, groups: groups, shape: [rowBlocks(g)[0].count, columnsPerChunk])
             growScratch(&dOutT, groups: groups, shape: [columnsPerChunk, outChannels])
             growScratch(&dWeightT, groups: groups, shape: [g.patchSize, outChannels])
             growScratch(&dBias, groups: groups, shape: [outChannels])
@@ -247,16 +255,25 @@ public final class Conv2d: Layer {
                 }
                 transpose(rows: cout, cols: plane, src: grad, lds: plane, dst: dyT + j * plane * cout, ldd: cout)
             }
-            // dWᵀ (K, Cout) += col (K, S·P) · dyᵀ (S·P, Cout);  db += Σ dy
-            gemm(m: k, n: cout, k: ld, a: col, lda: ld, b: dyT, ldb: cout, c: dWT, ldc: cout, accumulate: true, pool: nil)
             if hasBias { for o in 0..<cout { db[o] += kernels.sum(dyChunk + o * ld, count: ld) } }
-            guard needInputGradient else { return }
-            // dcol (K, S·P) = Wᵀ (K, Cout) · dy (Cout, S·P);  dx = col2im(dcol)
-            gemm(m: k, n: ld, k: cout, a: wT, lda: cout, b: dyChunk, ldb: ld, c: dCol, ldc: ld, accumulate: false, pool: nil)
-            for (j, s) in chunk.enumerated() {
-                let dImage = dx + s * inSize
-                dImage.update(repeating: 0, count: inSize)
-                kernels.col2im(g, col: dCol + j * plane, ld: ld, image: dImage)
+            if needInputGradient { for s in chunk { (dx + s * inSize).update(repeating: 0, count: inSize) } }
+            // By blocks of whole input channels' rows of col, so that each block of col (and of
+            // its gradient) is read again while in cache:
+            // dWᵀ (K, Cout) += col (K, S·P) · dyᵀ (S·P, Cout);  dcol (K, S·P) = Wᵀ (K, Cout) · dy (Cout, S·P);
+            // dx = col2im(dcol).
+            for rows in self.rowBlocks(g) {
+                gemm(m: rows.count, n: cout, k: ld, a: col + rows.lowerBound * ld, lda: ld, b: dyT, ldb: cout,
+                     c: dWT + rows.lowerBound * cout, ldc: cout, accumulate: true, pool: nil)
+                guard needInputGradient else { continue }
+                gemm(m: rows.count, n: ld, k: cout, a: wT + rows.lowerBound * cout, lda: cout, b: dyChunk, ldb: ld,
+                     c: dCol, ldc: ld, accumulate: false, pool: nil)
+                let area = g.kernelHeight * g.kernelWidth, channels = rows.lowerBound / area..<rows.upperBound / area
+                let block = WindowGeometry(channels: channels.count, height: g.height, width: g.width,
+                                           kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, stride: g.stride,
+                                           padding: g.padding)
+                for (j, s) in chunk.enumerated() {
+                    kernels.col2im(block, col: dCol + j * plane, ld: ld, image: dx + s * inSize + channels.lowerBound * g.inPlane)
+                }
             }
         }
         addGroupGradients(groups: groups)
