@@ -30,8 +30,9 @@ extension Variant {
     /// Shape: A (M, K) row-major with row stride `lda`; B (K, N), stride `ldb`; C (M, N), stride
     /// `ldc`. A is read in place: the micro-kernel broadcasts A elements from its rows and loads
     /// two vectors of one B row per step. B panels are packed (one K block contiguous) when more
-    /// than one row tile reads them; partial tiles go through zero-padded scratch, and a last
-    /// panel of at most one vector of columns through a one-vector kernel.
+    /// than one row tile reads them, and always from a transposed B (`bTransposed`); partial
+    /// tiles go through zero-padded scratch, and a last panel of at most one vector of columns
+    /// through a one-vector kernel.
     public static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>) {
         let m = o.m, n = o.n, k = o.k, a = o.a, lda = o.lda, b = o.b, ldb = o.ldb, c = o.c, ldc = o.ldc
         // Scratch for partial tiles: a zero-padded B panel and A tile, and a C tile.
@@ -55,7 +56,12 @@ extension Variant {
                 // every row tile streams it from L1; in place, rows `ldb` apart fall into a few
                 // cache sets and are fetched again for each tile (256×256×256 ran at 55 % of the
                 // FMA limit unpacked). A single row tile reads it once either way.
-                if nc < gemmNR || rows.count > 1 {
+                if o.bTransposed {
+                    let width = half ? GemmVector.scalarCount : gemmNR
+                    packTransposed(b + j0 * ldb + p0, ldb, rows: kc, columns: nc, width: width, into: bPad)
+                    bPanel = UnsafePointer(bPad)
+                    bStride = width
+                } else if nc < gemmNR || rows.count > 1 {
                     let width = half ? GemmVector.scalarCount : gemmNR
                     for p in 0..<kc {
                         let dst = bPad + p * width
@@ -95,6 +101,24 @@ extension Variant {
             }
             p0 += kc
         }
+    }
+
+    /// A panel of `rows` × `columns` of B packed `width` floats per row (zero-padded) from Bᵀ:
+    /// src holds column j of the panel as row j, `ld` floats apart. 8×8 blocks through registers,
+    /// the edges one by one.
+    @inline(__always)
+    private static func packTransposed(_ src: UnsafePointer<Float>, _ ld: Int, rows: Int, columns: Int, width: Int,
+                                       into dst: UnsafeMutablePointer<Float>) {
+        let rows8 = rows & ~7, columns8 = columns & ~7
+        var j = 0
+        while j < columns8 {
+            var p = 0
+            while p < rows8 { transpose8x8(src + j * ld + p, ld, dst + p * width + j, width); p += 8 }
+            for p in rows8..<rows { for jj in j..<(j + 8) { dst[p * width + jj] = src[jj * ld + p] } }
+            j += 8
+        }
+        for jj in columns8..<columns { for p in 0..<rows { dst[p * width + jj] = src[jj * ld + p] } }
+        if columns < width { for p in 0..<rows { (dst + p * width + columns).update(repeating: 0, count: width - columns) } }
     }
 
     /// Stores two accumulators into row `row` of C, or adds them to it when `accumulate`.

@@ -1,19 +1,22 @@
 // The operands of the kernels that take more than a few numbers: GEMM and the optimizer updates.
 
 /// The operands of C = A·B (or C += A·B when `accumulate`): A (M, K), B (K, N), C (M, N), all
-/// row-major with row strides `lda`, `ldb`, `ldc`.
+/// row-major with row strides `lda`, `ldb`, `ldc`; with `bTransposed`, B is stored as Bᵀ (N, K),
+/// row-major with row stride `ldb`.
 @frozen public struct GemmOperands {
     public let m, n, k: Int
     public let a: UnsafePointer<Float>, lda: Int
     public let b: UnsafePointer<Float>, ldb: Int
     public let c: UnsafeMutablePointer<Float>, ldc: Int
     public let accumulate: Bool
+    public let bTransposed: Bool
 
     @inlinable public init(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bTransposed: Bool = false) {
         self.m = m; self.n = n; self.k = k
         self.a = a; self.lda = lda; self.b = b; self.ldb = ldb; self.c = c; self.ldc = ldc
         self.accumulate = accumulate
+        self.bTransposed = bTransposed
     }
 }
 

@@ -17,7 +17,8 @@ final class GEMMTests: XCTestCase {
 
     func testAllProductsOnEdgeShapes() {
         let pool = ThreadPool(threads: 2)
-        for (m, n, k) in [(1, 1, 1), (8, 32, 5), (9, 33, 257), (64, 10, 128), (13, 70, 300), (130, 7, 3), (3, 200, 600)] {
+        for (m, n, k) in [(1, 1, 1), (8, 32, 5), (9, 33, 257), (64, 10, 128), (13, 70, 300), (130, 7, 3), (3, 200, 600),
+                          (20, 221, 784)] {
             let a = randomTensor([m, k], seed: UInt64(m * 7 + k)).values
             let b = randomTensor([k, n], seed: UInt64(n * 3 + k)).values
             let expected = naive(m, n, k, a, b)
@@ -38,8 +39,18 @@ final class GEMMTests: XCTestCase {
                 var c2 = [Float](repeating: 0, count: m * n)
                 gemmTransposedA(m: m, n: n, k: k, a: at, lda: m, b: b, ldb: n, c: &c2, ldc: n, accumulate: false, pool: threads)
                 assertClose(c2, expected, "C = Aᵀ·B \(m)×\(n)×\(k)")
-                gemmTransposedB(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, c: &c2, ldc: n, accumulate: false, pool: threads)
-                assertClose(c2, expected, "C = A·Bᵀ \(m)×\(n)×\(k)")
+                // Bᵀ packed panel by panel: the numbers of `gemm` on B itself, bit for bit.
+                for variant in runnableKernelVariants {
+                    for accumulate in [false, true] {
+                        var direct = [Float](repeating: 0.5, count: m * n), packed = direct
+                        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &direct, ldc: n, accumulate: accumulate,
+                             pool: threads, variant: variant)
+                        gemmTransposedB(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, c: &packed, ldc: n,
+                                        accumulate: accumulate, pool: threads, variant: variant)
+                        XCTAssertEqual(packed.map(\.bitPattern), direct.map(\.bitPattern),
+                                       "C \(accumulate ? "+" : "")= A·Bᵀ \(m)×\(n)×\(k), \(variant.isa)")
+                    }
+                }
             }
         }
     }

@@ -17,15 +17,21 @@ func gemm(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool, pool: ThreadPool?, variant: any Kernels.Type = kernels
 ) {
+    gemm(GemmOperands(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate),
+         pool: pool, variant: variant)
+}
+
+/// C = A·B (or +=) for `operands` (B stored as Bᵀ when `bTransposed`), split over the pool.
+func gemm(_ operands: GemmOperands, pool: ThreadPool?, variant: any Kernels.Type = kernels) {
+    let m = operands.m, n = operands.n, k = operands.k
     if m == 0 || n == 0 { return }
     if k == 0 {
-        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        if !operands.accumulate { for i in 0..<m { (operands.c + i * operands.ldc).update(repeating: 0, count: n) } }
         return
     }
     let tile = variant.gemmTile
     let panels = (n + tile.columns - 1) / tile.columns
     let tiles = (m + tile.rows - 1) / tile.rows
-    let operands = GemmOperands(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
     let threads = pool.map { m * n * k >= 1 << 17 ? $0.threadCount : 1 } ?? 1
     guard let pool, threads > 1 else {
         variant.gemmBlock(operands, rows: 0..<tiles, panels: 0..<panels)
@@ -54,18 +60,17 @@ func gemmTransposedA(
     gemm(m: m, n: n, k: k, a: at, lda: k, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, pool: pool)
 }
 
-/// C = A·Bᵀ (or +=), with B stored as (N, K) row-major: transposes B into scratch, then `gemm`.
+/// C = A·Bᵀ (or +=), with B stored as (N, K) row-major: `gemm` packing its B panels from Bᵀ
+/// (the same numbers as `gemm` on a transposed copy, without the copy).
 func gemmTransposedB(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int,
-    accumulate: Bool, pool: ThreadPool?
+    accumulate: Bool, pool: ThreadPool?, variant: any Kernels.Type = kernels
 ) {
-    let bt = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
-    defer { bt.deallocate() }
-    transpose(rows: n, cols: k, src: b, lds: ldb, dst: bt, ldd: n)
-    gemm(m: m, n: n, k: k, a: a, lda: lda, b: bt, ldb: n, c: c, ldc: ldc, accumulate: accumulate, pool: pool)
+    gemm(GemmOperands(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate,
+                      bTransposed: true), pool: pool, variant: variant)
 }
 
 /// dst (cols, rows) = srcᵀ, with src (rows, cols).
