@@ -139,14 +139,14 @@ func windowMaxima(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>,
     let zero = SIMD8<Int32>(), one = SIMD8<Int32>(repeating: 1)
     let notA = zero.replacing(with: one, where: a .!= m), notB = zero.replacing(with: one, where: b .!= m)
     let notC = zero.replacing(with: one, where: c .!= m)
-    return (m, SIMD8<UInt8>(truncatingIfNeeded: notA &* (one &+ notB &* (one &+ notC))))
+    return (m, narrowed(notA &* (one &+ notB &* (one &+ notC))))
 }
 
 /// The gradient rows of eight windows, g at each code's corner and 0 at the other three, each as
 /// (even columns, odd columns) interleaved: (top row, bottom row).
 @inline(__always)
 func windowGradients(_ g: SIMD8<Float>, _ codes: SIMD8<UInt8>) -> (top: SIMD16<Float>, bottom: SIMD16<Float>) {
-    let p = SIMD8<Int32>(truncatingIfNeeded: codes), zero = SIMD8<Float>()
+    let p = widened(codes), zero = SIMD8<Float>()
     @inline(__always) func at(_ corner: Int32) -> SIMD8<Float> {
         zero.replacing(with: g, where: p .== SIMD8(repeating: corner))  // (vector .== scalar is a lane loop)
     }
@@ -194,6 +194,18 @@ func maxPool2x2BackwardFour(_ grad: UnsafePointer<Float>, _ code: UnsafePointer<
     let (top, bottom) = windowGradients(SIMD8(lowHalf: g, highHalf: SIMD4()), SIMD8(lowHalf: p, highHalf: SIMD4()))
     UnsafeMutableRawPointer(r0 + 2 * ox).storeBytes(of: top.lowHalf, as: SIMD8<Float>.self)
     UnsafeMutableRawPointer(r1 + 2 * ox).storeBytes(of: bottom.lowHalf, as: SIMD8<Float>.self)
+}
+
+// Lane-by-lane conversions between the position codes and 32-bit lanes. The standard library's
+// generic SIMD conversions are not always inlined, and their shared specialization is one symbol
+// for every kernel variant: the linker keeps one variant's instructions for all of them.
+@inline(__always) func widened(_ c: SIMD8<UInt8>) -> SIMD8<Int32> {
+    SIMD8(Int32(c[0]), Int32(c[1]), Int32(c[2]), Int32(c[3]), Int32(c[4]), Int32(c[5]), Int32(c[6]), Int32(c[7]))
+}
+@inline(__always) func narrowed(_ v: SIMD8<Int32>) -> SIMD8<UInt8> {
+    SIMD8(UInt8(truncatingIfNeeded: v[0]), UInt8(truncatingIfNeeded: v[1]), UInt8(truncatingIfNeeded: v[2]),
+          UInt8(truncatingIfNeeded: v[3]), UInt8(truncatingIfNeeded: v[4]), UInt8(truncatingIfNeeded: v[5]),
+          UInt8(truncatingIfNeeded: v[6]), UInt8(truncatingIfNeeded: v[7]))
 }
 
 /// (e0, o0, e1, o1, …): the lanes of `even` and `odd` alternately.

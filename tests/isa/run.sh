@@ -72,6 +72,21 @@ classes "$work/predict-native.txt" > "$work/classes-native.txt"
 [ "$(wc -l < "$work/classes-native.txt")" -eq 10000 ] || { echo "expected 10,000 predictions natively"; exit 1; }
 
 failures=0
+# No function of a kernel variant calls the standard library: a generic specialization the
+# compiler does not inline is one shared symbol for every variant, and the linker keeps one
+# variant's instructions for all of them (an AVX2 conversion called by the baseline kernels dies
+# on an SSE CPU, on whichever path first calls it).
+for file in "$bin" "$lib/libsmallnet.so"; do
+    calls=$(objdump -d --no-show-raw-insn "$file" | awk '/^[0-9a-f]+ <.*>:$/ { name = $2; next }
+        /call.*<\$ss/ && name ~ /SmallNetKernels(AVX512|AVX2|Baseline)/ { print name " calls " $NF }' | sort -u)
+    if [ -n "$calls" ]; then
+        echo "$calls" | head -n 10
+        echo "FAIL: kernel variants in $(basename "$file") call the standard library"
+        failures=$((failures + 1))
+    fi
+done
+report "no kernel variant calls a shared standard-library symbol"
+
 for pair in Haswell:avx2 Nehalem:baseline; do
     cpu=${pair%%:*} isa=${pair#*:}
     echo "== $cpu (expects the $isa kernels)"
