@@ -188,7 +188,7 @@ extension Variant {
         withSameWindowMasks(g) { rowMasks, columnMasks, bordered, border in
             let center = bordered + border
             for c in 0..<g.channels {
-                center.update(from: image + c * plane, count: plane)
+                copy(center, image + c * plane, count: plane)
                 for i in 0..<k {
                     for j in 0..<k {
                         let row = col + ((c * k + i) * k + j) * ld, shift = (i - p) * w + (j - p)
@@ -218,7 +218,7 @@ extension Variant {
             let center = bordered + border
             for c in 0..<g.channels {
                 let dst = image + c * plane
-                center.update(from: dst, count: plane)
+                copy(center, dst, count: plane)
                 for i in 0..<k {
                     for j in 0..<k {
                         let row = col + ((c * k + i) * k + j) * ld, shift = (i - p) * w + (j - p)
@@ -235,7 +235,7 @@ extension Variant {
                         }
                     }
                 }
-                dst.update(from: center, count: plane)
+                copy(dst, center, count: plane)
             }
         }
     }
