@@ -170,6 +170,22 @@ extension Variant {
         }
     }
 
+    /// Calls `body(row, shift, rows, columns)` for each tap (i, j) of channel c of a "same"
+    /// window, in order: its row of col, the shift (i − p)·W + (j − p) of its pixels within the
+    /// plane, and its row and column masks (from `withSameWindowMasks`).
+    @inline(__always)
+    private static func forEachSameTap(_ g: WindowGeometry, channel c: Int, col: UnsafeMutablePointer<Float>, ld: Int,
+                                       _ rowMasks: UnsafePointer<Int32>, _ columnMasks: UnsafePointer<Int32>,
+                                       _ body: (UnsafeMutablePointer<Float>, Int, UnsafePointer<Int32>,
+                                                UnsafePointer<Int32>) -> Void) {
+        let w = g.width, p = g.padding, k = 2 * p + 1, padded = (g.inPlane + 15) & ~15
+        for i in 0..<k {
+            for j in 0..<k {
+                body(col + ((c * k + i) * k + j) * ld, (i - p) * w + (j - p), rowMasks + i * padded, columnMasks + j * padded)
+            }
+        }
+    }
+
     /// Whether tap (dy, dx) of pixels q..<q + 16 is inside the image, from the masks.
     @inline(__always)
     private static func tapInside(_ rows: UnsafePointer<Int32>, _ columns: UnsafePointer<Int32>, _ q: Int)
@@ -183,24 +199,19 @@ extension Variant {
     /// out-of-image taps masked to 0 (the last plane mod 16 values one by one).
     private static func im2colSmallPlane(_ g: WindowGeometry, image: UnsafePointer<Float>,
                                          col: UnsafeMutablePointer<Float>, ld: Int) {
-        let w = g.width, plane = g.inPlane, p = g.padding, k = 2 * p + 1
-        let padded = (plane + 15) & ~15, whole = plane & ~15
+        let plane = g.inPlane, whole = plane & ~15
         withSameWindowMasks(g) { rowMasks, columnMasks, bordered, border in
             let center = bordered + border
             for c in 0..<g.channels {
                 copy(center, image + c * plane, count: plane)
-                for i in 0..<k {
-                    for j in 0..<k {
-                        let row = col + ((c * k + i) * k + j) * ld, shift = (i - p) * w + (j - p)
-                        let rows = rowMasks + i * padded, columns = columnMasks + j * padded
-                        var q = 0
-                        while q < whole {
-                            let v = load16(center + q + shift)
-                            store16(v.replacing(with: 0, where: .!tapInside(rows, columns, q)), row + q)
-                            q += 16
-                        }
-                        while q < plane { row[q] = rows[q] & columns[q] != 0 ? center[q + shift] : 0; q += 1 }
+                forEachSameTap(g, channel: c, col: col, ld: ld, rowMasks, columnMasks) { row, shift, rows, columns in
+                    var q = 0
+                    while q < whole {
+                        let v = load16(center + q + shift)
+                        store16(v.replacing(with: 0, where: .!tapInside(rows, columns, q)), row + q)
+                        q += 16
                     }
+                    while q < plane { row[q] = rows[q] & columns[q] != 0 ? center[q + shift] : 0; q += 1 }
                 }
             }
         }
@@ -212,27 +223,22 @@ extension Variant {
     /// may become +0), then written back; col is not changed.
     private static func col2imSmallPlane(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
                                          image: UnsafeMutablePointer<Float>) {
-        let w = g.width, plane = g.inPlane, p = g.padding, k = 2 * p + 1
-        let padded = (plane + 15) & ~15, whole = plane & ~15
+        let plane = g.inPlane, whole = plane & ~15
         withSameWindowMasks(g) { rowMasks, columnMasks, bordered, border in
             let center = bordered + border
             for c in 0..<g.channels {
                 let dst = image + c * plane
                 copy(center, dst, count: plane)
-                for i in 0..<k {
-                    for j in 0..<k {
-                        let row = col + ((c * k + i) * k + j) * ld, shift = (i - p) * w + (j - p)
-                        let rows = rowMasks + i * padded, columns = columnMasks + j * padded
-                        var q = 0
-                        while q < whole {
-                            let v = load16(row + q).replacing(with: 0, where: .!tapInside(rows, columns, q))
-                            store16(load16(center + q + shift) + v, center + q + shift)
-                            q += 16
-                        }
-                        while q < plane {
-                            if rows[q] & columns[q] != 0 { center[q + shift] += row[q] }
-                            q += 1
-                        }
+                forEachSameTap(g, channel: c, col: col, ld: ld, rowMasks, columnMasks) { row, shift, rows, columns in
+                    var q = 0
+                    while q < whole {
+                        let v = load16(row + q).replacing(with: 0, where: .!tapInside(rows, columns, q))
+                        store16(load16(center + q + shift) + v, center + q + shift)
+                        q += 16
+                    }
+                    while q < plane {
+                        if rows[q] & columns[q] != 0 { center[q + shift] += row[q] }
+                        q += 1
                     }
                 }
                 copy(dst, center, count: plane)

@@ -104,20 +104,11 @@ extension Variant {
     }
 
     /// A panel of `rows` × `columns` of B packed `width` floats per row (zero-padded) from Bᵀ:
-    /// src holds column j of the panel as row j, `ld` floats apart. 8×8 blocks through registers,
-    /// the edges one by one.
+    /// src holds column j of the panel as row j, `ld` floats apart.
     @inline(__always)
     private static func packTransposed(_ src: UnsafePointer<Float>, _ ld: Int, rows: Int, columns: Int, width: Int,
                                        into dst: UnsafeMutablePointer<Float>) {
-        let rows8 = rows & ~7, columns8 = columns & ~7
-        var j = 0
-        while j < columns8 {
-            var p = 0
-            while p < rows8 { transpose8x8(src + j * ld + p, ld, dst + p * width + j, width); p += 8 }
-            for p in rows8..<rows { for jj in j..<(j + 8) { dst[p * width + jj] = src[jj * ld + p] } }
-            j += 8
-        }
-        for jj in columns8..<columns { for p in 0..<rows { dst[p * width + jj] = src[jj * ld + p] } }
+        transpose(rows: columns, cols: rows, src: src, lds: ld, dst: dst, ldd: width)
         if columns < width { for p in 0..<rows { (dst + p * width + columns).update(repeating: 0, count: width - columns) } }
     }
 
