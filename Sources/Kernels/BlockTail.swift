@@ -13,9 +13,7 @@ extension Variant {
                                                 outWidth wo: Int, scale: Float, shift: Float,
                                                 output y: UnsafeMutablePointer<Float>,
                                                 position: UnsafeMutablePointer<UInt8>) {
-        let scale16 = Vec16(repeating: scale), shift16 = Vec16(repeating: shift)
         let scale8 = SIMD8<Float>(repeating: scale), shift8 = SIMD8<Float>(repeating: shift)
-        @inline(__always) func z(_ v: Vec16) -> Vec16 { let t = v * scale16 + shift16; return t.replacing(with: 0, where: t .<= Vec16()) }
         @inline(__always) func z(_ v: SIMD8<Float>) -> SIMD8<Float> {
             let t = v * scale8 + shift8
             return t.replacing(with: 0, where: t .<= SIMD8<Float>())
@@ -25,15 +23,17 @@ extension Variant {
             let r0 = x + 2 * oy * w, r1 = r0 + w
             let out = y + oy * wo, code = position + oy * wo
             forEachWindowVector(wo, eight: { ox in
-                let top = z(load16(r0 + 2 * ox)), bottom = z(load16(r1 + 2 * ox))
-                let (m, p) = windowMaxima(top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
+                // Split into even and odd columns first, then z on each (8 lanes a vector).
+                let top = load16(r0 + 2 * ox), bottom = load16(r1 + 2 * ox)
+                let (m, p) = windowMaxima(z(top.evenHalf), z(top.oddHalf), z(bottom.evenHalf), z(bottom.oddHalf))
                 UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
             }, four: { ox in
-                let top = z(UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self))
-                let bottom = z(UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self))
+                let top = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+                let bottom = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
                 func wide(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v, highHalf: SIMD4()) }
-                let (m, p) = windowMaxima(wide(top.evenHalf), wide(top.oddHalf), wide(bottom.evenHalf), wide(bottom.oddHalf))
+                let (m, p) = windowMaxima(z(wide(top.evenHalf)), z(wide(top.oddHalf)), z(wide(bottom.evenHalf)),
+                                          z(wide(bottom.oddHalf)))
                 UnsafeMutableRawPointer(out + ox).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
                 UnsafeMutableRawPointer(code + ox).storeBytes(of: p.lowHalf, as: SIMD4<UInt8>.self)
             }) { ox in
