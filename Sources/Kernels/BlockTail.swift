@@ -25,7 +25,7 @@ extension Variant {
             forEachWindowVector(wo, eight: { ox in
                 // Split into even and odd columns first, then z on each (8 lanes a vector).
                 let top = load16(r0 + 2 * ox), bottom = load16(r1 + 2 * ox)
-                let (m, p) = windowMaxima(z(top.evenHalf), z(top.oddHalf), z(bottom.evenHalf), z(bottom.oddHalf))
+                let (m, p) = windowMaxima(z(evenLanes(top)), z(oddLanes(top)), z(evenLanes(bottom)), z(oddLanes(bottom)))
                 UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
             }, four: { ox in

@@ -208,6 +208,15 @@ func maxPool2x2BackwardFour(_ grad: UnsafePointer<Float>, _ code: UnsafePointer<
           UInt8(truncatingIfNeeded: v[6]), UInt8(truncatingIfNeeded: v[7]))
 }
 
+/// Lanes 0, 2, …, 14 and 1, 3, …, 15 of v (the even and odd columns of 16 values), built lane by
+/// lane for the same reason.
+@inline(__always) func evenLanes(_ v: SIMD16<Float>) -> SIMD8<Float> {
+    SIMD8(v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14])
+}
+@inline(__always) func oddLanes(_ v: SIMD16<Float>) -> SIMD8<Float> {
+    SIMD8(v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15])
+}
+
 /// (e0, o0, e1, o1, …): the lanes of `even` and `odd` alternately.
 @inline(__always)
 func interleave(_ even: SIMD8<Float>, _ odd: SIMD8<Float>) -> SIMD16<Float> {
