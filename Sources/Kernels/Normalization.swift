@@ -3,18 +3,6 @@
 extension Variant {
     // MARK: Planes: `samples` planes of `plane` floats, `stride` floats apart (one channel of N, C, H, W)
 
-    /// (Σx, Σx²) over the planes: each plane in 16 float lanes, across planes in Double.
-    public static func planeStatistics(_ x: UnsafePointer<Float>, samples: Int, stride: Int,
-                                       plane: Int) -> (Double, Double) {
-        var total = 0.0, squares = 0.0
-        for s in 0..<samples {
-            let (p, q) = sumAndSquares(x + s * stride, count: plane)
-            total += Double(p)
-            squares += Double(q)
-        }
-        return (total, squares)
-    }
-
     /// y = x·scale + shift over the planes.
     public static func planeScaleShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, samples: Int,
                                        stride: Int, plane: Int, scale: Float, shift: Float) {

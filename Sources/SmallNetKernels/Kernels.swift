@@ -103,9 +103,6 @@ public protocol Kernels {
 
     // MARK: Batch normalisation
 
-    /// One channel's `samples` planes of `plane` floats, `stride` floats apart: (Σx, Σx²), the
-    /// planes in Float lanes and across them in Double.
-    static func planeStatistics(_ x: UnsafePointer<Float>, samples: Int, stride: Int, plane: Int) -> (Double, Double)
     /// y = x·scale + shift over one channel's planes.
     static func planeScaleShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, samples: Int, stride: Int,
                                 plane: Int, scale: Float, shift: Float)
