@@ -239,7 +239,7 @@ public final class Conv2d: Layer {
         // Columns not kept by the forward pass are built again, chunk by chunk.
         let recompute = !savedColumnsValid
         let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data, saved = savedColumns.data
-        let hasBias = bias != nil
+        let hasBias = bias != nil, blocks = rowBlocks(g)
         forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
             let col = recompute ? self.columns[group].data : saved + chunk.lowerBound * k * plane
@@ -261,7 +261,7 @@ public final class Conv2d: Layer {
             // its gradient) is read again while in cache:
             // dWᵀ (K, Cout) += col (K, S·P) · dyᵀ (S·P, Cout);  dcol (K, S·P) = Wᵀ (K, Cout) · dy (Cout, S·P);
             // dx = col2im(dcol).
-            for rows in self.rowBlocks(g) {
+            for rows in blocks {
                 gemm(m: rows.count, n: cout, k: ld, a: col + rows.lowerBound * ld, lda: ld, b: dyT, ldb: cout,
                      c: dWT + rows.lowerBound * cout, ldc: cout, accumulate: true, pool: nil)
                 guard needInputGradient else { continue }
