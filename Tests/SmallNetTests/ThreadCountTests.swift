@@ -129,6 +129,23 @@ final class ThreadCountTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: 2 * parts)), [Int](repeating: 300, count: 2 * parts))
     }
 
+    /// Parts go to whichever thread is free: while one thread is held up in a slow part (30 ms),
+    /// the other takes the rest. (Dealt out by turns, each of the two threads would run four.)
+    func testASlowedThreadTakesFewerParts() {
+        let pool = ThreadPool(threads: 2)
+        let runner = UnsafeMutablePointer<pthread_t>.allocate(capacity: 8)
+        defer { runner.deallocate() }
+        for _ in 0..<5 {
+            pool.run(parts: 8) { t in
+                runner[t] = pthread_self()
+                if t == 0 { usleep(30_000) }
+            }
+            let slow = runner[0], byTheSlowThread = (0..<8).filter { pthread_equal(runner[$0], slow) != 0 }.count
+            // A worker that did not wake in time leaves every part to the caller.
+            if byTheSlowThread < 8 { XCTAssertLessThanOrEqual(byTheSlowThread, 2) }
+        }
+    }
+
     /// A GEMM on a pool with more threads than CPUs gives the same bits as on one thread.
     func testOversubscribedPoolGivesTheSameBits() {
         let (m, n, k) = (67, 150, 129)

@@ -68,9 +68,10 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// Calls `body(t)` for every `t` in `0..<parts`, spread over the pool's threads, and returns
-    /// when all calls have finished. With `n = min(parts, threads)`, part `t` belongs to share
-    /// `t % n`; share 0 runs on the caller, share `w` on worker `w`, or on the caller when that
-    /// worker has not started it by the time the caller's own share is done.
+    /// when all calls have finished. `n = min(parts, threads)` threads take part: the caller and
+    /// the workers that start in time. Each of them takes the next part nobody has taken until
+    /// none is left, so a thread slowed down (by another process on its CPU) takes fewer parts;
+    /// `body` must therefore depend on `t` alone, never on the thread that runs it.
     public func run(parts: Int, _ body: (Int) -> Void) {
         if parts <= 1 { if parts == 1 { body(0) }; return }
         let n = Swift.min(parts, workers.count + 1)
@@ -83,10 +84,15 @@ public final class ThreadPool: @unchecked Sendable {
             busyPoolThreads.subtract(1, ordering: .relaxed)
             shared.busy.store(false, ordering: .releasing)
         }
+        let state = shared
+        state.nextPart.store(0, ordering: .relaxed)  // published by dispatch's releasing stores
         withoutActuallyEscaping(body) { escaping in
-            shared.dispatch(shares: n) { share in
-                var t = share
-                while t < parts { escaping(t); t += n }
+            state.dispatch(shares: n) { _ in
+                while true {
+                    let t = state.nextPart.add(1, ordering: .relaxed).oldValue
+                    guard t < parts else { return }
+                    escaping(t)
+                }
             }
         }
     }
@@ -106,6 +112,8 @@ public final class ThreadPool: @unchecked Sendable {
 /// State shared by the pool and its workers (the workers never keep the pool itself alive).
 private final class PoolState: @unchecked Sendable {
     let generation = Atomic<Int>(0)
+    /// The next part of the current `run` that no thread has taken.
+    let nextPart = Atomic<Int>(0)
     /// Bit `w - 1` is set while worker `w`'s share of the current job has not been taken.
     let unclaimed = Atomic<UInt64>(0)
     let remaining = Atomic<Int>(0)
