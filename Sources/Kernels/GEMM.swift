@@ -22,9 +22,24 @@ let gemmKC = 256
 
 extension Variant {
     public static var gemmTile: (rows: Int, columns: Int, depth: Int) { (gemmMR, gemmNR, gemmKC) }
+
+    /// The row tiles of an M-row C: `full` tiles of MR rows, then `short` tiles of MR − 1, so
+    /// that the tiles end at row M exactly (62 rows: 7 × 6 + 4 × 5) rather than in a last tile
+    /// computed in full for its few rows. When M is too small for that, `short` is 0 and the
+    /// last of the `full` tiles is partial.
+    @inline(__always) static func rowTiling(_ m: Int) -> (full: Int, short: Int) {
+        let short = (gemmMR - m % gemmMR) % gemmMR
+        if short * (gemmMR - 1) <= m { return ((m - short * (gemmMR - 1)) / gemmMR, short) }
+        return ((m + gemmMR - 1) / gemmMR, 0)
+    }
+
+    public static func gemmRowTileCount(_ m: Int) -> Int {
+        let tiling = rowTiling(m)
+        return tiling.full + tiling.short
+    }
     public static var vectorBits: Int { MemoryLayout<GemmVector>.size * 8 }
 
-    /// C = A·B (or += when `accumulate`) for the row tiles `rows` (of `gemmMR` rows) and column
+    /// C = A·B (or += when `accumulate`) for the row tiles `rows` (of `rowTiling`) and column
     /// panels `panels` (of `gemmNR` columns), over all of K in `gemmKC` blocks.
     ///
     /// Shape: A (M, K) row-major with row stride `lda`; B (K, N), stride `ldb`; C (M, N), stride
@@ -41,6 +56,7 @@ extension Variant {
         let cTile = UnsafeMutablePointer<Float>.allocate(capacity: gemmMR * gemmNR)
         defer { bPad.deallocate(); aPad.deallocate(); cTile.deallocate() }
 
+        let tiling = rowTiling(m)
         var p0 = 0
         while p0 < k {
             let kc = Swift.min(gemmKC, k - p0)
@@ -72,8 +88,15 @@ extension Variant {
                     bStride = width
                 }
                 for tile in rows {
-                    let i0 = tile * gemmMR
-                    let mc = Swift.min(gemmMR, m - i0)
+                    let shortTile = tile >= tiling.full
+                    let i0 = shortTile ? tiling.full * gemmMR + (tile - tiling.full) * (gemmMR - 1) : tile * gemmMR
+                    let mc = shortTile ? gemmMR - 1 : Swift.min(gemmMR, m - i0)
+                    let cOut = c + i0 * ldc + j0
+                    if shortTile && nc == gemmNR {
+                        microKernel(rows: gemmMR - 1, k: kc, a: a + i0 * lda + p0, lda: lda, b: bPanel, ldb: bStride,
+                                    c: cOut, ldc: ldc, accumulate: add)
+                        continue
+                    }
                     var aTile = a + i0 * lda + p0
                     var aStride = lda
                     if mc < gemmMR {
@@ -84,12 +107,11 @@ extension Variant {
                         aTile = UnsafePointer(aPad)
                         aStride = kc
                     }
-                    let cOut = c + i0 * ldc + j0
                     if mc == gemmMR && nc == gemmNR {
-                        microKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cOut, ldc: ldc, accumulate: add)
+                        microKernel(rows: gemmMR, k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cOut, ldc: ldc, accumulate: add)
                     } else {
                         if half { halfMicroKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR) }
-                        else { microKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR,
+                        else { microKernel(rows: gemmMR, k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR,
                                            accumulate: false) }
                         for i in 0..<mc {
                             let src = cTile + i * gemmNR, dst = cOut + i * ldc
@@ -128,17 +150,18 @@ extension Variant {
     }
 
     #if SMALLNET_AVX512
-    /// C (8, 2V) = A (8, k) · B (k, 2V), or += when `accumulate`: 16 vector accumulators.
+    /// C (rows, 2V) = A (rows, k) · B (k, 2V), or += when `accumulate`, for 8 rows (16 vector
+    /// accumulators) or 7 (`rows` a constant at each call, so the eighth row's work is compiled out).
     @inline(__always)
     private static func microKernel(
-        k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        rows: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
         typealias V = GemmVector
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
         var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
         let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
-        let a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda
+        let a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + (rows - 1) * lda
         var bRow = UnsafeRawPointer(b)
         let bStep = ldb * 4
         for p in 0..<k {
@@ -152,18 +175,20 @@ extension Variant {
             s = V(repeating: a4[p]); c40 = multiplyAdd(c40, s, b0); c41 = multiplyAdd(c41, s, b1)
             s = V(repeating: a5[p]); c50 = multiplyAdd(c50, s, b0); c51 = multiplyAdd(c51, s, b1)
             s = V(repeating: a6[p]); c60 = multiplyAdd(c60, s, b0); c61 = multiplyAdd(c61, s, b1)
-            s = V(repeating: a7[p]); c70 = multiplyAdd(c70, s, b0); c71 = multiplyAdd(c71, s, b1)
+            if rows == 8 { s = V(repeating: a7[p]); c70 = multiplyAdd(c70, s, b0); c71 = multiplyAdd(c71, s, b1) }
         }
         store(c, ldc, 0, c00, c01, accumulate: accumulate); store(c, ldc, 1, c10, c11, accumulate: accumulate)
         store(c, ldc, 2, c20, c21, accumulate: accumulate); store(c, ldc, 3, c30, c31, accumulate: accumulate)
         store(c, ldc, 4, c40, c41, accumulate: accumulate); store(c, ldc, 5, c50, c51, accumulate: accumulate)
-        store(c, ldc, 6, c60, c61, accumulate: accumulate); store(c, ldc, 7, c70, c71, accumulate: accumulate)
+        store(c, ldc, 6, c60, c61, accumulate: accumulate)
+        if rows == 8 { store(c, ldc, 7, c70, c71, accumulate: accumulate) }
     }
     #else
-    /// C (6, 2V) = A (6, k) · B (k, 2V), or += when `accumulate`: 12 vector accumulators.
+    /// C (rows, 2V) = A (rows, k) · B (k, 2V), or += when `accumulate`, for 6 rows (12 vector
+    /// accumulators) or 5 (`rows` a constant at each call, so the sixth row's work is compiled out).
     @inline(__always)
     private static func microKernel(
-        k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        rows: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
         typealias V = GemmVector
@@ -186,7 +211,7 @@ extension Variant {
             s = a(r2); c20 = multiplyAdd(c20, s, b0); c21 = multiplyAdd(c21, s, b1)
             s = a(r3); c30 = multiplyAdd(c30, s, b0); c31 = multiplyAdd(c31, s, b1)
             s = a(r4); c40 = multiplyAdd(c40, s, b0); c41 = multiplyAdd(c41, s, b1)
-            s = a(r5); c50 = multiplyAdd(c50, s, b0); c51 = multiplyAdd(c51, s, b1)
+            if rows == 6 { s = a(r5); c50 = multiplyAdd(c50, s, b0); c51 = multiplyAdd(c51, s, b1) }
             aColumn += 4
         }
         var p = 0
@@ -194,7 +219,8 @@ extension Variant {
         if p < k { step() }
         store(c, ldc, 0, c00, c01, accumulate: accumulate); store(c, ldc, 1, c10, c11, accumulate: accumulate)
         store(c, ldc, 2, c20, c21, accumulate: accumulate); store(c, ldc, 3, c30, c31, accumulate: accumulate)
-        store(c, ldc, 4, c40, c41, accumulate: accumulate); store(c, ldc, 5, c50, c51, accumulate: accumulate)
+        store(c, ldc, 4, c40, c41, accumulate: accumulate)
+        if rows == 6 { store(c, ldc, 5, c50, c51, accumulate: accumulate) }
     }
     #endif
 

@@ -21,7 +21,10 @@ public protocol Kernels {
 
     /// Rows (MR) and columns (NR) of C one micro-kernel call computes, and the depth of a K block.
     static var gemmTile: (rows: Int, columns: Int, depth: Int) { get }
-    /// C = A·B (or +=) for the row tiles `rows` and column panels `panels` of `gemmTile`, over all of K.
+    /// Row tiles of an M-row C: of `gemmTile.rows` rows, then of one row fewer to end at M.
+    static func gemmRowTileCount(_ m: Int) -> Int
+    /// C = A·B (or +=) for the row tiles `rows` (of `gemmRowTileCount`) and column panels `panels`
+    /// (of `gemmTile.columns`), over all of K.
     static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>)
     /// y (n, m) = x (n, k) · wᵀ (+ bias), w (m, k): row-by-row dot products in 16 lanes, for a
     /// few rows of x; rows of y `ldy` apart.

@@ -31,7 +31,7 @@ func gemm(_ operands: GemmOperands, pool: ThreadPool?, variant: any Kernels.Type
     }
     let tile = variant.gemmTile
     let panels = (n + tile.columns - 1) / tile.columns
-    let tiles = (m + tile.rows - 1) / tile.rows
+    let tiles = variant.gemmRowTileCount(m)
     let threads = pool.map { m * n * k >= 1 << 17 ? $0.threadCount : 1 } ?? 1
     guard let pool, threads > 1 else {
         variant.gemmBlock(operands, rows: 0..<tiles, panels: 0..<panels)
