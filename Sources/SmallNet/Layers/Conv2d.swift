@@ -235,7 +235,6 @@ public final class Conv2d: Layer {
             weightT.resize([k, cout])
             transpose(rows: cout, cols: k, src: weight.value.data, lds: k, dst: weightT.data, ldd: cout)
         }
-        for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
         // Columns not kept by the forward pass are built again, chunk by chunk.
         let recompute = !savedColumnsValid
         let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data, saved = savedColumns.data
@@ -245,6 +244,11 @@ public final class Conv2d: Layer {
             let col = recompute ? self.columns[group].data : saved + chunk.lowerBound * k * plane
             let dCol = self.dColumns[group].data
             let dyT = self.dOutT[group].data, dWT = self.dWeightT[group].data, db = self.dBias[group].data
+            // The group's partial sums start from zero at its first chunk (zeroed on its thread).
+            if chunk.lowerBound == sampleGroup(group, of: groups, batch: n).lowerBound {
+                self.dWeightT[group].fill(0)
+                self.dBias[group].fill(0)
+            }
             // dy of the chunk as (Cout, S·P), and transposed as (S·P, Cout).
             let dyChunk = chunk.count == 1 ? dy + chunk.lowerBound * outSize : self.chunkOut[group].data
             for (j, s) in chunk.enumerated() {
@@ -276,16 +280,20 @@ public final class Conv2d: Layer {
                 }
             }
         }
-        addGroupGradients(groups: groups)
+        addGroupGradients(groups: groups, pool: context.pool)
         return needInputGradient ? dInput : nil
     }
 
-    /// Sums the per-group partials dWᵀ (K, Cout) and db in group order, then dW += (Σ dWᵀ)ᵀ.
-    private func addGroupGradients(groups: Int) {
-        let total = dWeightT[0], cout = outChannels, k = total.count / cout
-        for group in 1..<groups { kernels.addInPlace(total.data, dWeightT[group].data, count: total.count) }
-        let dW = weight.grad.data
-        for o in 0..<cout { for j in 0..<k { dW[o * k + j] += total.data[j * cout + o] } }
+    /// Sums the per-group partials dWᵀ (K, Cout) and db in group order, then dW += (Σ dWᵀ)ᵀ; the
+    /// rows of dWᵀ spread over the pool when there are many (each element summed in group order).
+    private func addGroupGradients(groups: Int, pool: ThreadPool?) {
+        let cout = outChannels, k = dWeightT[0].count / cout
+        let total = dWeightT[0].data, partials = dWeightT[1..<groups].map(\.data), dW = weight.grad.data
+        forEachRange(count: k, pool: k * cout >= 1 << 14 ? pool : nil) { rows in
+            let first = rows.lowerBound * cout, count = rows.count * cout
+            for partial in partials { kernels.addInPlace(total + first, partial + first, count: count) }
+            for o in 0..<cout { for j in rows { dW[o * k + j] += total[j * cout + o] } }
+        }
         if let bias {
             for group in 0..<groups { kernels.addInPlace(bias.grad.data, dBias[group].data, count: cout) }
         }
@@ -329,7 +337,7 @@ public final class Conv2d: Layer {
                 if hasBias { for o in 0..<cout { db[o] += kernels.sum(grad + o * pixels, count: pixels) } }
             }
         }
-        addGroupGradients(groups: groups)
+        addGroupGradients(groups: groups, pool: context.pool)
     }
 
     // MARK: General path: dilation > 1 or groups > 1
