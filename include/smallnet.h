@@ -1032,8 +1032,9 @@ typedef struct sn_step_profile {
  * (SN_OPTIMIZER_*) as `smallnet train` sets it up, at learning rate lr (> 0), for about `seconds` (0..3600;
  * at least 3 steps), on sn_get_num_threads() threads. layers (may be NULL when capacity is 0)
  * receives one entry per layer, in order, up to capacity; *n_layers (may be NULL) the model's
- * layer count. A BatchNorm2d → ReLU → MaxPool2d(2) run computed in one fused pass has its
- * figures on the BatchNorm2d's entry and zeros on the other two. The step's GFLOP/s are the sum of the layers' FLOPs over step_seconds.
+ * layer count. Layers computed in one fused pass have their figures on the first one's entry
+ * and zeros on the others: a BatchNorm2d → ReLU → MaxPool2d(2) run on its BatchNorm2d's entry,
+ * or, with the single-channel Conv2d before it, on that Conv2d's. The step's GFLOP/s are the sum of the layers' FLOPs over step_seconds.
  * SN_ERR_INVALID_ARGUMENT for a bad argument or a batch BatchNorm refuses in training mode. */
 sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float lr, int32_t batch_size,
                            double seconds, sn_step_profile *out, sn_layer_profile *layers,

@@ -79,20 +79,21 @@ struct Profile: ParsableCommand {
         let step = p.stepSeconds
         func gflops(_ flops: Int, _ seconds: Double) -> String { flops == 0 || seconds <= 0 ? "" : fixed(Double(flops) / seconds / 1e9, 1) }
         func share(_ seconds: Double) -> String { fixed(100 * seconds / step, 1) + " %" }
+        let width = p.layers.reduce(40) { Swift.max($0, $1.summary.count) }  // the layer column
         guard p.training else {
-            var lines = [" #  \(pad("layer", 40)) forward µs   share  GFLOP/s"]
+            var lines = [" #  \(pad("layer", width)) forward µs   share  GFLOP/s"]
             for l in p.layers {
-                lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, 40)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds), 7)) \(gflops(l.forwardFLOPs, l.forwardSeconds))")
+                lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, width)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds), 7)) \(gflops(l.forwardFLOPs, l.forwardSeconds))")
             }
             lines.append("pass \(fixed(step * 1e3, 3)) ms = \(fixed(p.imagesPerSecond, 0)) images/s, \(fixed(p.gflops, 1)) GFLOP/s = \(fixed(100 * p.gflops / fmaLimit, 1)) % of the FMA limit")
             return lines.joined(separator: "\n")
         }
-        var lines = [" #  \(pad("layer", 40)) forward µs  backward µs   share  fwd GFLOP/s  bwd GFLOP/s"]
+        var lines = [" #  \(pad("layer", width)) forward µs  backward µs   share  fwd GFLOP/s  bwd GFLOP/s"]
         for l in p.layers {
-            lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, 40)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 11)) \(pad(fixed(l.backwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds + l.backwardSeconds), 7)) \(pad(gflops(l.forwardFLOPs, l.forwardSeconds), 12)) \(gflops(l.backwardFLOPs, l.backwardSeconds))")
+            lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, width)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 11)) \(pad(fixed(l.backwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds + l.backwardSeconds), 7)) \(pad(gflops(l.forwardFLOPs, l.forwardSeconds), 12)) \(gflops(l.backwardFLOPs, l.backwardSeconds))")
         }
-        lines.append("    \(pad("loss (softmax cross-entropy)", 40)) \(pad(fixed(p.lossSeconds * 1e6, 1), 24)) \(share(p.lossSeconds))")
-        lines.append("    \(pad("optimizer (zero grad + update)", 40)) \(pad(fixed(p.optimizerSeconds * 1e6, 1), 24)) \(share(p.optimizerSeconds))")
+        lines.append("    \(pad("loss (softmax cross-entropy)", width)) \(pad(fixed(p.lossSeconds * 1e6, 1), 24)) \(share(p.lossSeconds))")
+        lines.append("    \(pad("optimizer (zero grad + update)", width)) \(pad(fixed(p.optimizerSeconds * 1e6, 1), 24)) \(share(p.optimizerSeconds))")
         lines.append("step \(fixed(step * 1e3, 3)) ms = \(fixed(p.imagesPerSecond, 0)) images/s, \(fixed(p.gflops, 1)) GFLOP/s = \(fixed(100 * p.gflops / fmaLimit, 1)) % of the FMA limit")
         return lines.joined(separator: "\n")
     }

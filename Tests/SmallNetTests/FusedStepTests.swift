@@ -4,11 +4,13 @@ import XCTest
 
 final class FusedStepTests: XCTestCase {
     /// conv → BN2d → ReLU → pool(2) twice, then a linear head; odd sizes leave a row and a column
-    /// no pooling window covers.
-    private func model(height: Int, width: Int, affine: Bool = true, trackRunningStats: Bool = true) throws -> Sequential {
+    /// no pooling window covers. With one input channel, the first convolution and block run as
+    /// a `ConvolutionBlock`.
+    private func model(height: Int, width: Int, affine: Bool = true, trackRunningStats: Bool = true,
+                       channels: Int = 2) throws -> Sequential {
         var g = RandomGenerator(seed: 5)
-        let model = try Sequential(inputShape: [2, height, width])
-        try model.append(Conv2d(2, 3, kernelSize: 3, padding: 1, generator: &g))
+        let model = try Sequential(inputShape: [channels, height, width])
+        try model.append(Conv2d(channels, 3, kernelSize: 3, padding: 1, generator: &g))
         try model.append(BatchNorm2d(3, affine: affine, trackRunningStats: trackRunningStats))
         try model.append(ReLU())
         try model.append(MaxPool2d(kernelSize: 2))
@@ -45,6 +47,14 @@ final class FusedStepTests: XCTestCase {
                                                                         ReLU(), pool])
             XCTAssertEqual(other.plan.count, 4, pool.summary)
         }
+        // One input channel: the first convolution joins the block after it.
+        let first = try model(height: 28, width: 28, channels: 1)
+        XCTAssertEqual(first.plan.map(\.layers), [0..<4, 4..<5, 5..<8, 8..<9, 9..<10])
+        XCTAssertTrue(first.plan[0] is ConvolutionBlock)
+        XCTAssertEqual(first.plan[0].summary, "Conv2d(1 → 3, 3×3, pad 1) → BatchNorm2d(3) → ReLU → MaxPool2d(2)")
+        let strided = try Sequential(inputShape: [1, 28, 28], layers: [Conv2d(1, 2, kernelSize: 3, stride: 2, padding: 1, generator: &g),
+                                                                     BatchNorm2d(2), ReLU(), MaxPool2d(kernelSize: 2)])
+        XCTAssertEqual(strided.plan.map(\.layers), [0..<1, 1..<4])
         let flat = try Sequential(inputShape: [6], layers: [BatchNorm1d(6), ReLU()])
         XCTAssertEqual(flat.plan.count, 2)
         let reordered = try Sequential(inputShape: [1, 18, 18], layers: [Conv2d(1, 2, kernelSize: 3, generator: &g), ReLU(),
@@ -58,17 +68,17 @@ final class FusedStepTests: XCTestCase {
     /// (window by window); odd heights and widths leave a row or column out of every window.
     func testFusedStepsGiveTheUnfusedNumbersBitForBit() throws {
         for (h, w, threads) in [(12, 12, 1), (13, 12, 2), (12, 13, 1), (24, 7, 1), (16, 20, 2), (28, 28, 2)] {
-            for (affine, track) in [(true, true), (false, true), (true, false)] {
-                let fused = try model(height: h, width: w, affine: affine, trackRunningStats: track)
+            for (affine, track, channels) in [(true, true, 2), (false, true, 2), (true, false, 2), (true, true, 1)] {
+                let fused = try model(height: h, width: w, affine: affine, trackRunningStats: track, channels: channels)
                 let unfused = try fused.copy()
                 unfused.fusesLayers = false
-                XCTAssertTrue(fused.plan.contains { $0 is BatchNormReLUMaxPool })
+                XCTAssertTrue(fused.plan.contains { channels == 1 ? $0 is ConvolutionBlock : $0 is BatchNormReLUMaxPool })
                 let pool = threads > 1 ? ThreadPool(threads: threads) : nil
-                let what = "\(h)×\(w), affine \(affine), running stats \(track), \(threads) threads"
+                let what = "\(h)×\(w), affine \(affine), running stats \(track), \(channels) channels, \(threads) threads"
                 let labels: [Int32] = [0, 2, 1, 1, 0]
                 let optimizers = try [fused, unfused].map { try Adam(parameters: $0.parameters, learningRate: 0.01) }
                 for step in 0..<4 {
-                    let x = randomTensor([5, 2, h, w], seed: UInt64(10 + step))
+                    let x = randomTensor([5, channels, h, w], seed: UInt64(10 + step))
                     var outputs: [[Float]] = [], grads: [[[Float]]] = []
                     for (model, optimizer) in zip([fused, unfused], optimizers) {
                         model.zeroGrad()
@@ -87,16 +97,39 @@ final class FusedStepTests: XCTestCase {
                 XCTAssertEqual(fused.parameters.map(\.value.values), unfused.parameters.map(\.value.values), what)
                 fused.isTraining = false
                 unfused.isTraining = false
-                let x = randomTensor([3, 2, h, w], seed: 77)
+                let x = randomTensor([3, channels, h, w], seed: 77)
                 XCTAssertEqual(try fused.forward(x, pool: pool).values, try unfused.forward(x, pool: pool).values, "\(what): eval")
             }
         }
     }
 
+    /// A `ConvolutionBlock` after another layer passes the gradient at its input on, as the
+    /// layers run one by one do.
+    func testAConvolutionBlockInsideTheModelGivesTheUnfusedGradients() throws {
+        var g = RandomGenerator(seed: 3)
+        let fused = try Sequential(inputShape: [2, 16, 16], layers: [
+            Conv2d(2, 1, kernelSize: 3, padding: 1, generator: &g), Conv2d(1, 3, kernelSize: 3, padding: 1, generator: &g),
+            BatchNorm2d(3), ReLU(), MaxPool2d(kernelSize: 2), Flatten(), Linear(3 * 8 * 8, 4, generator: &g)])
+        XCTAssertEqual(fused.plan.map(\.layers), [0..<1, 1..<5, 5..<6, 6..<7])
+        let unfused = try fused.copy()
+        unfused.fusesLayers = false
+        let x = randomTensor([3, 2, 16, 16], seed: 8), labels: [Int32] = [0, 3, 1]
+        var grads: [[[Float]]] = []
+        for model in [fused, unfused] {
+            model.zeroGrad()
+            let logits = try model.forward(x)
+            let d = try Tensor(shape: logits.shape)
+            _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
+            try model.backward(d)
+            grads.append(model.parameters.map(\.grad.values))
+        }
+        XCTAssertEqual(grads[0], grads[1])
+    }
+
     func testFusedModelGradientsMatchFiniteDifferences() throws {
         var g = RandomGenerator(seed: 9)
         let model = try CNN.build(inputShape: [1, 12, 12], classes: 3, channels: [3, 4], head: .linear, dropout: 0, generator: &g)
-        XCTAssertTrue(model.plan.contains { $0 is BatchNormReLUMaxPool })
+        XCTAssertTrue(model.plan.contains { $0 is ConvolutionBlock })
         try checkModelGradients(model, input: randomTensor([4, 1, 12, 12], seed: 4), labels: [0, 1, 2, 1],
                                 step: 1e-3, stride: 5, relative: 3e-2, absolute: 3e-3)
     }

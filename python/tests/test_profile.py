@@ -9,13 +9,15 @@ def test_profile_takes_a_cnn_step_apart():
     model = smallnet.cnn_for_budget(10_000)
     before = model.state_dict()
     p = smallnet.profile(model, batch_size=8, seconds=0.05)
-    # Each BatchNorm2d → ReLU → MaxPool2d(2) on 28×28 and 14×14 planes runs as one fused pass and is one entry.
+    # Each BatchNorm2d → ReLU → MaxPool2d(2) on 28×28 and 14×14 planes runs as one fused pass and is one entry,
+    # the first joined with the convolution before it.
     summaries = [layer["summary"] for layer in model.layers]
     assert sum(l.layer_count for l in p.layers) == len(summaries)
     for l in p.layers:
         assert l.summary == " → ".join(summaries[l.index:l.index + l.layer_count])
+    assert p.layers[0].layer_count == 4 and p.layers[0].summary.startswith("Conv2d(1 → ")
     blocks = [l for l in p.layers if l.layer_count == 3]
-    assert len(blocks) == 2 and blocks[0].summary.startswith("BatchNorm2d(") and blocks[0].summary.endswith("→ MaxPool2d(2)")
+    assert len(blocks) == 1 and blocks[0].summary.startswith("BatchNorm2d(") and blocks[0].summary.endswith("→ MaxPool2d(2)")
     assert p.batch_size == 8 and p.steps >= 3 and p.threads == smallnet.get_num_threads()
     parts = sum(l.forward_seconds + l.backward_seconds for l in p.layers) + p.loss_seconds + p.optimizer_seconds
     assert p.step_seconds == pytest.approx(parts, rel=1e-12)

@@ -24,7 +24,8 @@ public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter?
 
-    private let output = Tensor(uncheckedShape: [0], count: 0)
+    /// The last forward pass's output (N, Cout, H', W').
+    let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
     private var input: Tensor?
     /// Per sample group: im2col buffer, its gradient, y or dy of a chunk as (Cout, S·P), dyᵀ,
@@ -223,7 +224,8 @@ public final class Conv2d: Layer {
         let n = batchSize(dOut)
         let g = geometry(input.shape)
         if !needInputGradient, let planes = directPlanes(g) {
-            directBackward(planes, input: input, dOut: dOut, batch: n, context: context)
+            let dy = dOut.data, sampleSize = outChannels * planes.pixels
+            directBackward(planes, input: input, batch: n, context: context) { s, _ in UnsafePointer(dy + s * sampleSize) }
             return nil
         }
         let groups = sampleGroupCount(n)
@@ -315,23 +317,46 @@ public final class Conv2d: Layer {
         }
     }
 
+    /// Whether `backward` of the last forward pass, with no input gradient, takes the direct
+    /// path (a single input channel, "same" output), where `weightGradient(batch:context:sampleGradient:)` applies.
+    var hasDirectWeightGradient: Bool {
+        guard let input, !isGeneral else { return false }
+        return directPlanes(geometry(input.shape)) != nil
+    }
+
+    /// The weight (and bias) gradients of the last forward pass on the direct path, each
+    /// sample's output gradient (Cout, H, W) given by `sampleGradient(s, scratch)`: its address,
+    /// which may be `scratch` (Cout·H·W floats of the calling thread's) after writing it there.
+    /// The same numbers as `backward` given the whole output gradient.
+    func weightGradient(batch n: Int, context: ExecutionContext,
+                        sampleGradient: (_ sample: Int, _ scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) {
+        guard let input, !isGeneral, let planes = directPlanes(geometry(input.shape)) else {
+            preconditionFailure("weightGradient(batch:context:sampleGradient:) needs the direct path")
+        }
+        growScratch(&dColumns, groups: sampleGroupCount(n), shape: [outChannels * planes.pixels])
+        directBackward(planes, input: input, batch: n, context: context) { s, group in
+            sampleGradient(s, self.dColumns[group].data)
+        }
+    }
+
     /// Weight (and bias) gradients only: the input gradient of a first layer is not needed.
-    /// Sums in the order of the im2col + GEMM path, so both give the same numbers.
-    private func directBackward(_ planes: ShiftedPlanes, input: Tensor, dOut: Tensor, batch n: Int,
-                                context: ExecutionContext) {
+    /// Sums in the order of the im2col + GEMM path, so both give the same numbers. Sample s's
+    /// output gradient is `sampleGradient(s, group)`, called on the thread of s's group.
+    private func directBackward(_ planes: ShiftedPlanes, input: Tensor, batch n: Int, context: ExecutionContext,
+                                sampleGradient: (_ sample: Int, _ group: Int) -> UnsafePointer<Float>) {
         let groups = sampleGroupCount(n)
         let k = kernelSize * kernelSize, cout = outChannels, pixels = planes.pixels
         growScratch(&columns, groups: groups, shape: [planes.scratchCount])
         growScratch(&dWeightT, groups: groups, shape: [k, cout])
         growScratch(&dBias, groups: groups, shape: [cout])
         for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
-        let x = input.data, dy = dOut.data
+        let x = input.data
         let hasBias = bias != nil
         forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
             let scratch = self.columns[group].data
             let dWT = self.dWeightT[group].data, db = self.dBias[group].data
             for s in samples {
-                let grad = dy + s * cout * pixels
+                let grad = sampleGradient(s, group)
                 kernels.fillShiftedPlanes(planes, image: x + s * pixels, planes: scratch)
                 kernels.directConvolutionWeightGradient(planes, planes: scratch, dOut: grad, outChannels: cout, dWeightT: dWT)
                 if hasBias { for o in 0..<cout { db[o] += kernels.sum(grad + o * pixels, count: pixels) } }

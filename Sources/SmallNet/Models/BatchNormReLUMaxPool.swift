@@ -32,10 +32,10 @@ final class BatchNormReLUMaxPool: PlanStep {
     private var position: [UInt8] = []
     private var input: Tensor?
 
-    /// Planes of fewer values run unfused: below that the per-plane kernel calls cost more than
-    /// the passes they save. Measured with `smallnet profile` (100K CNN, batch 64, 1 thread, three
+    /// Planes of fewer values run unfused: below that the per-plane kernel calls cost about what
+    /// the passes save. Measured with `smallnet profile` (100K CNN, batch 64, 1 thread, three
     /// rounds) on 7×7 planes, fused against the three layers' time unfused: forward 1.5× faster,
-    /// backward 3.5–8.6× slower.
+    /// backward 1.1–1.4× slower.
     static let minimumPlane = 12 * 12
 
     /// The step for layers a, b, c at indices index…index + 2 taking per-sample inputs of
@@ -76,14 +76,29 @@ final class BatchNormReLUMaxPool: PlanStep {
 
     func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
         guard let input else { return nil }
-        let n = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3]
+        let coefficients = inputGradientCoefficients(dOut, context: context)
+        guard needInputGradient else { return nil }
+        dInput.resize(input.shape)
+        let n = input.shape[0], c = input.shape[1], plane = input.shape[2] * input.shape[3], dx = dInput.data
+        forEachPlane(samples: n, channels: c, pool: context.pool) { index in
+            writeInputGradient(plane: index, dOut: dOut, coefficients: coefficients, into: dx + index * plane)
+        }
+        return dInput
+    }
+
+    /// The first backward pass: each plane's gradient sums, from which the BatchNorm adds dγ and
+    /// dβ and returns each channel's coefficients of dx = k·dz + x·c1 + c0.
+    ///
+    /// dz is rebuilt in a scratch plane that stays in cache: ReLU's backward on the maxima (the
+    /// ReLU outputs that got a gradient), then the 2×2 pool's; then the plane's Σdz and Σdz·x.
+    func inputGradientCoefficients(_ dOut: Tensor, context: ExecutionContext) -> [(k: Float, c1: Float, c0: Float)] {
+        guard let input else { preconditionFailure("backward before forward") }
+        let n = input.shape[0], h = input.shape[2], w = input.shape[3]
         let ho = h / 2, wo = w / 2, plane = h * w, outPlane = ho * wo
         let x = input.data, g = dOut.data, y = output.data
-        position.withUnsafeBufferPointer { positions in
+        return position.withUnsafeBufferPointer { positions in
             let at = positions.baseAddress!
-            let coefficients = norm.planeGradients(batch: n, plane: plane, pool: context.pool) { planes, sums in
-                // dz rebuilt in a scratch plane: ReLU's backward on the maxima (the ReLU outputs
-                // that got a gradient), then the 2×2 pool's; then the plane's Σdz and Σdz·x.
+            return norm.planeGradients(batch: n, plane: plane, pool: context.pool) { planes, sums in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: plane + outPlane) { scratch in
                     let dz = scratch.baseAddress!, passed = dz + plane
                     for index in planes {
@@ -97,16 +112,21 @@ final class BatchNormReLUMaxPool: PlanStep {
                     }
                 }
             }
-            guard needInputGradient else { return }
-            dInput.resize(input.shape)
-            let dx = dInput.data
-            forEachPlane(samples: n, channels: c, pool: context.pool) { index in
-                let (k, c1, c0) = coefficients[index % c], o = index * outPlane
-                kernels.pooledReLUInputGradient(g + o, pooled: y + o, position: at + o, outHeight: ho, outWidth: wo,
-                                                height: h, width: w, input: x + index * plane,
-                                                dInput: dx + index * plane, k: k, c1: c1, c0: c0)
-            }
         }
-        return needInputGradient ? dInput : nil
+    }
+
+    /// The second backward pass, for plane `index` (s·C + c) of the input: its gradient
+    /// (H·W floats) into `dx`, from the first pass's coefficients.
+    func writeInputGradient(plane index: Int, dOut: Tensor, coefficients: [(k: Float, c1: Float, c0: Float)],
+                            into dx: UnsafeMutablePointer<Float>) {
+        guard let input else { preconditionFailure("backward before forward") }
+        let c = input.shape[1], h = input.shape[2], w = input.shape[3]
+        let ho = h / 2, wo = w / 2, plane = h * w, outPlane = ho * wo
+        let (k, c1, c0) = coefficients[index % c], o = index * outPlane
+        position.withUnsafeBufferPointer { positions in
+            kernels.pooledReLUInputGradient(dOut.data + o, pooled: output.data + o, position: positions.baseAddress! + o,
+                                            outHeight: ho, outWidth: wo, height: h, width: w, input: input.data + index * plane,
+                                            dInput: dx, k: k, c1: c1, c0: c0)
+        }
     }
 }

@@ -30,15 +30,21 @@ final class SingleLayerStep: PlanStep {
 }
 
 /// The steps that run `layers`, whose per-sample input shapes are `inputShapes`: with `fused`,
-/// every BatchNorm2d → ReLU → MaxPool2d(2) run that `BatchNormReLUMaxPool` takes is one step;
-/// every other layer is a step of its own.
+/// every BatchNorm2d → ReLU → MaxPool2d(2) run that `BatchNormReLUMaxPool` takes is one step,
+/// joined with the Conv2d before it when `ConvolutionBlock` takes the two; every other layer is
+/// a step of its own.
 func executionPlan(_ layers: [Layer], inputShapes: [[Int]], fused: Bool) -> [PlanStep] {
     var plan: [PlanStep] = []
     var i = 0
     while i < layers.count {
         if fused, i + 2 < layers.count,
            let step = BatchNormReLUMaxPool(layers[i], layers[i + 1], layers[i + 2], at: i, inputShape: inputShapes[i]) {
-            plan.append(step)
+            if i > 0, let convolution = ConvolutionBlock(layers[i - 1], at: i - 1, inputShape: inputShapes[i - 1],
+                                                         followedBy: step) {
+                plan[plan.count - 1] = convolution
+            } else {
+                plan.append(step)
+            }
             i += 3
         } else {
             plan.append(SingleLayerStep(layers[i], at: i))

@@ -1,0 +1,51 @@
+// A CNN's first block: Conv2d on a single-channel image, then BatchNorm2d → ReLU → MaxPool2d(2).
+
+/// The first convolution and the fused block after it as one plan step, with the numbers of
+/// the two steps run one after the other, bit for bit.
+///
+/// Forward: the convolution, then the block. Backward, when no gradient is needed at the
+/// model's input (the convolution is the first layer): the block's first pass (its plane sums,
+/// hence the BatchNorm's gradients); then, sample by sample on the convolution's sample groups,
+/// the block's second pass writes the sample's gradient at the convolution's output (Cout·H·W
+/// floats, 94 KB for 30 channels of 28×28) into the thread's scratch, and the convolution adds
+/// that sample's weight gradient at once, while the plane is in cache. Run apart, the block writes
+/// the whole batch's gradient (6 MB at batch 64) and the convolution reads it back.
+final class ConvolutionBlock: PlanStep {
+    let convolution: Conv2d
+    let block: BatchNormReLUMaxPool
+    let layers: Range<Int>
+
+    /// The step for `convolution` at `index` followed by `block`, or nil unless the convolution
+    /// takes the direct path on its `inputShape` (one input channel, "same" output).
+    init?(_ convolution: Layer, at index: Int, inputShape: [Int], followedBy block: BatchNormReLUMaxPool) {
+        guard let convolution = convolution as? Conv2d, convolution.inChannels == 1, convolution.groups == 1,
+              convolution.dilation == 1, convolution.stride == 1, inputShape.count == 3,
+              convolution.geometry(inputShape).isSameShape, block.layers.lowerBound == index + 1 else { return nil }
+        self.convolution = convolution
+        self.block = block
+        layers = index..<block.layers.upperBound
+    }
+
+    var summary: String { "\(convolution.summary) → \(block.summary)" }
+
+    func forward(_ input: Tensor, context: ExecutionContext) -> Tensor {
+        block.forward(convolution.forward(input, context: context), context: context)
+    }
+
+    func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
+        guard !needInputGradient, convolution.hasDirectWeightGradient else {
+            guard let dBlock = block.backward(dOut, needInputGradient: true, context: context) else { return nil }
+            return convolution.backward(dBlock, needInputGradient: needInputGradient, context: context)
+        }
+        let coefficients = block.inputGradientCoefficients(dOut, context: context)
+        let shape = convolution.output.shape, channels = shape[1], plane = shape[2] * shape[3]
+        convolution.weightGradient(batch: shape[0], context: context) { s, scratch in
+            for c in 0..<channels {
+                block.writeInputGradient(plane: s * channels + c, dOut: dOut, coefficients: coefficients,
+                                         into: scratch + c * plane)
+            }
+            return UnsafePointer(scratch)
+        }
+        return nil
+    }
+}
