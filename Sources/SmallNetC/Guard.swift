@@ -8,25 +8,28 @@ import Glibc
 
 // MARK: Errors
 
-/// The thread-local message of the last failing call (a strdup'ed C string).
-private let errorKey: pthread_key_t = {
-    var key = pthread_key_t()
-    pthread_key_create(&key) { free($0) }
-    return key
-}()
+/// The key of the thread-local message of the last failing call (a strdup'ed C string), created
+/// by `pthread_once` on first use. (Not a lazily initialised global: the Swift runtime's own once
+/// is correct but invisible to ThreadSanitizer, which reported two threads' first calls as a race.)
+private var errorKeyStorage: pthread_key_t = 0
+private var errorKeyOnce: pthread_once_t = 0  // PTHREAD_ONCE_INIT
+
+private var errorKey: pthread_key_t {
+    pthread_once(&errorKeyOnce) { pthread_key_create(&errorKeyStorage) { free($0) } }
+    return errorKeyStorage
+}
 
 func setLastError(_ message: String) {
-    let previous = pthread_getspecific(errorKey)
-    pthread_setspecific(errorKey, strdup(message))
+    let key = errorKey
+    let previous = pthread_getspecific(key)
+    pthread_setspecific(key, strdup(message))
     free(previous)
 }
 
 func lastErrorPointer() -> UnsafePointer<CChar> {
     if let p = pthread_getspecific(errorKey) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
-    return emptyString
+    return UnsafeRawPointer(("" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
 }
-
-private let emptyString: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
 
 func status(for error: SmallNetError) -> sn_status {
     switch error {
