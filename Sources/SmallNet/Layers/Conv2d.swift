@@ -317,11 +317,10 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// Whether `backward` of the last forward pass, with no input gradient, takes the direct
-    /// path (a single input channel, "same" output), where `weightGradient(batch:context:sampleGradient:)` applies.
-    var hasDirectWeightGradient: Bool {
-        guard let input, !isGeneral else { return false }
-        return directPlanes(geometry(input.shape)) != nil
+    /// Whether inputs of `inputShape` (C, H, W) take the direct path (a single input channel,
+    /// "same" output), where `weightGradient(batch:context:sampleGradient:)` applies.
+    func takesDirectPath(inputShape: [Int]) -> Bool {
+        !isGeneral && inputShape.count == 3 && directPlanes(geometry(inputShape)) != nil
     }
 
     /// The weight (and bias) gradients of the last forward pass on the direct path, each

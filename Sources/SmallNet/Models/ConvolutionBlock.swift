@@ -18,9 +18,8 @@ final class ConvolutionBlock: PlanStep {
     /// The step for `convolution` at `index` followed by `block`, or nil unless the convolution
     /// takes the direct path on its `inputShape` (one input channel, "same" output).
     init?(_ convolution: Layer, at index: Int, inputShape: [Int], followedBy block: BatchNormReLUMaxPool) {
-        guard let convolution = convolution as? Conv2d, convolution.inChannels == 1, convolution.groups == 1,
-              convolution.dilation == 1, convolution.stride == 1, inputShape.count == 3,
-              convolution.geometry(inputShape).isSameShape, block.layers.lowerBound == index + 1 else { return nil }
+        guard let convolution = convolution as? Conv2d, convolution.takesDirectPath(inputShape: inputShape),
+              block.layers.lowerBound == index + 1 else { return nil }
         self.convolution = convolution
         self.block = block
         layers = index..<block.layers.upperBound
@@ -33,7 +32,7 @@ final class ConvolutionBlock: PlanStep {
     }
 
     func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
-        guard !needInputGradient, convolution.hasDirectWeightGradient else {
+        guard !needInputGradient else {
             guard let dBlock = block.backward(dOut, needInputGradient: true, context: context) else { return nil }
             return convolution.backward(dBlock, needInputGradient: needInputGradient, context: context)
         }
