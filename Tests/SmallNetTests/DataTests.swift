@@ -149,6 +149,40 @@ final class DataTests: XCTestCase {
         XCTAssertThrowsError(try data.subset([2]))
     }
 
+    /// A batch large enough to be prepared over the pool: the same values, labels and generator
+    /// state as on one thread, raw and float pixels, with and without augmentation.
+    func testGatherOverThreadsMatchesOneThread() throws {
+        let n = 80, shape = [2, 12, 12], size = 288
+        var g = RandomGenerator(seed: 5)
+        let bytes = (0..<(n * size)).map { _ in UInt8(g.nextInt(below: 256)) }
+        let labels = (0..<n).map { _ in Int32(g.nextInt(below: 10)) }
+        let raw = Dataset(sampleShape: shape, pixels: .bytes(bytes), labels: labels, classCount: 10, classNames: [],
+                          preprocessing: try Preprocessing(pixelScale: 1 / 255, mean: [0.3, 0.5], std: [0.2, 0.4]))
+        let floats = Dataset(sampleShape: shape, pixels: .floats(bytes.map { Float($0) / 7 }), labels: labels,
+                             classCount: 10, classNames: [], preprocessing: .identity)
+        let indices = (0..<n).map { ($0 * 37) % n }[3...]
+        XCTAssertGreaterThanOrEqual(indices.count * size, Dataset.valuesWorthThreads)
+        let pool = ThreadPool(threads: 2)
+        for data in [raw, floats] {
+            for augmentation in [nil, try Augmentation(cropPadding: 2, horizontalFlip: true)] {
+                func gathered(_ pool: ThreadPool?) -> ([Float], [Int32], Float) {
+                    let batch = Tensor(uncheckedShape: [0], count: 0)
+                    var out: [Int32] = []
+                    var generator = RandomGenerator(seed: 9)
+                    data.gather(indices, into: batch, labels: &out, augmentation: augmentation, generator: &generator,
+                                pool: pool)
+                    return (batch.values, out, generator.nextUniform())
+                }
+                let one = gathered(nil), two = gathered(pool)
+                XCTAssertEqual(one.0, two.0)
+                XCTAssertEqual(one.1, two.1)
+                XCTAssertEqual(one.1, indices.map { labels[$0] })
+                XCTAssertEqual(one.2, two.2)
+                XCTAssertNotEqual(one.0[0], one.0[size])
+            }
+        }
+    }
+
     func testAugmentationShiftsAndFlips() throws {
         let flip = try Augmentation(horizontalFlip: true)
         var g = RandomGenerator(seed: 1)

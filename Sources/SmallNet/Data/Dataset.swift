@@ -182,34 +182,54 @@ public final class Dataset {
     /// Writes the samples `indices`, prepared, into `batch` (resized to (N, C, H, W)) and their
     /// labels into `labelsOut`, applying `augmentation` when given. Raw pixels are prepared with
     /// `preprocessing` (a model's) when given, else with the dataset's own; floats are used as given.
+    /// The samples are prepared over `pool` (each by itself, so the batch is the same for any
+    /// thread count); augmentation then draws from `generator` sample by sample, in order.
     func gather(_ indices: ArraySlice<Int>, into batch: Tensor, labels labelsOut: inout [Int32],
                 preprocessing modelPreprocessing: Preprocessing? = nil,
-                augmentation: Augmentation? = nil, generator: inout RandomGenerator) {
+                augmentation: Augmentation? = nil, generator: inout RandomGenerator, pool: ThreadPool? = nil) {
         batch.resize([indices.count] + sampleShape)
-        labelsOut.removeAll(keepingCapacity: true)
         let size = sampleSize, channels = sampleShape[0], plane = size / channels
         let prepare = isRaw ? (modelPreprocessing ?? preprocessing) : .identity
         let coefficients = (0..<channels).map { prepare.coefficients(channel: $0) }
-        for (row, i) in indices.enumerated() {
-            let dst = batch.data + row * size
-            for (c, (a, b)) in coefficients.enumerated() {
-                let d = dst + c * plane, first = i * size + c * plane
-                switch pixels {
-                case .bytes(let bytes):
-                    bytes.withUnsafeBufferPointer { src in
-                        kernels.convertBytes(src.baseAddress! + first, d, count: plane, scale: a, shift: b)
-                    }
-                case .floats(let floats):
-                    floats.withUnsafeBufferPointer { src in
-                        kernels.planeScaleShift(src.baseAddress! + first, d, samples: 1, stride: 0, plane: plane, scale: a,
-                                                shift: b)
+        let samples = Array(indices), out = batch.data
+        let spread = samples.count * size >= Dataset.valuesWorthThreads ? pool : nil
+        switch pixels {
+        case .bytes(let bytes):
+            bytes.withUnsafeBufferPointer { source in
+                let src = source.baseAddress!
+                forEachRange(count: samples.count, pool: spread) { rows in
+                    for row in rows {
+                        for (c, (a, b)) in coefficients.enumerated() {
+                            kernels.convertBytes(src + samples[row] * size + c * plane, out + row * size + c * plane,
+                                                 count: plane, scale: a, shift: b)
+                        }
                     }
                 }
             }
-            if let augmentation {
-                augmentation.apply(dst, shape: sampleShape, background: { coefficients[$0].b }, generator: &generator)
+        case .floats(let floats):
+            floats.withUnsafeBufferPointer { source in
+                let src = source.baseAddress!
+                forEachRange(count: samples.count, pool: spread) { rows in
+                    for row in rows {
+                        for (c, (a, b)) in coefficients.enumerated() {
+                            kernels.planeScaleShift(src + samples[row] * size + c * plane, out + row * size + c * plane,
+                                                    samples: 1, stride: 0, plane: plane, scale: a, shift: b)
+                        }
+                    }
+                }
             }
-            labelsOut.append(labels[i])
         }
+        if let augmentation {
+            for row in samples.indices {
+                augmentation.apply(out + row * size, shape: sampleShape, background: { coefficients[$0].b },
+                                   generator: &generator)
+            }
+        }
+        labelsOut.removeAll(keepingCapacity: true)
+        for i in samples { labelsOut.append(labels[i]) }
     }
+
+    /// Batches of at least this many values are prepared over the pool; smaller ones on the
+    /// calling thread, where waking a worker would cost more than it saves.
+    static let valuesWorthThreads = 1 << 14
 }

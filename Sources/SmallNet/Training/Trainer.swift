@@ -185,7 +185,7 @@ public enum Trainer {
         while first < data.count {
             let last = Swift.min(first + batchSize, data.count)
             data.gather(order[first..<last], into: batch, labels: &labels, preprocessing: model.preprocessing,
-                        generator: &unused)
+                        generator: &unused, pool: pool)
             let logits = try model.forward(batch, pool: pool)
             try body(logits, labels, first)
             first = last
@@ -267,7 +267,7 @@ private struct TrainingRun {
         for step in 0..<stepsPerEpoch {
             let lo = step * batchSize, hi = Swift.min(lo + batchSize, train.count)
             train.gather(order[lo..<hi], into: batch, labels: &labels, preprocessing: model.preprocessing,
-                         augmentation: config.augmentation, generator: &generator)
+                         augmentation: config.augmentation, generator: &generator, pool: pool)
             rate = config.schedule.learningRate(base: plateau.map { Float($0.rate) } ?? baseRate,
                                                 step: globalStep, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
             optimizer.learningRate = rate
