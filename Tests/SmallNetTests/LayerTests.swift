@@ -80,6 +80,23 @@ final class LayerTests: XCTestCase {
         try checkGradients(bn, inputShape: [8, 13], training: false)
     }
 
+    /// A batch large enough to be normalised over the pool: the same outputs and running
+    /// statistics as on one thread, in training and eval.
+    func testBatchNorm1dOverThreadsMatchesOneThread() throws {
+        let n = 301, f = 67
+        XCTAssertGreaterThanOrEqual(n * f, BatchNorm.valuesWorthThreads)
+        let x = randomTensor([n, f], seed: 4)
+        func run(_ pool: ThreadPool?) throws -> [[Float]] {
+            let bn = try BatchNorm1d(f)
+            var g = RandomGenerator(seed: 8)
+            for i in 0..<f { bn.weight.value.data[i] = 1 + 0.3 * g.nextNormal(); bn.bias.value.data[i] = 0.2 * g.nextNormal() }
+            let trained = bn.forward(x, context: ExecutionContext(training: true, pool: pool)).values
+            let evaluated = bn.forward(x, context: ExecutionContext(training: false, pool: pool)).values
+            return [trained, evaluated, bn.runningMean.values, bn.runningVar.values]
+        }
+        XCTAssertEqual(try run(nil), try run(ThreadPool(threads: 2)))
+    }
+
     func testBatchNorm1dStatistics() throws {
         let bn = try BatchNorm1d(1)
         let x = try Tensor(shape: [4, 1], values: [1, 2, 3, 4])

@@ -131,7 +131,7 @@ public class BatchNorm: Layer {
         output.resize(input.shape)
         let (batch, update) = beginForward(input, training: context.training)
         if !planar {
-            featureForward(input, batch: n, batchStatistics: batch, update: update)
+            featureForward(input, batch: n, batchStatistics: batch, update: update, pool: context.pool)
         } else {
             planeForward(input, batch: n, plane: plane, batchStatistics: batch, update: update, pool: context.pool)
         }
@@ -153,7 +153,8 @@ public class BatchNorm: Layer {
 
     // MARK: Flat features (BatchNorm1d, M = 1): row by row
 
-    private func featureForward(_ input: Tensor, batch n: Int, batchStatistics batch: Bool, update: Bool) {
+    private func featureForward(_ input: Tensor, batch n: Int, batchStatistics batch: Bool, update: Bool,
+                                pool: ThreadPool?) {
         let f = channels, x = input.data, y = output.data, mean = batchMean.data, istd = inverseStd.data
         if batch {
             // Per feature Σx and Σx², exact in Double.
@@ -174,9 +175,16 @@ public class BatchNorm: Layer {
                 istd[j] = 1 / (runningVar.data[j] + eps).squareRoot()
             }
         }
-        kernels.featureNormalize(x, y, rows: n, features: f, gamma: weight.value.data, beta: bias.value.data, mean: mean,
-                                 inverseStd: istd)
+        // Each row by itself: the rows spread over the pool.
+        let gamma = weight.value.data, beta = bias.value.data
+        forEachRange(count: n, pool: n * f >= BatchNorm.valuesWorthThreads ? pool : nil) { rows in
+            kernels.featureNormalize(x + rows.lowerBound * f, y + rows.lowerBound * f, rows: rows.count, features: f,
+                                     gamma: gamma, beta: beta, mean: mean, inverseStd: istd)
+        }
     }
+
+    /// Rows of at least this many values in all are normalised over the pool.
+    static let valuesWorthThreads = 1 << 14
 
     private func featureBackward(_ dOut: Tensor, input: Tensor, batch n: Int, needInputGradient: Bool) {
         let f = channels, dy = dOut.data, x = input.data, mean = batchMean.data, istd = inverseStd.data
