@@ -137,6 +137,17 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(batch.shape, [2, 1, 2, 2])
         XCTAssertEqual(batch.values, [4, 5, 6, 7, 0, 1, 2, 3])
         XCTAssertEqual(out, [0, 1])
+        // Consecutive samples are a view of the dataset's floats; the next gather copies again.
+        data.gather([1], into: batch, labels: &out, generator: &g)
+        XCTAssertEqual(batch.shape, [1, 1, 2, 2])
+        XCTAssertEqual(batch.values, [4, 5, 6, 7])
+        XCTAssertEqual(out, [0])
+        guard case .floats(let stored) = data.pixels else { return XCTFail("float pixels") }
+        XCTAssertEqual(batch.data, stored.data + 4)
+        data.gather([1, 0], into: batch, labels: &out, generator: &g)
+        XCTAssertNotEqual(batch.data, stored.data)
+        XCTAssertEqual(batch.values, [4, 5, 6, 7, 0, 1, 2, 3])
+        XCTAssertEqual(stored.values, images)
         XCTAssertThrowsError(try images.withUnsafeBufferPointer { i in
             try [Int32(0)].withUnsafeBufferPointer { try Dataset(images: i, labels: $0, sampleShape: [1, 2, 2]) }
         })
@@ -158,8 +169,8 @@ final class DataTests: XCTestCase {
         let labels = (0..<n).map { _ in Int32(g.nextInt(below: 10)) }
         let raw = Dataset(sampleShape: shape, pixels: .bytes(bytes), labels: labels, classCount: 10, classNames: [],
                           preprocessing: try Preprocessing(pixelScale: 1 / 255, mean: [0.3, 0.5], std: [0.2, 0.4]))
-        let floats = Dataset(sampleShape: shape, pixels: .floats(bytes.map { Float($0) / 7 }), labels: labels,
-                             classCount: 10, classNames: [], preprocessing: .identity)
+        let floats = Dataset(sampleShape: shape, pixels: .floats(try Tensor(shape: [n] + shape, values: bytes.map { Float($0) / 7 })),
+                             labels: labels, classCount: 10, classNames: [], preprocessing: .identity)
         let indices = (0..<n).map { ($0 * 37) % n }[3...]
         XCTAssertGreaterThanOrEqual(indices.count * size, Dataset.valuesWorthThreads)
         let pool = ThreadPool(threads: 2)

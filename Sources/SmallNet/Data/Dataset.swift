@@ -10,7 +10,8 @@ import SmallNetKernels
 public final class Dataset {
     enum Pixels {
         case bytes([UInt8])
-        case floats([Float])
+        /// (N, C, H, W), never resized: batches of consecutive samples are views of it.
+        case floats(Tensor)
     }
 
     /// Per-sample shape (C, H, W).
@@ -61,7 +62,9 @@ public final class Dataset {
         for (i, v) in images.enumerated() where !v.isFinite {
             throw SmallNetError.invalidArgument("pixel \(i) is not finite (\(v))")
         }
-        self.init(sampleShape: sampleShape, pixels: .floats(Array(images)), labels: Array(labels),
+        let stored = Tensor(uncheckedShape: [labels.count] + sampleShape, count: images.count)
+        if let base = images.baseAddress { stored.data.update(from: base, count: images.count) }
+        self.init(sampleShape: sampleShape, pixels: .floats(stored), labels: Array(labels),
                   classCount: classCount, classNames: classNames, preprocessing: .identity)
     }
 
@@ -113,8 +116,8 @@ public final class Dataset {
             for i in indices { out.append(contentsOf: b[(i * size)..<((i + 1) * size)]) }
             newPixels = .bytes(out)
         case .floats(let f):
-            var out = [Float](); out.reserveCapacity(indices.count * size)
-            for i in indices { out.append(contentsOf: f[(i * size)..<((i + 1) * size)]) }
+            let out = Tensor(uncheckedShape: [indices.count] + sampleShape, count: indices.count * size)
+            for (row, i) in indices.enumerated() { (out.data + row * size).update(from: f.data + i * size, count: size) }
             newPixels = .floats(out)
         }
         return Dataset(sampleShape: sampleShape, pixels: newPixels, labels: indices.map { labels[$0] },
@@ -184,11 +187,20 @@ public final class Dataset {
     /// `preprocessing` (a model's) when given, else with the dataset's own; floats are used as given.
     /// The samples are prepared over `pool` (each by itself, so the batch is the same for any
     /// thread count); augmentation then draws from `generator` sample by sample, in order.
+    /// Consecutive float samples without augmentation are not copied: `batch` becomes a view of
+    /// the dataset's storage (read-only for the caller).
     func gather(_ indices: ArraySlice<Int>, into batch: Tensor, labels labelsOut: inout [Int32],
                 preprocessing modelPreprocessing: Preprocessing? = nil,
                 augmentation: Augmentation? = nil, generator: inout RandomGenerator, pool: ThreadPool? = nil) {
-        batch.resize([indices.count] + sampleShape)
         let size = sampleSize, channels = sampleShape[0], plane = size / channels
+        labelsOut.removeAll(keepingCapacity: true)
+        for i in indices { labelsOut.append(labels[i]) }
+        if case .floats(let floats) = pixels, augmentation == nil, let first = indices.first,
+           indices.elementsEqual(first..<(first + indices.count)) {
+            batch.view(of: floats, offset: first * size, shape: [indices.count] + sampleShape)
+            return
+        }
+        batch.resize([indices.count] + sampleShape)
         let prepare = isRaw ? (modelPreprocessing ?? preprocessing) : .identity
         let coefficients = (0..<channels).map { prepare.coefficients(channel: $0) }
         let samples = Array(indices), out = batch.data
@@ -207,16 +219,8 @@ public final class Dataset {
                 }
             }
         case .floats(let floats):
-            floats.withUnsafeBufferPointer { source in
-                let src = source.baseAddress!
-                forEachRange(count: samples.count, pool: spread) { rows in
-                    for row in rows {
-                        for (c, (a, b)) in coefficients.enumerated() {
-                            kernels.planeScaleShift(src + samples[row] * size + c * plane, out + row * size + c * plane,
-                                                    samples: 1, stride: 0, plane: plane, scale: a, shift: b)
-                        }
-                    }
-                }
+            forEachRange(count: samples.count, pool: spread) { rows in
+                for row in rows { (out + row * size).update(from: floats.data + samples[row] * size, count: size) }
             }
         }
         if let augmentation {
@@ -225,8 +229,6 @@ public final class Dataset {
                                    generator: &generator)
             }
         }
-        labelsOut.removeAll(keepingCapacity: true)
-        for i in samples { labelsOut.append(labels[i]) }
     }
 
     /// Batches of at least this many values are prepared over the pool; smaller ones on the

@@ -169,15 +169,18 @@ public func softmaxCrossEntropy(
     return (Float(r.total / r.weightSum), r.correct)
 }
 
-/// Row-wise softmax of (N, C) logits into `probabilities` (same shape).
-func softmax(_ logits: Tensor, into probabilities: UnsafeMutablePointer<Float>) {
-    let n = logits.shape[0], c = logits.shape[1]
-    for i in 0..<n {
-        let z = logits.data + i * c, p = probabilities + i * c
-        var maxZ = z[0]
-        for j in 1..<c { maxZ = Swift.max(maxZ, z[j]) }
-        var sum: Float = 0
-        for j in 0..<c { p[j] = _exp(z[j] - maxZ); sum += p[j] }
-        for j in 0..<c { p[j] /= sum }
+/// Row-wise softmax of (N, C) logits into `probabilities` (same shape); the rows spread over
+/// `pool` when there are enough of them (each row by itself, the same numbers either way).
+func softmax(_ logits: Tensor, into probabilities: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
+    let n = logits.shape[0], c = logits.shape[1], z0 = logits.data
+    forEachRange(count: n, pool: n * c >= 1 << 10 ? pool : nil) { rows in
+        for i in rows {
+            let z = z0 + i * c, p = probabilities + i * c
+            var maxZ = z[0]
+            for j in 1..<c { maxZ = Swift.max(maxZ, z[j]) }
+            var sum: Float = 0
+            for j in 0..<c { p[j] = _exp(z[j] - maxZ); sum += p[j] }
+            for j in 0..<c { p[j] /= sum }
+        }
     }
 }

@@ -86,12 +86,20 @@ public final class Tensor {
     /// valid while `other` keeps that storage, that is until `other`'s next `resize`.
     func view(of other: Tensor, shape newShape: [Int]) {
         precondition(newShape.reduce(1, *) == other.count, "a view keeps the element count")
+        view(of: other, offset: 0, shape: newShape)
+    }
+
+    /// Makes this tensor the elements offset..<offset + count of `other` under `newShape`, without
+    /// a copy (a batch of consecutive samples of a larger tensor); valid as `view(of:shape:)`.
+    func view(of other: Tensor, offset: Int, shape newShape: [Int]) {
+        let n = newShape.reduce(1, *)
+        precondition(offset >= 0 && n <= other.count - offset, "a view lies inside its source")
         if viewed == nil { UnsafeMutableRawPointer(data).deallocate() }
         viewed = other
-        data = other.data
-        capacity = other.capacity
+        data = other.data + offset
+        capacity = other.capacity - offset
         shape = newShape
-        count = other.count
+        count = n
     }
 
     /// `count` rounded up to whole 16-float vectors (at least one).

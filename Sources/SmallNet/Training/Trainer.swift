@@ -165,7 +165,7 @@ public enum Trainer {
         var out = [Float](repeating: 0, count: data.count * classes)
         try out.withUnsafeMutableBufferPointer { buffer in
             try forEachEvalBatch(model: model, data: data, batchSize: batchSize, pool: pool) { logits, _, first in
-                softmax(logits, into: buffer.baseAddress! + first * classes)
+                softmax(logits, into: buffer.baseAddress! + first * classes, pool: pool)
             }
         }
         return out
