@@ -39,15 +39,17 @@ extension Variant {
     }
     public static var vectorBits: Int { MemoryLayout<GemmVector>.size * 8 }
 
-    /// C = A·B (or += when `accumulate`) for the row tiles `rows` (of `rowTiling`) and column
-    /// panels `panels` (of `gemmNR` columns), over all of K in `gemmKC` blocks.
+    /// C = A·B (or += when `accumulate`, or bias + A·B) for the row tiles `rows` (of `rowTiling`)
+    /// and column panels `panels` (of `gemmNR` columns), over all of K in `gemmKC` blocks.
     ///
     /// Shape: A (M, K) row-major with row stride `lda`; B (K, N), stride `ldb`; C (M, N), stride
     /// `ldc`. A is read in place: the micro-kernel broadcasts A elements from its rows and loads
     /// two vectors of one B row per step. B panels are packed (one K block contiguous) when more
     /// than one row tile reads them, and always from a transposed B (`bTransposed`); partial
     /// tiles go through zero-padded scratch, and a last panel of at most one vector of columns
-    /// through a one-vector kernel.
+    /// through a one-vector kernel. Each K block's products are summed from zero, then added to
+    /// what C held (the previous blocks', or C's own when accumulating, or the bias row); a bias
+    /// therefore gives the numbers of C set to it and accumulated into.
     public static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>) {
         let m = o.m, n = o.n, k = o.k, a = o.a, lda = o.lda, b = o.b, ldb = o.ldb, c = o.c, ldc = o.ldc
         // Scratch for partial tiles: a zero-padded B panel and A tile, and a C tile.
@@ -61,6 +63,10 @@ extension Variant {
         while p0 < k {
             let kc = Swift.min(gemmKC, k - p0)
             let add = o.accumulate || p0 > 0
+            // What the block's sums are added to, row i at base + i·ldBase (nil: nothing).
+            let bias = p0 == 0 ? o.columnBias : nil
+            // After the last block, each tile is finished as soon as it is stored (still in L1).
+            let finish = p0 + kc == k ? o.epilogue : nil
             for panel in panels {
                 let j0 = panel * gemmNR
                 let nc = Swift.min(gemmNR, n - j0)
@@ -92,9 +98,11 @@ extension Variant {
                     let i0 = shortTile ? tiling.full * gemmMR + (tile - tiling.full) * (gemmMR - 1) : tile * gemmMR
                     let mc = shortTile ? gemmMR - 1 : Swift.min(gemmMR, m - i0)
                     let cOut = c + i0 * ldc + j0
+                    let base = add ? UnsafePointer(cOut) : bias.map { $0 + j0 }, ldBase = add ? ldc : 0
                     if shortTile && nc == gemmNR {
                         microKernel(rows: gemmMR - 1, k: kc, a: a + i0 * lda + p0, lda: lda, b: bPanel, ldb: bStride,
-                                    c: cOut, ldc: ldc, accumulate: add)
+                                    c: cOut, ldc: ldc, base: base, ldBase: ldBase)
+                        if let finish { finishTile(cOut, ldc, rows: mc, columns: j0..<(j0 + nc), finish) }
                         continue
                     }
                     var aTile = a + i0 * lda + p0
@@ -108,20 +116,50 @@ extension Variant {
                         aStride = kc
                     }
                     if mc == gemmMR && nc == gemmNR {
-                        microKernel(rows: gemmMR, k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cOut, ldc: ldc, accumulate: add)
+                        microKernel(rows: gemmMR, k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cOut, ldc: ldc,
+                                    base: base, ldBase: ldBase)
                     } else {
                         if half { halfMicroKernel(k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR) }
                         else { microKernel(rows: gemmMR, k: kc, a: aTile, lda: aStride, b: bPanel, ldb: bStride, c: cTile, ldc: gemmNR,
-                                           accumulate: false) }
+                                           base: nil, ldBase: 0) }
                         for i in 0..<mc {
                             let src = cTile + i * gemmNR, dst = cOut + i * ldc
-                            if add { for j in 0..<nc { dst[j] += src[j] } }
+                            if let base { let from = base + i * ldBase; for j in 0..<nc { dst[j] = from[j] + src[j] } }
                             else { dst.update(from: src, count: nc) }
                         }
                     }
+                    if let finish { finishTile(cOut, ldc, rows: mc, columns: j0..<(j0 + nc), finish) }
                 }
             }
             p0 += kc
+        }
+    }
+
+    /// Applies `e` to a stored tile of C: `rows` rows (`ldc` apart) of the columns `columns`,
+    /// whose first is at c. Each value gets the operations of `featureNormalize` then
+    /// `reluForward`, in 8 lanes and then one by one.
+    @inline(__always)
+    private static func finishTile(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, rows: Int, columns: Range<Int>,
+                                   _ e: GemmEpilogue) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>, _ j: Int) -> V { UnsafeRawPointer(p + j).loadUnaligned(as: V.self) }
+        let j0 = columns.lowerBound, width = columns.count, whole = width & ~7
+        for i in 0..<rows {
+            let row = c + i * ldc
+            var j = 0
+            while j < whole {
+                let t = UnsafeRawPointer(row + j).loadUnaligned(as: V.self), at = j0 + j
+                var y = load(e.gamma, at) * ((t - load(e.mean, at)) * load(e.inverseStd, at)) + load(e.beta, at)
+                if e.relu { y = y.replacing(with: 0, where: y .<= V()) }
+                UnsafeMutableRawPointer(row + j).storeBytes(of: y, as: V.self)
+                j += 8
+            }
+            while j < width {
+                let at = j0 + j
+                let y = e.gamma[at] * ((row[j] - e.mean[at]) * e.inverseStd[at]) + e.beta[at]
+                row[j] = e.relu && y <= 0 ? 0 : y
+                j += 1
+            }
         }
     }
 
@@ -134,14 +172,16 @@ extension Variant {
         if columns < width { for p in 0..<rows { (dst + p * width + columns).update(repeating: 0, count: width - columns) } }
     }
 
-    /// Stores two accumulators into row `row` of C, or adds them to it when `accumulate`.
+    /// Stores two accumulators into row `row` of C, added to row `row` of `base` (rows `ldBase`
+    /// apart: C itself when accumulating, a bias row with 0) when there is one.
     @inline(__always)
     private static func store(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ v0: GemmVector,
-                              _ v1: GemmVector, accumulate: Bool) {
+                              _ v1: GemmVector, base: UnsafePointer<Float>?, ldBase: Int) {
         let raw = UnsafeMutableRawPointer(c + row * ldc), bytes = MemoryLayout<GemmVector>.size
-        if accumulate {
-            raw.storeBytes(of: raw.loadUnaligned(as: GemmVector.self) + v0, as: GemmVector.self)
-            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: bytes, as: GemmVector.self) + v1, toByteOffset: bytes,
+        if let base {
+            let from = UnsafeRawPointer(base + row * ldBase)
+            raw.storeBytes(of: from.loadUnaligned(as: GemmVector.self) + v0, as: GemmVector.self)
+            raw.storeBytes(of: from.loadUnaligned(fromByteOffset: bytes, as: GemmVector.self) + v1, toByteOffset: bytes,
                            as: GemmVector.self)
         } else {
             raw.storeBytes(of: v0, as: GemmVector.self)
@@ -150,12 +190,12 @@ extension Variant {
     }
 
     #if SMALLNET_AVX512
-    /// C (rows, 2V) = A (rows, k) · B (k, 2V), or += when `accumulate`, for 8 rows (16 vector
+    /// C (rows, 2V) = base + A (rows, k) · B (k, 2V) (see `store`), for 8 rows (16 vector
     /// accumulators) or 7 (`rows` a constant at each call, so the eighth row's work is compiled out).
     @inline(__always)
     private static func microKernel(
         rows: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<Float>, ldc: Int, base: UnsafePointer<Float>?, ldBase: Int
     ) {
         typealias V = GemmVector
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
@@ -177,19 +217,19 @@ extension Variant {
             s = V(repeating: a6[p]); c60 = multiplyAdd(c60, s, b0); c61 = multiplyAdd(c61, s, b1)
             if rows == 8 { s = V(repeating: a7[p]); c70 = multiplyAdd(c70, s, b0); c71 = multiplyAdd(c71, s, b1) }
         }
-        store(c, ldc, 0, c00, c01, accumulate: accumulate); store(c, ldc, 1, c10, c11, accumulate: accumulate)
-        store(c, ldc, 2, c20, c21, accumulate: accumulate); store(c, ldc, 3, c30, c31, accumulate: accumulate)
-        store(c, ldc, 4, c40, c41, accumulate: accumulate); store(c, ldc, 5, c50, c51, accumulate: accumulate)
-        store(c, ldc, 6, c60, c61, accumulate: accumulate)
-        if rows == 8 { store(c, ldc, 7, c70, c71, accumulate: accumulate) }
+        store(c, ldc, 0, c00, c01, base: base, ldBase: ldBase); store(c, ldc, 1, c10, c11, base: base, ldBase: ldBase)
+        store(c, ldc, 2, c20, c21, base: base, ldBase: ldBase); store(c, ldc, 3, c30, c31, base: base, ldBase: ldBase)
+        store(c, ldc, 4, c40, c41, base: base, ldBase: ldBase); store(c, ldc, 5, c50, c51, base: base, ldBase: ldBase)
+        store(c, ldc, 6, c60, c61, base: base, ldBase: ldBase)
+        if rows == 8 { store(c, ldc, 7, c70, c71, base: base, ldBase: ldBase) }
     }
     #else
-    /// C (rows, 2V) = A (rows, k) · B (k, 2V), or += when `accumulate`, for 6 rows (12 vector
+    /// C (rows, 2V) = base + A (rows, k) · B (k, 2V) (see `store`), for 6 rows (12 vector
     /// accumulators) or 5 (`rows` a constant at each call, so the sixth row's work is compiled out).
     @inline(__always)
     private static func microKernel(
         rows: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<Float>, ldc: Int, base: UnsafePointer<Float>?, ldBase: Int
     ) {
         typealias V = GemmVector
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
@@ -217,10 +257,10 @@ extension Variant {
         var p = 0
         while p < k - 1 { step(); step(); p &+= 2 }
         if p < k { step() }
-        store(c, ldc, 0, c00, c01, accumulate: accumulate); store(c, ldc, 1, c10, c11, accumulate: accumulate)
-        store(c, ldc, 2, c20, c21, accumulate: accumulate); store(c, ldc, 3, c30, c31, accumulate: accumulate)
-        store(c, ldc, 4, c40, c41, accumulate: accumulate)
-        if rows == 6 { store(c, ldc, 5, c50, c51, accumulate: accumulate) }
+        store(c, ldc, 0, c00, c01, base: base, ldBase: ldBase); store(c, ldc, 1, c10, c11, base: base, ldBase: ldBase)
+        store(c, ldc, 2, c20, c21, base: base, ldBase: ldBase); store(c, ldc, 3, c30, c31, base: base, ldBase: ldBase)
+        store(c, ldc, 4, c40, c41, base: base, ldBase: ldBase)
+        if rows == 6 { store(c, ldc, 5, c50, c51, base: base, ldBase: ldBase) }
     }
     #endif
 

@@ -1,8 +1,9 @@
 // The operands of the kernels that take more than a few numbers: GEMM and the optimizer updates.
 
-/// The operands of C = A·B (or C += A·B when `accumulate`): A (M, K), B (K, N), C (M, N), all
-/// row-major with row strides `lda`, `ldb`, `ldc`; with `bTransposed`, B is stored as Bᵀ (N, K),
-/// row-major with row stride `ldb`.
+/// The operands of C = A·B (or C += A·B when `accumulate`, or C = bias + A·B with `columnBias`):
+/// A (M, K), B (K, N), C (M, N), all row-major with row strides `lda`, `ldb`, `ldc`; with
+/// `bTransposed`, B is stored as Bᵀ (N, K), row-major with row stride `ldb`; `columnBias` (N)
+/// is added to every row of C (as if C held it and `accumulate` were set).
 @frozen public struct GemmOperands {
     public let m, n, k: Int
     public let a: UnsafePointer<Float>, lda: Int
@@ -10,13 +11,33 @@
     public let c: UnsafeMutablePointer<Float>, ldc: Int
     public let accumulate: Bool
     public let bTransposed: Bool
+    public let columnBias: UnsafePointer<Float>?
+    /// Applied to each element of C once its sum is complete, as its tile is stored.
+    public let epilogue: GemmEpilogue?
 
     @inlinable public init(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bTransposed: Bool = false) {
+                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bTransposed: Bool = false,
+                           columnBias: UnsafePointer<Float>? = nil, epilogue: GemmEpilogue? = nil) {
+        precondition(columnBias == nil || !accumulate, "a bias starts C, which accumulating keeps")
         self.m = m; self.n = n; self.k = k
         self.a = a; self.lda = lda; self.b = b; self.ldb = ldb; self.c = c; self.ldc = ldc
         self.accumulate = accumulate
         self.bTransposed = bTransposed
+        self.columnBias = columnBias
+        self.epilogue = epilogue
+    }
+}
+
+/// A BatchNorm with fixed statistics, then optionally a ReLU, on each column j of a product's
+/// result t: y = γ_j·((t − μ_j)·σ⁻¹_j) + β_j, then max(0, y) when `relu` (0 for y ≤ 0, NaN kept),
+/// with the numbers of `featureNormalize` then `reluForward`. Each pointer holds N values.
+@frozen public struct GemmEpilogue {
+    public let gamma, beta, mean, inverseStd: UnsafePointer<Float>
+    public let relu: Bool
+
+    @inlinable public init(gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                           inverseStd: UnsafePointer<Float>, relu: Bool) {
+        self.gamma = gamma; self.beta = beta; self.mean = mean; self.inverseStd = inverseStd; self.relu = relu
     }
 }
 

@@ -1,4 +1,5 @@
-// The fused BatchNorm2d → ReLU → MaxPool2d step against the three layers run one by one.
+// The fused plan steps (BatchNorm2d → ReLU → MaxPool2d, a first convolution with its block,
+// Linear → BatchNorm1d → ReLU) against their layers run one by one.
 import XCTest
 @testable import SmallNet
 
@@ -140,6 +141,81 @@ final class FusedStepTests: XCTestCase {
         let logits = try model.forward(randomTensor([2, 2, 12, 12], seed: 3))
         model.fusesLayers = false
         XCTAssertThrowsError(try model.backward(try Tensor(shape: logits.shape)))
+    }
+
+    /// Linear → BatchNorm1d → ReLU twice (sizes with partial tiles and panels, one of at most
+    /// 8 columns; 300 inputs: two K blocks), dropout between, then a linear head.
+    private func fcn(inputs: Int = 300, hidden: [Int] = [37, 21], affine: Bool = true, trackRunningStats: Bool = true)
+        throws -> Sequential {
+        var g = RandomGenerator(seed: 6)
+        let model = try Sequential(inputShape: [inputs])
+        var width = inputs
+        for h in hidden {
+            try model.append(Linear(width, h, generator: &g))
+            try model.append(BatchNorm1d(h, affine: affine, trackRunningStats: trackRunningStats))
+            try model.append(ReLU())
+            try model.append(Dropout(p: 0.2))
+            width = h
+        }
+        try model.append(Linear(width, 3, generator: &g))
+        return model
+    }
+
+    func testThePlanRunsLinearBatchNorm1dReLUAsOneStep() throws {
+        let model = try fcn()
+        XCTAssertEqual(model.plan.map(\.layers), [0..<3, 3..<4, 4..<7, 7..<8, 8..<9])
+        XCTAssertEqual(model.plan[0].summary, "Linear(300 → 37) → BatchNorm1d(37) → ReLU")
+        XCTAssertTrue(model.plan[2] is LinearBatchNormReLU)
+        var g = RandomGenerator(seed: 2)
+        let reordered = try Sequential(inputShape: [5], layers: [Linear(5, 4, generator: &g), ReLU(), BatchNorm1d(4)])
+        XCTAssertEqual(reordered.plan.count, 3)
+        model.fusesLayers = false
+        XCTAssertEqual(model.plan.count, model.layers.count)
+    }
+
+    /// Training steps then eval passes, fused and unfused: the same logits, gradients, running
+    /// statistics and weights, bit for bit. Eval batches of 5 and fewer take the Linear's other
+    /// products (and so run layer by layer); larger ones one product with the epilogue. A
+    /// backward after a fused eval forward gives the unfused gradients.
+    func testLinearBatchNormReLUGivesTheUnfusedNumbersBitForBit() throws {
+        for (affine, track, threads) in [(true, true, 1), (true, true, 2), (false, true, 2), (true, false, 1)] {
+            let fused = try fcn(affine: affine, trackRunningStats: track)
+            let unfused = try fused.copy()
+            unfused.fusesLayers = false
+            let pool = threads > 1 ? ThreadPool(threads: threads) : nil
+            let what = "affine \(affine), running stats \(track), \(threads) threads"
+            let optimizers = try [fused, unfused].map { try SGD(parameters: $0.parameters, learningRate: 0.05, momentum: 0.9) }
+            func pass(_ model: Sequential, _ x: Tensor, _ labels: [Int32]) throws -> ([Float], [[Float]]) {
+                model.zeroGrad()
+                let logits = try model.forward(x, pool: pool)
+                let values = logits.values
+                let d = try Tensor(shape: logits.shape)
+                _ = try labels.withUnsafeBufferPointer { try softmaxCrossEntropy(logits: logits, labels: $0, dLogits: d) }
+                try model.backward(d, pool: pool)
+                return (values, model.parameters.map(\.grad.values))
+            }
+            for step in 0..<3 {
+                let x = randomTensor([40, 300], seed: UInt64(20 + step))
+                let labels = (0..<40).map { Int32(($0 * 7 + step) % 3) }
+                let results = try [fused, unfused].map { try pass($0, x, labels) }
+                XCTAssertEqual(results[0].0, results[1].0, "\(what): logits, step \(step)")
+                XCTAssertEqual(results[0].1, results[1].1, "\(what): gradients, step \(step)")
+                for optimizer in optimizers { optimizer.step(pool: pool) }
+            }
+            XCTAssertEqual(fused.namedBuffers.map(\.tensor.values), unfused.namedBuffers.map(\.tensor.values), what)
+            fused.isTraining = false
+            unfused.isTraining = false
+            for n in [2, 5, 6, 33, 300] {
+                let x = randomTensor([n, 300], seed: UInt64(n))
+                XCTAssertEqual(try fused.forward(x, pool: pool).values, try unfused.forward(x, pool: pool).values,
+                               "\(what): eval, batch \(n)")
+            }
+            let x = randomTensor([64, 300], seed: 5), labels = (0..<64).map { Int32($0 % 3) }
+            let results = try [fused, unfused].map { try pass($0, x, labels) }
+            XCTAssertEqual(results[0].0, results[1].0, "\(what): eval logits")
+            XCTAssertEqual(results[0].1, results[1].1, "\(what): gradients after an eval forward")
+            XCTAssertEqual(fused.namedBuffers.map(\.tensor.values), unfused.namedBuffers.map(\.tensor.values), what)
+        }
     }
 
     func testTheProfileHasOneRowPerStep() throws {

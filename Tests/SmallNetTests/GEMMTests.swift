@@ -50,6 +50,17 @@ final class GEMMTests: XCTestCase {
                         XCTAssertEqual(packed.map(\.bitPattern), direct.map(\.bitPattern),
                                        "C \(accumulate ? "+" : "")= A·Bᵀ \(m)×\(n)×\(k), \(variant.isa)")
                     }
+                    // C = bias + A·Bᵀ: the numbers of C set to the bias row and accumulated into.
+                    let bias = (0..<n).map { Float($0 % 5) - 1.75 }
+                    var preset = [Float](repeating: 0, count: m * n), biased = [Float](repeating: 9, count: m * n)
+                    for i in 0..<m { for j in 0..<n { preset[i * n + j] = bias[j] } }
+                    gemmTransposedB(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, c: &preset, ldc: n, accumulate: true,
+                                    pool: threads, variant: variant)
+                    bias.withUnsafeBufferPointer {
+                        gemmTransposedB(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, c: &biased, ldc: n, accumulate: false,
+                                        columnBias: $0.baseAddress, pool: threads, variant: variant)
+                    }
+                    XCTAssertEqual(biased.map(\.bitPattern), preset.map(\.bitPattern), "C = b + A·Bᵀ \(m)×\(n)×\(k), \(variant.isa)")
                 }
             }
         }

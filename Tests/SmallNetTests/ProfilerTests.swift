@@ -55,7 +55,10 @@ final class ProfilerTests: XCTestCase {
         let profile = try Profiler.profileInference(model: model, batchSize: 1, pool: nil, seconds: 0)
         XCTAssertFalse(profile.training)
         XCTAssertGreaterThanOrEqual(profile.rounds, 3)
-        XCTAssertEqual(profile.layers.map(\.summary), model.layerSummaries.map(\.summary))
+        // One row per plan step: each Linear → BatchNorm1d → ReLU is one product.
+        XCTAssertEqual(profile.layers.map(\.summary), model.plan.map(\.summary))
+        XCTAssertEqual(profile.layers.map(\.summary)[1], "Linear(784 → 61) → BatchNorm1d(61) → ReLU")
+        XCTAssertEqual(profile.layers.map(\.layerCount).reduce(0, +), model.layers.count)
         XCTAssertTrue(profile.layers.allSatisfy { $0.forwardSeconds > 0 && $0.backwardSeconds == 0 && $0.backwardFLOPs == 0 })
         XCTAssertEqual(profile.lossSeconds, 0)
         XCTAssertEqual(profile.optimizerSeconds, 0)

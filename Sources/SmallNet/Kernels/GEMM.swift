@@ -26,7 +26,20 @@ func gemm(_ operands: GemmOperands, pool: ThreadPool?, variant: any Kernels.Type
     let m = operands.m, n = operands.n, k = operands.k
     if m == 0 || n == 0 { return }
     if k == 0 {
-        if !operands.accumulate { for i in 0..<m { (operands.c + i * operands.ldc).update(repeating: 0, count: n) } }
+        if let bias = operands.columnBias {
+            for i in 0..<m { (operands.c + i * operands.ldc).update(from: bias, count: n) }
+        } else if !operands.accumulate {
+            for i in 0..<m { (operands.c + i * operands.ldc).update(repeating: 0, count: n) }
+        }
+        if let e = operands.epilogue {
+            for i in 0..<m {
+                let row = operands.c + i * operands.ldc
+                for j in 0..<n {
+                    let y = e.gamma[j] * ((row[j] - e.mean[j]) * e.inverseStd[j]) + e.beta[j]
+                    row[j] = e.relu && y <= 0 ? 0 : y
+                }
+            }
+        }
         return
     }
     let tile = variant.gemmTile
@@ -60,17 +73,19 @@ func gemmTransposedA(
     gemm(m: m, n: n, k: k, a: at, lda: k, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, pool: pool)
 }
 
-/// C = A·Bᵀ (or +=), with B stored as (N, K) row-major: `gemm` packing its B panels from Bᵀ
-/// (the same numbers as `gemm` on a transposed copy, without the copy).
+/// C = A·Bᵀ (or +=, or `columnBias` + A·Bᵀ; then `epilogue`), with B stored as (N, K) row-major:
+/// `gemm` packing its B panels from Bᵀ (the same numbers as `gemm` on a transposed copy, without
+/// the copy).
 func gemmTransposedB(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int,
-    accumulate: Bool, pool: ThreadPool?, variant: any Kernels.Type = kernels
+    accumulate: Bool, columnBias: UnsafePointer<Float>? = nil, epilogue: GemmEpilogue? = nil, pool: ThreadPool?,
+    variant: any Kernels.Type = kernels
 ) {
     gemm(GemmOperands(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate,
-                      bTransposed: true), pool: pool, variant: variant)
+                      bTransposed: true, columnBias: columnBias, epilogue: epilogue), pool: pool, variant: variant)
 }
 
 /// dst (cols, rows) = srcᵀ, with src (rows, cols).

@@ -170,10 +170,7 @@ public class BatchNorm: Layer {
                 istd[j] = Float(1 / (variance + Double(eps)).squareRoot())
             }
         } else {
-            for j in 0..<f {
-                mean[j] = runningMean.data[j]
-                istd[j] = 1 / (runningVar.data[j] + eps).squareRoot()
-            }
+            useRunningStatistics()
         }
         // Each row by itself: the rows spread over the pool.
         let gamma = weight.value.data, beta = bias.value.data
@@ -185,6 +182,25 @@ public class BatchNorm: Layer {
 
     /// Rows of at least this many values in all are normalised over the pool.
     static let valuesWorthThreads = 1 << 14
+
+    /// μ and σ⁻¹ of the coming pass from the running statistics: σ⁻¹ = 1 / √(running var + ε).
+    private func useRunningStatistics() {
+        let mean = batchMean.data, istd = inverseStd.data
+        for j in 0..<channels {
+            mean[j] = runningMean.data[j]
+            istd[j] = 1 / (runningVar.data[j] + eps).squareRoot()
+        }
+    }
+
+    /// The eval-mode forward of BatchNorm1d (then a ReLU when `relu`) as a product's epilogue
+    /// (`Linear.forward(_:finishing:into:pool:)`), or nil when eval mode takes batch statistics.
+    /// The pointers stay valid until this layer's next pass. Keeps nothing for backward.
+    func runningStatisticsEpilogue(relu: Bool) -> GemmEpilogue? {
+        guard !planar, !usesBatchStatistics(training: false) else { return nil }
+        useRunningStatistics()
+        return GemmEpilogue(gamma: weight.value.data, beta: bias.value.data, mean: batchMean.data,
+                            inverseStd: inverseStd.data, relu: relu)
+    }
 
     private func featureBackward(_ dOut: Tensor, input: Tensor, batch n: Int, needInputGradient: Bool) {
         let f = channels, dy = dOut.data, x = input.data, mean = batchMean.data, istd = inverseStd.data

@@ -66,8 +66,9 @@ public final class Linear: Layer {
                             bias: bias?.value.data, output: y, ldy: outFeatures)
             return output
         }
-        // Both ways transpose one operand first; take the one that moves fewer floats.
-        if n * (inFeatures + outFeatures) < outFeatures * inFeatures {
+        if takesDirectProduct(batch: n) {
+            directProduct(input, into: y, epilogue: nil, pool: context.pool)
+        } else {
             // yᵀ (OUT, N) = W (OUT, IN) · xᵀ (IN, N), then y = (yᵀ)ᵀ + b
             scratch.resize([outFeatures, n])
             gemmTransposedB(m: outFeatures, n: n, k: inFeatures, a: w, lda: inFeatures, b: input.data, ldb: inFeatures,
@@ -76,16 +77,34 @@ public final class Linear: Layer {
             if let b = bias?.value.data {
                 for i in 0..<n { kernels.addInPlace(y + i * outFeatures, b, count: outFeatures) }
             }
-        } else {
-            // y (N, OUT) = b + x (N, IN) · Wᵀ (IN, OUT)
-            if let b = bias?.value.data {
-                for i in 0..<n { (y + i * outFeatures).update(from: b, count: outFeatures) }
-            }
-            gemmTransposedB(m: n, n: outFeatures, k: inFeatures, a: input.data, lda: inFeatures,
-                            b: w, ldb: inFeatures, c: y, ldc: outFeatures,
-                            accumulate: bias != nil, pool: context.pool)
         }
         return output
+    }
+
+    /// Whether `forward` computes a batch of `n` as one product y = b + x·Wᵀ with Wᵀ's panels
+    /// packed from W (else yᵀ = W·xᵀ, or dot products for a few samples): both ways transpose
+    /// one operand, and this one moves fewer floats when n·(IN + OUT) ≥ OUT·IN.
+    func takesDirectProduct(batch n: Int) -> Bool {
+        n > Linear.fewSamples && n * (inFeatures + outFeatures) >= outFeatures * inFeatures
+    }
+
+    /// y (N, OUT) = b + x (N, IN) · Wᵀ (IN, OUT), the bias added and `epilogue` applied as each
+    /// tile of y is stored.
+    private func directProduct(_ input: Tensor, into y: UnsafeMutablePointer<Float>, epilogue: GemmEpilogue?,
+                               pool: ThreadPool?) {
+        gemmTransposedB(m: batchSize(input), n: outFeatures, k: inFeatures, a: input.data, lda: inFeatures,
+                        b: weight.value.data, ldb: inFeatures, c: y, ldc: outFeatures, accumulate: false,
+                        columnBias: bias?.value.data, epilogue: epilogue, pool: pool)
+    }
+
+    /// epilogue(x·Wᵀ + b) into `output` (resized to (N, OUT)), for a batch that `takesDirectProduct`:
+    /// the numbers of `forward` followed by the epilogue's layers, without writing x·Wᵀ + b out.
+    /// Keeps nothing for backward.
+    func forward(_ input: Tensor, finishing epilogue: GemmEpilogue, into output: Tensor, pool: ThreadPool?) {
+        let n = batchSize(input)
+        precondition(takesDirectProduct(batch: n), "a finished forward needs the direct product")
+        output.resize([n, outFeatures])
+        directProduct(input, into: output.data, epilogue: epilogue, pool: pool)
     }
 
     public func backward(_ dOut: Tensor, needInputGradient: Bool, context: ExecutionContext) -> Tensor? {
