@@ -18,7 +18,7 @@ final class GEMMTests: XCTestCase {
     func testAllProductsOnEdgeShapes() {
         let pool = ThreadPool(threads: 2)
         for (m, n, k) in [(1, 1, 1), (8, 32, 5), (9, 33, 257), (64, 10, 128), (13, 70, 300), (130, 7, 3), (3, 200, 600),
-                          (20, 221, 784)] {
+                          (20, 221, 784), (256, 61, 300)] {
             let a = randomTensor([m, k], seed: UInt64(m * 7 + k)).values
             let b = randomTensor([k, n], seed: UInt64(n * 3 + k)).values
             let expected = naive(m, n, k, a, b)
@@ -61,6 +61,13 @@ final class GEMMTests: XCTestCase {
                                         columnBias: $0.baseAddress, pool: threads, variant: variant)
                     }
                     XCTAssertEqual(biased.map(\.bitPattern), preset.map(\.bitPattern), "C = b + A·Bᵀ \(m)×\(n)×\(k), \(variant.isa)")
+                    // Split by rows: the same numbers.
+                    var byRows = [Float](repeating: 3, count: m * n)
+                    bias.withUnsafeBufferPointer {
+                        gemmTransposedB(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: k, c: &byRows, ldc: n, accumulate: false,
+                                        columnBias: $0.baseAddress, pool: threads, variant: variant, byRows: true)
+                    }
+                    XCTAssertEqual(byRows.map(\.bitPattern), preset.map(\.bitPattern), "by rows \(m)×\(n)×\(k), \(variant.isa)")
                 }
             }
         }

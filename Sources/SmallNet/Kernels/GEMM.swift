@@ -21,8 +21,11 @@ func gemm(
          pool: pool, variant: variant)
 }
 
-/// C = A·B (or +=) for `operands` (B stored as Bᵀ when `bTransposed`), split over the pool.
-func gemm(_ operands: GemmOperands, pool: ThreadPool?, variant: any Kernels.Type = kernels) {
+/// C = A·B (or +=) for `operands` (B stored as Bᵀ when `bTransposed`), split over the pool: by
+/// column panels when there are enough of them, else by row tiles; with `byRows`, by row tiles
+/// whenever each thread gets four or more (each thread then reads only its rows of A and writes
+/// whole rows of C: for a batch of samples in A, the rows the thread wrote the layer before).
+func gemm(_ operands: GemmOperands, pool: ThreadPool?, variant: any Kernels.Type = kernels, byRows: Bool = false) {
     let m = operands.m, n = operands.n, k = operands.k
     if m == 0 || n == 0 { return }
     if k == 0 {
@@ -50,7 +53,7 @@ func gemm(_ operands: GemmOperands, pool: ThreadPool?, variant: any Kernels.Type
         variant.gemmBlock(operands, rows: 0..<tiles, panels: 0..<panels)
         return
     }
-    let splitPanels = panels >= threads || panels >= tiles
+    let splitPanels = byRows && tiles >= 4 * threads ? false : (panels >= threads || panels >= tiles)
     let units = splitPanels ? panels : tiles
     let parts = Swift.min(threads, units)
     pool.run(parts: parts) { t in
@@ -82,10 +85,11 @@ func gemmTransposedB(
     b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool, columnBias: UnsafePointer<Float>? = nil, epilogue: GemmEpilogue? = nil, pool: ThreadPool?,
-    variant: any Kernels.Type = kernels
+    variant: any Kernels.Type = kernels, byRows: Bool = false
 ) {
     gemm(GemmOperands(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate,
-                      bTransposed: true, columnBias: columnBias, epilogue: epilogue), pool: pool, variant: variant)
+                      bTransposed: true, columnBias: columnBias, epilogue: epilogue), pool: pool, variant: variant,
+         byRows: byRows)
 }
 
 /// dst (cols, rows) = srcᵀ, with src (rows, cols).

@@ -89,12 +89,15 @@ public final class Linear: Layer {
     }
 
     /// y (N, OUT) = b + x (N, IN) · Wᵀ (IN, OUT), the bias added and `epilogue` applied as each
-    /// tile of y is stored.
+    /// tile of y is stored; the samples split over the threads (each packs all of Wᵀ, and reads
+    /// and writes only its own samples). Measured with `smallnet profile --arch fcn --budget
+    /// 200000 --batch-size 256 --inference`, 2 threads, three alternating rounds: 243–280K
+    /// images/s split by column panels, 276–301K by samples.
     private func directProduct(_ input: Tensor, into y: UnsafeMutablePointer<Float>, epilogue: GemmEpilogue?,
                                pool: ThreadPool?) {
         gemmTransposedB(m: batchSize(input), n: outFeatures, k: inFeatures, a: input.data, lda: inFeatures,
                         b: weight.value.data, ldb: inFeatures, c: y, ldc: outFeatures, accumulate: false,
-                        columnBias: bias?.value.data, epilogue: epilogue, pool: pool)
+                        columnBias: bias?.value.data, epilogue: epilogue, pool: pool, byRows: true)
     }
 
     /// epilogue(x·Wᵀ + b) into `output` (resized to (N, OUT)), for a batch that `takesDirectProduct`:
