@@ -145,19 +145,25 @@ def test_ctrl_c_stops_training_and_raises_keyboard_interrupt(data):
     import signal
 
     train, _ = data
-    with make_model() as model:
-        calls = []
+    # Python's own Ctrl-C handler, as in an interactive session (a process started in the
+    # background by a non-interactive shell starts with SIGINT ignored, which fit leaves alone).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with make_model() as model:
+            calls = []
 
-        def interrupt(info):
-            calls.append(info)
-            if len(calls) == 3:
-                os.kill(os.getpid(), signal.SIGINT)
+            def interrupt(info):
+                calls.append(info)
+                if len(calls) == 3:
+                    os.kill(os.getpid(), signal.SIGINT)
 
-        with pytest.raises(KeyboardInterrupt):
-            model.fit(train, epochs=3, batch_size=64, progress=interrupt)
-        assert len(calls) <= 4
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        assert model.n_params > 0
+            with pytest.raises(KeyboardInterrupt):
+                model.fit(train, epochs=3, batch_size=64, progress=interrupt)
+            assert len(calls) <= 4
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            assert model.n_params > 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_tqdm_progress(data, capsys):

@@ -34,15 +34,6 @@ func gemm(_ operands: GemmOperands, pool: ThreadPool?, variant: any Kernels.Type
         } else if !operands.accumulate {
             for i in 0..<m { (operands.c + i * operands.ldc).update(repeating: 0, count: n) }
         }
-        if let e = operands.epilogue {
-            for i in 0..<m {
-                let row = operands.c + i * operands.ldc
-                for j in 0..<n {
-                    let y = e.gamma[j] * ((row[j] - e.mean[j]) * e.inverseStd[j]) + e.beta[j]
-                    row[j] = e.relu && y <= 0 ? 0 : y
-                }
-            }
-        }
         return
     }
     let tile = variant.gemmTile
