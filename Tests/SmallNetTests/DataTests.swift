@@ -172,7 +172,7 @@ final class DataTests: XCTestCase {
         let floats = Dataset(sampleShape: shape, pixels: .floats(try Tensor(shape: [n] + shape, values: bytes.map { Float($0) / 7 })),
                              labels: labels, classCount: 10, classNames: [], preprocessing: .identity)
         let indices = (0..<n).map { ($0 * 37) % n }[3...]
-        XCTAssertGreaterThanOrEqual(indices.count * size, Dataset.valuesWorthThreads)
+        XCTAssertGreaterThanOrEqual(indices.count * size, valuesWorthThreads)
         let pool = ThreadPool(threads: 2)
         for data in [raw, floats] {
             for augmentation in [nil, try Augmentation(cropPadding: 2, horizontalFlip: true)] {

@@ -84,7 +84,7 @@ final class LayerTests: XCTestCase {
     /// statistics as on one thread, in training and eval.
     func testBatchNorm1dOverThreadsMatchesOneThread() throws {
         let n = 301, f = 67
-        XCTAssertGreaterThanOrEqual(n * f, BatchNorm.valuesWorthThreads)
+        XCTAssertGreaterThanOrEqual(n * f, valuesWorthThreads)
         let x = randomTensor([n, f], seed: 4)
         func run(_ pool: ThreadPool?) throws -> [[Float]] {
             let bn = try BatchNorm1d(f)

@@ -204,7 +204,7 @@ public final class Dataset {
         let prepare = isRaw ? (modelPreprocessing ?? preprocessing) : .identity
         let coefficients = (0..<channels).map { prepare.coefficients(channel: $0) }
         let samples = Array(indices), out = batch.data
-        let spread = samples.count * size >= Dataset.valuesWorthThreads ? pool : nil
+        let spread = samples.count * size >= valuesWorthThreads ? pool : nil
         switch pixels {
         case .bytes(let bytes):
             bytes.withUnsafeBufferPointer { source in
@@ -230,8 +230,4 @@ public final class Dataset {
             }
         }
     }
-
-    /// Batches of at least this many values are prepared over the pool; smaller ones on the
-    /// calling thread, where waking a worker would cost more than it saves.
-    static let valuesWorthThreads = 1 << 14
 }

@@ -38,10 +38,14 @@ func forEachPlane(samples n: Int, channels c: Int, pool: ThreadPool?, _ body: (I
     }
 }
 
+/// Work over fewer values than this runs on the calling thread: waking a worker would cost
+/// about what it saves.
+let valuesWorthThreads = 1 << 14
+
 /// Calls `body(range)` over disjoint ranges covering 0..<count, one per thread, each starting
 /// on a 16-element boundary; small counts run on the calling thread alone.
 func forEachChunk(count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
-    let parts = count >= 1 << 14 ? Swift.min(pool?.threadCount ?? 1, count / 16) : 1
+    let parts = count >= valuesWorthThreads ? Swift.min(pool?.threadCount ?? 1, count / 16) : 1
     if let pool, parts > 1 {
         pool.run(parts: parts) { t in
             let lo = (count * t / parts) & ~15, hi = t == parts - 1 ? count : (count * (t + 1) / parts) & ~15

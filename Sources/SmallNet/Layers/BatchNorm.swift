@@ -174,14 +174,11 @@ public class BatchNorm: Layer {
         }
         // Each row by itself: the rows spread over the pool.
         let gamma = weight.value.data, beta = bias.value.data
-        forEachRange(count: n, pool: n * f >= BatchNorm.valuesWorthThreads ? pool : nil) { rows in
+        forEachRange(count: n, pool: n * f >= valuesWorthThreads ? pool : nil) { rows in
             kernels.featureNormalize(x + rows.lowerBound * f, y + rows.lowerBound * f, rows: rows.count, features: f,
                                      gamma: gamma, beta: beta, mean: mean, inverseStd: istd)
         }
     }
-
-    /// Rows of at least this many values in all are normalised over the pool.
-    static let valuesWorthThreads = 1 << 14
 
     /// μ and σ⁻¹ of the coming pass from the running statistics: σ⁻¹ = 1 / √(running var + ε).
     private func useRunningStatistics() {

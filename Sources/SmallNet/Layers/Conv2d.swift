@@ -291,7 +291,7 @@ public final class Conv2d: Layer {
     private func addGroupGradients(groups: Int, pool: ThreadPool?) {
         let cout = outChannels, k = dWeightT[0].count / cout
         let total = dWeightT[0].data, partials = dWeightT[1..<groups].map(\.data), dW = weight.grad.data
-        forEachRange(count: k, pool: k * cout >= 1 << 14 ? pool : nil) { rows in
+        forEachRange(count: k, pool: k * cout >= valuesWorthThreads ? pool : nil) { rows in
             let first = rows.lowerBound * cout, count = rows.count * cout
             for partial in partials { kernels.addInPlace(total + first, partial + first, count: count) }
             for o in 0..<cout { for j in rows { dW[o * k + j] += total[j * cout + o] } }

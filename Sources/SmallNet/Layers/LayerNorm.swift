@@ -69,7 +69,7 @@ public final class LayerNorm: Layer {
         let x = input.data, y = output.data, xh = normalized.data
         let g = weight?.value.data, b = bias?.value.data
         inverseStd.withUnsafeMutableBufferPointer { istd in
-            forEachRange(count: groups, pool: input.count >= 1 << 14 ? context.pool : nil) { range in
+            forEachRange(count: groups, pool: input.count >= valuesWorthThreads ? context.pool : nil) { range in
                 for r in range {
                     let xr = x + r * m, xhr = xh + r * m, yr = y + r * m
                     // Mean and biased variance in Double, two passes.
@@ -107,7 +107,7 @@ public final class LayerNorm: Layer {
         let dx = dInput.data, g = weight?.value.data
         let invM = 1 / Float(m)
         inverseStd.withUnsafeBufferPointer { istd in
-            forEachRange(count: groups, pool: dOut.count >= 1 << 14 ? context.pool : nil) { range in
+            forEachRange(count: groups, pool: dOut.count >= valuesWorthThreads ? context.pool : nil) { range in
                 for r in range {
                     let d = dy + r * m, xr = xh + r * m, o = dx + r * m
                     var sumG: Float = 0, sumGX: Float = 0

@@ -29,7 +29,7 @@ public final class LogSoftmax: Layer {
         output.resize(input.shape)
         let n = batchSize(input), f = n == 0 ? 0 : input.count / n
         let x = input.data, y = output.data
-        forEachRange(count: n, pool: input.count >= 1 << 14 ? context.pool : nil) { rows in
+        forEachRange(count: n, pool: input.count >= valuesWorthThreads ? context.pool : nil) { rows in
             for r in rows {
                 let xr = x + r * f, yr = y + r * f
                 let m = rowMax(xr, count: f)
@@ -47,7 +47,7 @@ public final class LogSoftmax: Layer {
         dInput.resize(dOut.shape)
         let n = batchSize(dOut), f = n == 0 ? 0 : dOut.count / n
         let y = output.data, dy = dOut.data, dx = dInput.data
-        forEachRange(count: n, pool: dOut.count >= 1 << 14 ? context.pool : nil) { rows in
+        forEachRange(count: n, pool: dOut.count >= valuesWorthThreads ? context.pool : nil) { rows in
             for r in rows {
                 let yr = y + r * f, dyr = dy + r * f, dxr = dx + r * f
                 var s: Float = 0
