@@ -141,57 +141,59 @@ extension Variant {
     /// 7×7 and 14×14 planes the per-tap edge work of the shifted copies cost more than the copies.
     static var smallPlane: Int { 1024 }
 
-    /// Calls `body(rowMasks, columnMasks, bordered, border)` with the masks of a "same" window:
-    /// for each tap offset d in −p...p, rowMasks[(d + p)·n + q] is −1 where pixel q's row plus d
-    /// is inside the image, else 0 (columnMasks the same for columns), n = the plane rounded up
-    /// to whole 16-value vectors (0 beyond the plane); and a scratch plane with `border` values
-    /// of zeros on each side and beyond the plane.
+    /// Calls `body(masks, bordered, border)` with the tap masks of a "same" window: for tap
+    /// t = i·k + j, masks[t·n + q] is all ones where pixel q shifted by the tap (i − p, j − p) is
+    /// inside the image, else 0, n = the plane rounded up to whole 16-value vectors (0 beyond the
+    /// plane); and a scratch plane with `border` values of zeros on each side and beyond the plane.
+    /// Each mask is a run of whole rows, each row a run of columns: no division per pixel.
     @inline(__always)
-    private static func withSameWindowMasks(_ g: WindowGeometry,
-                                            _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafeMutablePointer<Float>,
-                                                     Int) -> Void) {
+    private static func withSameTapMasks(_ g: WindowGeometry,
+                                         _ body: (UnsafePointer<UInt32>, UnsafeMutablePointer<Float>, Int) -> Void) {
         let w = g.width, h = g.height, plane = g.inPlane, p = g.padding, k = 2 * p + 1
         let padded = (plane + 15) & ~15, border = p * w + p
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * k * padded) { masks in
-            let rows = masks.baseAddress!, columns = rows + k * padded
-            for d in -p...p {
-                let r = rows + (d + p) * padded, c = columns + (d + p) * padded
-                for q in 0..<padded {
-                    let y = q / w + d, x = q % w + d
-                    r[q] = q < plane && y >= 0 && y < h ? -1 : 0
-                    c[q] = q < plane && x >= 0 && x < w ? -1 : 0
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: k * k * padded) { buffer in
+            let masks = buffer.baseAddress!
+            masks.initialize(repeating: 0, count: k * k * padded)
+            for i in 0..<k {
+                let dy = i - p
+                for j in 0..<k {
+                    let dx = j - p, mask = masks + (i * k + j) * padded
+                    let columns = Swift.max(0, -dx)..<Swift.max(0, Swift.min(w, w - dx))
+                    guard !columns.isEmpty else { continue }
+                    for y in Swift.max(0, -dy)..<Swift.max(0, Swift.min(h, h - dy)) {
+                        (mask + y * w + columns.lowerBound).update(repeating: ~0, count: columns.count)
+                    }
                 }
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: border + padded + border) { scratch in
                 let bordered = scratch.baseAddress!
                 bordered.initialize(repeating: 0, count: border + padded + border)
-                body(rows, columns, bordered, border)
+                body(masks, bordered, border)
             }
         }
     }
 
-    /// Calls `body(row, shift, rows, columns)` for each tap (i, j) of channel c of a "same"
-    /// window, in order: its row of col, the shift (i − p)·W + (j − p) of its pixels within the
-    /// plane, and its row and column masks (from `withSameWindowMasks`).
+    /// Calls `body(row, shift, mask)` for each tap (i, j) of channel c of a "same" window, in
+    /// order: its row of col, the shift (i − p)·W + (j − p) of its pixels within the plane, and its
+    /// mask (from `withSameTapMasks`).
     @inline(__always)
     private static func forEachSameTap(_ g: WindowGeometry, channel c: Int, col: UnsafeMutablePointer<Float>, ld: Int,
-                                       _ rowMasks: UnsafePointer<Int32>, _ columnMasks: UnsafePointer<Int32>,
-                                       _ body: (UnsafeMutablePointer<Float>, Int, UnsafePointer<Int32>,
-                                                UnsafePointer<Int32>) -> Void) {
+                                       _ masks: UnsafePointer<UInt32>,
+                                       _ body: (UnsafeMutablePointer<Float>, Int, UnsafePointer<UInt32>) -> Void) {
         let w = g.width, p = g.padding, k = 2 * p + 1, padded = (g.inPlane + 15) & ~15
         for i in 0..<k {
             for j in 0..<k {
-                body(col + ((c * k + i) * k + j) * ld, (i - p) * w + (j - p), rowMasks + i * padded, columnMasks + j * padded)
+                body(col + ((c * k + i) * k + j) * ld, (i - p) * w + (j - p), masks + (i * k + j) * padded)
             }
         }
     }
 
-    /// Whether tap (dy, dx) of pixels q..<q + 16 is inside the image, from the masks.
+    /// 16 floats at p with the bits of those whose mask is 0 cleared (to +0).
     @inline(__always)
-    private static func tapInside(_ rows: UnsafePointer<Int32>, _ columns: UnsafePointer<Int32>, _ q: Int)
-        -> SIMDMask<SIMD16<Int32>> {
-        (UnsafeRawPointer(rows + q).loadUnaligned(as: SIMD16<Int32>.self)
-            & UnsafeRawPointer(columns + q).loadUnaligned(as: SIMD16<Int32>.self)) .!= SIMD16<Int32>()
+    private static func masked16(_ p: UnsafePointer<Float>, _ mask: UnsafePointer<UInt32>) -> Vec16 {
+        let bits = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt32>.self)
+            & UnsafeRawPointer(mask).loadUnaligned(as: SIMD16<UInt32>.self)
+        return unsafeBitCast(bits, to: Vec16.self)
     }
 
     /// `im2colSameShape` for planes of at most `smallPlane` values: each channel's plane copied
@@ -200,18 +202,17 @@ extension Variant {
     private static func im2colSmallPlane(_ g: WindowGeometry, image: UnsafePointer<Float>,
                                          col: UnsafeMutablePointer<Float>, ld: Int) {
         let plane = g.inPlane, whole = plane & ~15
-        withSameWindowMasks(g) { rowMasks, columnMasks, bordered, border in
+        withSameTapMasks(g) { masks, bordered, border in
             let center = bordered + border
             for c in 0..<g.channels {
                 copy(center, image + c * plane, count: plane)
-                forEachSameTap(g, channel: c, col: col, ld: ld, rowMasks, columnMasks) { row, shift, rows, columns in
+                forEachSameTap(g, channel: c, col: col, ld: ld, masks) { row, shift, mask in
                     var q = 0
                     while q < whole {
-                        let v = load16(center + q + shift)
-                        store16(v.replacing(with: 0, where: .!tapInside(rows, columns, q)), row + q)
+                        store16(masked16(center + q + shift, mask + q), row + q)
                         q += 16
                     }
-                    while q < plane { row[q] = rows[q] & columns[q] != 0 ? center[q + shift] : 0; q += 1 }
+                    while q < plane { row[q] = mask[q] != 0 ? center[q + shift] : 0; q += 1 }
                 }
             }
         }
@@ -224,20 +225,19 @@ extension Variant {
     private static func col2imSmallPlane(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
                                          image: UnsafeMutablePointer<Float>) {
         let plane = g.inPlane, whole = plane & ~15
-        withSameWindowMasks(g) { rowMasks, columnMasks, bordered, border in
+        withSameTapMasks(g) { masks, bordered, border in
             let center = bordered + border
             for c in 0..<g.channels {
                 let dst = image + c * plane
                 copy(center, dst, count: plane)
-                forEachSameTap(g, channel: c, col: col, ld: ld, rowMasks, columnMasks) { row, shift, rows, columns in
+                forEachSameTap(g, channel: c, col: col, ld: ld, masks) { row, shift, mask in
                     var q = 0
                     while q < whole {
-                        let v = load16(row + q).replacing(with: 0, where: .!tapInside(rows, columns, q))
-                        store16(load16(center + q + shift) + v, center + q + shift)
+                        store16(load16(center + q + shift) + masked16(row + q, mask + q), center + q + shift)
                         q += 16
                     }
                     while q < plane {
-                        if rows[q] & columns[q] != 0 { center[q + shift] += row[q] }
+                        if mask[q] != 0 { center[q + shift] += row[q] }
                         q += 1
                     }
                 }
