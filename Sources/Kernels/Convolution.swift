@@ -2,6 +2,14 @@
 // and the direct convolution of single-channel images.
 import SmallNetKernels
 
+/// The output channels the direct convolution's weight gradient sums at once: a whole vector
+/// register.
+#if SMALLNET_AVX512
+typealias ChannelVector = SIMD16<Float>
+#else
+typealias ChannelVector = SIMD8<Float>
+#endif
+
 extension Variant {
     /// col (C·kh·kw, Ho·Wo) ← the patches of image (C, H, W); out-of-image taps are 0.
     /// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p]; rows are `ld`
@@ -321,7 +329,8 @@ extension Variant {
     /// y (Cout, H·W) = b + Σ_t w[·, t] · tap_t, for the T = k·k taps of `planes`.
     ///
     /// Shapes: weight (Cout, T) row-major (PyTorch's (Cout, 1, k, k)); bias (Cout) or nil.
-    /// Four output channels share each tap load.
+    /// Eight output channels share each tap load: eight independent sums keep both FMA units
+    /// busy (past Cout, the last channel is computed again and not written).
     public static func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
                                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                                 outChannels: Int, output: UnsafeMutablePointer<Float>) {
@@ -337,26 +346,35 @@ extension Variant {
                 }
                 var o = 0
                 while o < outChannels {
-                    let block = Swift.min(4, outChannels - o)
-                    let w0 = weight + o * taps
-                    let w1 = weight + (o + Swift.min(1, block - 1)) * taps
-                    let w2 = weight + (o + Swift.min(2, block - 1)) * taps
-                    let w3 = weight + (o + Swift.min(3, block - 1)) * taps
-                    var a0 = Vec16(repeating: bias?[o] ?? 0)
-                    var a1 = Vec16(repeating: bias?[o + Swift.min(1, block - 1)] ?? 0)
-                    var a2 = Vec16(repeating: bias?[o + Swift.min(2, block - 1)] ?? 0)
-                    var a3 = Vec16(repeating: bias?[o + Swift.min(3, block - 1)] ?? 0)
+                    let block = Swift.min(8, outChannels - o)
+                    /// Channel o + i of the block (the last one again past Cout).
+                    @inline(__always) func channel(_ i: Int) -> Int { o + Swift.min(i, block - 1) }
+                    let w0 = weight + channel(0) * taps, w1 = weight + channel(1) * taps
+                    let w2 = weight + channel(2) * taps, w3 = weight + channel(3) * taps
+                    let w4 = weight + channel(4) * taps, w5 = weight + channel(5) * taps
+                    let w6 = weight + channel(6) * taps, w7 = weight + channel(7) * taps
+                    @inline(__always) func start(_ i: Int) -> Vec16 { Vec16(repeating: bias?[channel(i)] ?? 0) }
+                    var a0 = start(0), a1 = start(1), a2 = start(2), a3 = start(3)
+                    var a4 = start(4), a5 = start(5), a6 = start(6), a7 = start(7)
                     for t in 0..<taps {
                         let x = load16(tapPointers[t] + q)
                         a0 = multiplyAdd(a0, Vec16(repeating: w0[t]), x)
                         a1 = multiplyAdd(a1, Vec16(repeating: w1[t]), x)
                         a2 = multiplyAdd(a2, Vec16(repeating: w2[t]), x)
                         a3 = multiplyAdd(a3, Vec16(repeating: w3[t]), x)
+                        a4 = multiplyAdd(a4, Vec16(repeating: w4[t]), x)
+                        a5 = multiplyAdd(a5, Vec16(repeating: w5[t]), x)
+                        a6 = multiplyAdd(a6, Vec16(repeating: w6[t]), x)
+                        a7 = multiplyAdd(a7, Vec16(repeating: w7[t]), x)
                     }
                     write(a0, o)
                     if block > 1 { write(a1, o + 1) }
                     if block > 2 { write(a2, o + 2) }
                     if block > 3 { write(a3, o + 3) }
+                    if block > 4 { write(a4, o + 4) }
+                    if block > 5 { write(a5, o + 5) }
+                    if block > 6 { write(a6, o + 6) }
+                    if block > 7 { write(a7, o + 7) }
                     o += block
                 }
                 q += 16
@@ -369,32 +387,46 @@ extension Variant {
     ///
     /// Each sum runs over q in order, in blocks of `gemmKC` pixels added to dWᵀ one after another,
     /// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix
-    /// and dyᵀ. Eight output channels at a time (past Cout, the last channel's row is read again
-    /// and its lanes dropped): eight pixels of their dy rows are transposed in registers into
-    /// eight 8-channel vectors (no transposed copy of dy), each multiplied into the T taps' sums;
-    /// for 3×3 kernels the nine sums stay in registers.
+    /// and dyᵀ. A vector of output channels at a time (8, or 16 with 512-bit vectors; past Cout,
+    /// the last channel's row is read again and its lanes dropped): eight pixels of their dy rows
+    /// are transposed in registers into eight channel vectors (no transposed copy of dy), each
+    /// multiplied into the T taps' sums; for 3×3 kernels the nine sums stay in registers.
     public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
                                                        dOut: UnsafePointer<Float>, outChannels: Int,
                                                        dWeightT: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD8<Float>
+        typealias V = ChannelVector
         let taps = s.kernel * s.kernel, pixels = s.pixels
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { x in
             withUnsafeTemporaryAllocation(of: V.self, capacity: taps + 8) { buffer in
-                // sums[t]: tap t's 8 channels; columns[j]: the channels' dy at pixel q + j.
+                // sums[t]: tap t's channels; columns[j]: the channels' dy at pixel q + j.
                 let sums = buffer.baseAddress!, columns = sums + taps
                 for t in 0..<taps { x[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
                 var o = 0
                 while o < outChannels {
-                    let lanes = Swift.min(8, outChannels - o)
+                    let lanes = Swift.min(V.scalarCount, outChannels - o)
+                    /// Lane l's dy row (the last channel's again past Cout).
                     @inline(__always) func dy(_ l: Int) -> UnsafePointer<Float> { dOut + (o + Swift.min(l, lanes - 1)) * pixels }
-                    let d0 = dy(0), d1 = dy(1), d2 = dy(2), d3 = dy(3), d4 = dy(4), d5 = dy(5), d6 = dy(6), d7 = dy(7)
-                    /// columns[0..<8] = the 8 channels' dy at pixels q..<q + 8. (Kept in registers
+                    /// columns[0..<8] = the channels' dy at pixels q..<q + 8. (Kept in registers
                     /// instead, the vectors are split in halves by the compiler.)
                     @inline(__always) func transposeEight(at q: Int) {
-                        @inline(__always) func row(_ d: UnsafePointer<Float>) -> V { UnsafeRawPointer(d + q).loadUnaligned(as: V.self) }
-                        let c = columns8x8(row(d0), row(d1), row(d2), row(d3), row(d4), row(d5), row(d6), row(d7))
+                        @inline(__always) func rows(_ first: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                                                                      SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                            @inline(__always) func row(_ l: Int) -> SIMD8<Float> {
+                                UnsafeRawPointer(dy(first + l) + q).loadUnaligned(as: SIMD8<Float>.self)
+                            }
+                            return columns8x8(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+                        }
+                        #if SMALLNET_AVX512
+                        let a = rows(0), b = rows(8)
+                        columns[0] = V(lowHalf: a.0, highHalf: b.0); columns[1] = V(lowHalf: a.1, highHalf: b.1)
+                        columns[2] = V(lowHalf: a.2, highHalf: b.2); columns[3] = V(lowHalf: a.3, highHalf: b.3)
+                        columns[4] = V(lowHalf: a.4, highHalf: b.4); columns[5] = V(lowHalf: a.5, highHalf: b.5)
+                        columns[6] = V(lowHalf: a.6, highHalf: b.6); columns[7] = V(lowHalf: a.7, highHalf: b.7)
+                        #else
+                        let c = rows(0)
                         columns[0] = c.0; columns[1] = c.1; columns[2] = c.2; columns[3] = c.3
                         columns[4] = c.4; columns[5] = c.5; columns[6] = c.6; columns[7] = c.7
+                        #endif
                     }
                     var q0 = 0
                     while q0 < pixels {
@@ -430,7 +462,8 @@ extension Variant {
                             }
                         }
                         while q < q1 {
-                            let v = V(d0[q], d1[q], d2[q], d3[q], d4[q], d5[q], d6[q], d7[q])
+                            var v = V()
+                            for l in 0..<V.scalarCount { v[l] = dy(l)[q] }
                             for t in 0..<taps { sums[t] = multiplyAdd(sums[t], V(repeating: x[t][q]), v) }
                             q += 1
                         }

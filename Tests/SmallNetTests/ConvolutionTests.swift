@@ -20,14 +20,14 @@ final class ConvolutionTests: XCTestCase {
                            inputGradient: false)
         try checkGradients(Conv2d(1, 5, kernelSize: 5, padding: 2, bias: false, generator: &g), inputShape: [2, 1, 6, 6],
                            inputGradient: false)
-        for (k, h, w) in [(3, 28, 28), (3, 7, 9), (5, 6, 5), (1, 4, 3)] {
-            let conv = try Conv2d(1, 7, kernelSize: k, padding: k / 2, generator: &g)
-            for o in 0..<7 { conv.bias!.value.data[o] = Float(o) * 0.25 }
+        for (k, h, w, cout) in [(3, 28, 28, 11), (3, 7, 9, 7), (5, 6, 5, 16), (1, 4, 3, 8)] {
+            let conv = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g)
+            for o in 0..<cout { conv.bias!.value.data[o] = Float(o) * 0.25 }
             let x = randomTensor([2, 1, h, w], seed: UInt64(h * w))
             let y = conv.forward(x, context: ExecutionContext(training: false))
             var worst: Float = 0
             for s in 0..<2 {
-                for o in 0..<7 {
+                for o in 0..<cout {
                     for oy in 0..<h {
                         for ox in 0..<w {
                             var expected = conv.bias!.value.data[o]
@@ -38,20 +38,21 @@ final class ConvolutionTests: XCTestCase {
                                     expected += conv.weight.value.data[(o * k + i) * k + j] * x.data[(s * h + iy) * w + ix]
                                 }
                             }
-                            worst = max(worst, abs(y.data[((s * 7 + o) * h + oy) * w + ox] - expected))
+                            worst = max(worst, abs(y.data[((s * cout + o) * h + oy) * w + ox] - expected))
                         }
                     }
                 }
             }
-            XCTAssertLessThan(worst, 1e-5, "k \(k), \(h)×\(w)")
+            XCTAssertLessThan(worst, 1e-5, "k \(k), \(h)×\(w), \(cout) channels")
         }
     }
 
     /// The direct path's weight gradient sums as the im2col + GEMM path does (per image, in K
     /// blocks of the GEMM): the same bits, for images of over 200 pixels (one image per GEMM),
-    /// with a partial block of eight output channels and pixel counts not a multiple of four.
+    /// with whole and partial vectors of output channels (8 or 16 lanes) and pixel counts not a
+    /// multiple of four.
     func testDirectWeightGradientEqualsTheGEMMPathBitForBit() throws {
-        for (cout, h, w, k) in [(30, 28, 28, 3), (7, 15, 14, 3), (9, 17, 13, 5)] {
+        for (cout, h, w, k) in [(30, 28, 28, 3), (7, 15, 14, 3), (9, 17, 13, 5), (16, 15, 14, 3), (17, 15, 14, 3)] {
             var g1 = RandomGenerator(seed: 8), g2 = RandomGenerator(seed: 8)
             let direct = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g1)
             let viaGEMM = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g2)
