@@ -45,9 +45,9 @@ extension Variant {
     /// Shape: A (M, K) row-major with row stride `lda`; B (K, N), stride `ldb`; C (M, N), stride
     /// `ldc`. A is read in place: the micro-kernel broadcasts A elements from its rows and loads
     /// two vectors of one B row per step. B panels are packed (one K block contiguous) when more
-    /// than one row tile reads them, and always from a transposed B (`bTransposed`); partial
-    /// tiles go through zero-padded scratch, and a last panel of at most one vector of columns
-    /// through a one-vector kernel. Each K block's products are summed from zero, then added to
+    /// than one row tile reads them, and always from a transposed B (`bTransposed`), unless B
+    /// comes packed by `packB` (`bPacked`); partial tiles go through zero-padded scratch, and a
+    /// last panel of at most one vector of columns through a one-vector kernel. Each K block's products are summed from zero, then added to
     /// what C held (the previous blocks', or C's own when accumulating, or the bias row); a bias
     /// therefore gives the numbers of C set to it and accumulated into.
     public static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>) {
@@ -78,7 +78,10 @@ extension Variant {
                 // every row tile streams it from L1; in place, rows `ldb` apart fall into a few
                 // cache sets and are fetched again for each tile (256×256×256 ran at 55 % of the
                 // FMA limit unpacked). A single row tile reads it once either way.
-                if o.bTransposed {
+                if o.bPacked {
+                    bPanel = b + panel * k * gemmNR + p0 * gemmNR
+                    bStride = gemmNR
+                } else if o.bTransposed {
                     let width = half ? GemmVector.scalarCount : gemmNR
                     packTransposed(b + j0 * ldb + p0, ldb, rows: kc, columns: nc, width: width, into: bPad)
                     bPanel = UnsafePointer(bPad)
@@ -132,6 +135,33 @@ extension Variant {
                 }
             }
             p0 += kc
+        }
+    }
+
+    public static func packB(k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, transposed: Bool, segment: Int,
+                             segmentStride: Int, into dst: UnsafeMutablePointer<Float>) {
+        for panel in 0..<(n + gemmNR - 1) / gemmNR {
+            let j0 = panel * gemmNR, nc = Swift.min(gemmNR, n - j0), out = dst + panel * k * gemmNR
+            if transposed {
+                // Rows j0..<j0 + nc of Bᵀ, transposed one run of K within a segment at a time.
+                var p = 0
+                while p < k {
+                    let offset = p % segment, run = Swift.min(segment - offset, k - p)
+                    transpose(rows: nc, cols: run, src: b + (p / segment) * segmentStride + j0 * ldb + offset, lds: ldb,
+                              dst: out + p * gemmNR, ldd: gemmNR)
+                    p += run
+                }
+            } else {
+                // The panel's columns, one run within a segment at a time.
+                var j = j0
+                while j < j0 + nc {
+                    let offset = j % segment, run = Swift.min(segment - offset, j0 + nc - j)
+                    let src = b + (j / segment) * segmentStride + offset
+                    for p in 0..<k { copy(out + p * gemmNR + (j - j0), src + p * ldb, count: run) }
+                    j += run
+                }
+            }
+            if nc < gemmNR { for p in 0..<k { (out + p * gemmNR + nc).update(repeating: 0, count: gemmNR - nc) } }
         }
     }
 

@@ -26,6 +26,12 @@ public protocol Kernels {
     /// C = A·B (or +=) for the row tiles `rows` (of `gemmRowTileCount`) and column panels `panels`
     /// (of `gemmTile.columns`), over all of K.
     static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>)
+    /// Packs B (K, N) for `gemmBlock` with `bPacked`: panel p (columns p·NR..<(p + 1)·NR) as K rows
+    /// of NR floats, 0 past N, the panels one after another (⌈N / NR⌉·K·NR floats). B's columns
+    /// come in segments of `segment`, segment s at b + s·`segmentStride`, rows `ldb` apart; or,
+    /// when `transposed`, b holds Bᵀ (N, K) with K in such segments (rows of Bᵀ `ldb` apart).
+    static func packB(k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, transposed: Bool, segment: Int,
+                      segmentStride: Int, into dst: UnsafeMutablePointer<Float>)
     /// y (n, m) = x (n, k) · wᵀ (+ bias), w (m, k): row-by-row dot products in 16 lanes, for a
     /// few rows of x; rows of y `ldy` apart.
     static func rowDots(_ x: UnsafePointer<Float>, rows: Int, weights: UnsafePointer<Float>, outputs: Int, depth: Int,

@@ -11,19 +11,22 @@
     public let c: UnsafeMutablePointer<Float>, ldc: Int
     public let accumulate: Bool
     public let bTransposed: Bool
+    /// B given as the panels `Kernels.packB` writes (`ldb` is then not used).
+    public let bPacked: Bool
     public let columnBias: UnsafePointer<Float>?
     /// Applied to each element of C once its sum is complete, as its tile is stored (K ≥ 1).
     public let epilogue: GemmEpilogue?
 
     @inlinable public init(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bTransposed: Bool = false,
-                           columnBias: UnsafePointer<Float>? = nil, epilogue: GemmEpilogue? = nil) {
+                           bPacked: Bool = false, columnBias: UnsafePointer<Float>? = nil, epilogue: GemmEpilogue? = nil) {
         precondition(columnBias == nil || !accumulate, "a bias starts C, which accumulating keeps")
         precondition(epilogue == nil || k > 0, "an epilogue finishes the last K block")
         self.m = m; self.n = n; self.k = k
         self.a = a; self.lda = lda; self.b = b; self.ldb = ldb; self.c = c; self.ldc = ldc
         self.accumulate = accumulate
         self.bTransposed = bTransposed
+        self.bPacked = bPacked
         self.columnBias = columnBias
         self.epilogue = epilogue
     }

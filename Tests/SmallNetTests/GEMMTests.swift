@@ -1,6 +1,7 @@
 // GEMM and thread pool: results against a naive triple loop, over edge shapes and thread counts.
 import XCTest
 @testable import SmallNet
+import SmallNetKernels
 
 final class GEMMTests: XCTestCase {
     func naive(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float]) -> [Float] {
@@ -68,6 +69,53 @@ final class GEMMTests: XCTestCase {
                                         columnBias: $0.baseAddress, pool: threads, variant: variant, byRows: true)
                     }
                     XCTAssertEqual(byRows.map(\.bitPattern), preset.map(\.bitPattern), "by rows \(m)×\(n)×\(k), \(variant.isa)")
+                }
+            }
+        }
+    }
+
+    /// B packed by `packB` from segments of columns (or, transposed, of K), as Conv2d packs a
+    /// chunk of samples' output gradients: the numbers of `gemm` on B itself, bit for bit.
+    func testPackedSegmentedBGivesTheSameBits() {
+        for (m, n, k, segment) in [(62, 392, 127, 49), (72, 62, 392, 196), (9, 33, 257, 7), (8, 16, 5, 16), (3, 200, 600, 1000)] {
+            let a = randomTensor([m, k], seed: UInt64(m + 3 * k)).values
+            let b = randomTensor([k, n], seed: UInt64(n + 5 * k)).values
+            for variant in runnableKernelVariants {
+                let panel = variant.gemmTile.columns
+                for transposed in [false, true] {
+                    // B's columns (or Bᵀ's, K) in segments `stride` floats apart, each row `segment` long.
+                    let split = transposed ? k : n, other = transposed ? n : k
+                    let segments = (split + segment - 1) / segment, stride = other * segment + 5
+                    var stored = [Float](repeating: .nan, count: segments * stride)
+                    for p in 0..<k {
+                        for j in 0..<n {
+                            let (along, row) = transposed ? (p, j) : (j, p)
+                            stored[(along / segment) * stride + row * segment + along % segment] = b[p * n + j]
+                        }
+                    }
+                    var packed = [Float](repeating: .nan, count: (n + panel - 1) / panel * k * panel)
+                    stored.withUnsafeBufferPointer { src in
+                        packed.withUnsafeMutableBufferPointer { dst in
+                            variant.packB(k: k, n: n, b: src.baseAddress!, ldb: segment, transposed: transposed, segment: segment,
+                                          segmentStride: stride, into: dst.baseAddress!)
+                        }
+                    }
+                    for accumulate in [false, true] {
+                        var direct = [Float](repeating: 0.5, count: m * n), fromPacked = direct
+                        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &direct, ldc: n, accumulate: accumulate,
+                             pool: nil, variant: variant)
+                        a.withUnsafeBufferPointer { a in
+                            packed.withUnsafeBufferPointer { p in
+                                fromPacked.withUnsafeMutableBufferPointer { c in
+                                    gemm(GemmOperands(m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: p.baseAddress!, ldb: 0,
+                                                      c: c.baseAddress!, ldc: n, accumulate: accumulate, bPacked: true),
+                                         pool: nil, variant: variant)
+                                }
+                            }
+                        }
+                        XCTAssertEqual(fromPacked.map(\.bitPattern), direct.map(\.bitPattern),
+                                       "\(m)×\(n)×\(k), segments of \(segment)\(transposed ? ", Bᵀ" : ""), \(variant.isa)")
+                    }
                 }
             }
         }

@@ -28,10 +28,12 @@ public final class Conv2d: Layer {
     let output = Tensor(uncheckedShape: [0], count: 0)
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
     private var input: Tensor?
-    /// Per sample group: im2col buffer, its gradient, y or dy of a chunk as (Cout, S·P), dyᵀ,
-    /// partial dWᵀ and partial db.
+    /// Per sample group: im2col buffer, its gradient, y or dy of a chunk as (Cout, S·P), dyᵀ
+    /// (general path), partial dWᵀ and partial db; dy of a chunk packed as the B operand of
+    /// dcol = Wᵀ·dy and, transposed, of dWᵀ += col·dyᵀ (`Kernels.packB`).
     private var columns: [Tensor] = [], dColumns: [Tensor] = [], chunkOut: [Tensor] = [], dOutT: [Tensor] = []
     private var dWeightT: [Tensor] = [], dBias: [Tensor] = []
+    private var packedGradient: [Tensor] = [], packedGradientT: [Tensor] = []
     private let weightT = Tensor(uncheckedShape: [0], count: 0)
     /// The im2col matrices of every chunk of the last training forward, kept for backward:
     /// the chunk of samples s..<s+S sits at s·K·P as (K, S·P).
@@ -155,8 +157,11 @@ public final class Conv2d: Layer {
         growScratch(&columns, groups: groups, shape: [g.patchSize, columnsPerChunk])
         growScratch(&chunkOut, groups: groups, shape: [outChannels, columnsPerChunk])
         if backward {
+            let panel = kernels.gemmTile.columns
+            @inline(__always) func panels(_ n: Int) -> Int { (n + panel - 1) / panel }
             growScratch(&dColumns, groups: groups, shape: [rowBlocks(g)[0].count, columnsPerChunk])
-            growScratch(&dOutT, groups: groups, shape: [columnsPerChunk, outChannels])
+            growScratch(&packedGradient, groups: groups, shape: [panels(columnsPerChunk) * outChannels * panel])
+            growScratch(&packedGradientT, groups: groups, shape: [panels(outChannels) * columnsPerChunk * panel])
             growScratch(&dWeightT, groups: groups, shape: [g.patchSize, outChannels])
             growScratch(&dBias, groups: groups, shape: [outChannels])
         }
@@ -244,35 +249,46 @@ public final class Conv2d: Layer {
         forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
             let col = recompute ? self.columns[group].data : saved + chunk.lowerBound * k * plane
-            let dCol = self.dColumns[group].data
-            let dyT = self.dOutT[group].data, dWT = self.dWeightT[group].data, db = self.dBias[group].data
+            let dCol = self.dColumns[group].data, db = self.dBias[group].data, dWT = self.dWeightT[group].data
+            let dyPacked = self.packedGradient[group].data, dyPackedT = self.packedGradientT[group].data
             // The group's partial sums start from zero at its first chunk (zeroed on its thread).
             if chunk.lowerBound == sampleGroup(group, of: groups, batch: n).lowerBound {
                 self.dWeightT[group].fill(0)
                 self.dBias[group].fill(0)
             }
-            // dy of the chunk as (Cout, S·P), and transposed as (S·P, Cout).
-            let dyChunk = chunk.count == 1 ? dy + chunk.lowerBound * outSize : self.chunkOut[group].data
-            for (j, s) in chunk.enumerated() {
-                if recompute { kernels.im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
-                let grad = dy + s * outSize
-                if chunk.count > 1 {
-                    for o in 0..<cout { kernels.copy(dyChunk + o * ld + j * plane, grad + o * plane, count: plane) }
-                }
-                transpose(rows: cout, cols: plane, src: grad, lds: plane, dst: dyT + j * plane * cout, ldd: cout)
+            // dy of the chunk, (Cout, S·P) as the samples' (Cout, P) side by side, packed once for
+            // both products and every row block: as is, and transposed as (S·P, Cout).
+            let grad = dy + chunk.lowerBound * outSize
+            kernels.packB(k: ld, n: cout, b: grad, ldb: plane, transposed: true, segment: plane, segmentStride: outSize,
+                          into: dyPackedT)
+            if needInputGradient {
+                kernels.packB(k: cout, n: ld, b: grad, ldb: plane, transposed: false, segment: plane, segmentStride: outSize,
+                              into: dyPacked)
             }
-            if hasBias { for o in 0..<cout { db[o] += kernels.sum(dyChunk + o * ld, count: ld) } }
+            if recompute {
+                for (j, s) in chunk.enumerated() { kernels.im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
+            }
+            if hasBias {
+                // Σ dy over each (Cout, S·P) row in one sum, as it always was.
+                let dyChunk = chunk.count == 1 ? grad : self.chunkOut[group].data
+                if chunk.count > 1 {
+                    for j in 0..<chunk.count {
+                        for o in 0..<cout { kernels.copy(dyChunk + o * ld + j * plane, grad + j * outSize + o * plane, count: plane) }
+                    }
+                }
+                for o in 0..<cout { db[o] += kernels.sum(dyChunk + o * ld, count: ld) }
+            }
             if needInputGradient { for s in chunk { (dx + s * inSize).update(repeating: 0, count: inSize) } }
             // By blocks of whole input channels' rows of col, so that each block of col (and of
             // its gradient) is read again while in cache:
             // dWᵀ (K, Cout) += col (K, S·P) · dyᵀ (S·P, Cout);  dcol (K, S·P) = Wᵀ (K, Cout) · dy (Cout, S·P);
             // dx = col2im(dcol).
             for rows in blocks {
-                gemm(m: rows.count, n: cout, k: ld, a: col + rows.lowerBound * ld, lda: ld, b: dyT, ldb: cout,
-                     c: dWT + rows.lowerBound * cout, ldc: cout, accumulate: true, pool: nil)
+                gemm(GemmOperands(m: rows.count, n: cout, k: ld, a: col + rows.lowerBound * ld, lda: ld, b: dyPackedT, ldb: 0,
+                                  c: dWT + rows.lowerBound * cout, ldc: cout, accumulate: true, bPacked: true), pool: nil)
                 guard needInputGradient else { continue }
-                gemm(m: rows.count, n: ld, k: cout, a: wT + rows.lowerBound * cout, lda: cout, b: dyChunk, ldb: ld,
-                     c: dCol, ldc: ld, accumulate: false, pool: nil)
+                gemm(GemmOperands(m: rows.count, n: ld, k: cout, a: wT + rows.lowerBound * cout, lda: cout, b: dyPacked, ldb: 0,
+                                  c: dCol, ldc: ld, accumulate: false, bPacked: true), pool: nil)
                 let area = g.kernelHeight * g.kernelWidth, channels = rows.lowerBound / area..<rows.upperBound / area
                 let block = WindowGeometry(channels: channels.count, height: g.height, width: g.width,
                                            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, stride: g.stride,
