@@ -80,8 +80,10 @@ final class BatchNormReLUMaxPool: PlanStep {
         guard needInputGradient else { return nil }
         dInput.resize(input.shape)
         let n = input.shape[0], c = input.shape[1], plane = input.shape[2] * input.shape[3], dx = dInput.data
-        forEachPlane(samples: n, channels: c, pool: context.pool) { index in
-            writeInputGradient(plane: index, dOut: dOut, coefficients: coefficients, into: dx + index * plane)
+        withInputGradientWriter(dOut, coefficients: coefficients) { writer in
+            forEachPlane(samples: n, channels: c, pool: context.pool) { index in
+                writer.write(plane: index, into: dx + index * plane)
+            }
         }
         return dInput
     }
@@ -115,18 +117,38 @@ final class BatchNormReLUMaxPool: PlanStep {
         }
     }
 
-    /// The second backward pass, for plane `index` (s·C + c) of the input: its gradient
-    /// (H·W floats) into `dx`, from the first pass's coefficients.
-    func writeInputGradient(plane index: Int, dOut: Tensor, coefficients: [(k: Float, c1: Float, c0: Float)],
-                            into dx: UnsafeMutablePointer<Float>) {
+    /// The second backward pass: calls `body` with a writer of each plane's input gradient from
+    /// the first pass's coefficients. The writer holds the addresses it reads, taken once here:
+    /// reaching them through the step's objects on every plane would retain and release those
+    /// objects from every thread at once.
+    func withInputGradientWriter(_ dOut: Tensor, coefficients: [(k: Float, c1: Float, c0: Float)],
+                                 _ body: (InputGradientWriter) -> Void) {
         guard let input else { preconditionFailure("backward before forward") }
-        let c = input.shape[1], h = input.shape[2], w = input.shape[3]
-        let ho = h / 2, wo = w / 2, plane = h * w, outPlane = ho * wo
-        let (k, c1, c0) = coefficients[index % c], o = index * outPlane
         position.withUnsafeBufferPointer { positions in
-            kernels.pooledReLUInputGradient(dOut.data + o, pooled: output.data + o, position: positions.baseAddress! + o,
-                                            outHeight: ho, outWidth: wo, height: h, width: w, input: input.data + index * plane,
-                                            dInput: dx, k: k, c1: c1, c0: c0)
+            coefficients.withUnsafeBufferPointer { coefficients in
+                body(InputGradientWriter(
+                    gradient: dOut.data, pooled: output.data, position: positions.baseAddress!, input: input.data,
+                    coefficients: coefficients.baseAddress!, channels: input.shape[1], height: input.shape[2],
+                    width: input.shape[3]))
+            }
         }
+    }
+}
+
+/// Writes the input gradient of one plane of a `BatchNormReLUMaxPool` (its second backward pass).
+struct InputGradientWriter {
+    let gradient, pooled: UnsafePointer<Float>
+    let position: UnsafePointer<UInt8>
+    let input: UnsafePointer<Float>
+    let coefficients: UnsafePointer<(k: Float, c1: Float, c0: Float)>
+    let channels, height, width: Int
+
+    /// Plane `index` (s·C + c) of the input gradient (H·W floats) into `dx`.
+    func write(plane index: Int, into dx: UnsafeMutablePointer<Float>) {
+        let ho = height / 2, wo = width / 2, o = index * ho * wo
+        let (k, c1, c0) = coefficients[index % channels]
+        kernels.pooledReLUInputGradient(gradient + o, pooled: pooled + o, position: position + o, outHeight: ho,
+                                        outWidth: wo, height: height, width: width,
+                                        input: input + index * height * width, dInput: dx, k: k, c1: c1, c0: c0)
     }
 }

@@ -38,12 +38,11 @@ final class ConvolutionBlock: PlanStep {
         }
         let coefficients = block.inputGradientCoefficients(dOut, context: context)
         let shape = convolution.output.shape, channels = shape[1], plane = shape[2] * shape[3]
-        convolution.weightGradient(batch: shape[0], context: context) { s, scratch in
-            for c in 0..<channels {
-                block.writeInputGradient(plane: s * channels + c, dOut: dOut, coefficients: coefficients,
-                                         into: scratch + c * plane)
+        block.withInputGradientWriter(dOut, coefficients: coefficients) { writer in
+            convolution.weightGradient(batch: shape[0], context: context) { s, scratch in
+                for c in 0..<channels { writer.write(plane: s * channels + c, into: scratch + c * plane) }
+                return UnsafePointer(scratch)
             }
-            return UnsafePointer(scratch)
         }
         return nil
     }
