@@ -47,7 +47,8 @@ extension Variant {
     /// two vectors of one B row per step. B panels are packed (one K block contiguous) when more
     /// than one row tile reads them, and always from a transposed B (`bTransposed`), unless B
     /// comes packed by `packB` (`bPacked`); partial tiles go through zero-padded scratch, and a
-    /// last panel of at most one vector of columns through a one-vector kernel. Each K block's products are summed from zero, then added to
+    /// last panel of at most one vector of columns through a one-vector kernel. Each K block's
+    /// products are summed from zero, then added to
     /// what C held (the previous blocks', or C's own when accumulating, or the bias row); a bias
     /// therefore gives the numbers of C set to it and accumulated into.
     public static func gemmBlock(_ o: GemmOperands, rows: Range<Int>, panels: Range<Int>) {
@@ -143,12 +144,12 @@ extension Variant {
         for panel in 0..<(n + gemmNR - 1) / gemmNR {
             let j0 = panel * gemmNR, nc = Swift.min(gemmNR, n - j0), out = dst + panel * k * gemmNR
             if transposed {
-                // Rows j0..<j0 + nc of Bᵀ, transposed one run of K within a segment at a time.
+                // Rows j0..<j0 + nc of Bᵀ, one run of K within a segment at a time.
                 var p = 0
                 while p < k {
                     let offset = p % segment, run = Swift.min(segment - offset, k - p)
-                    transpose(rows: nc, cols: run, src: b + (p / segment) * segmentStride + j0 * ldb + offset, lds: ldb,
-                              dst: out + p * gemmNR, ldd: gemmNR)
+                    packTransposed(b + (p / segment) * segmentStride + j0 * ldb + offset, ldb, rows: run, columns: nc,
+                                   width: gemmNR, into: out + p * gemmNR)
                     p += run
                 }
             } else {
@@ -160,8 +161,8 @@ extension Variant {
                     for p in 0..<k { copy(out + p * gemmNR + (j - j0), src + p * ldb, count: run) }
                     j += run
                 }
+                if nc < gemmNR { for p in 0..<k { (out + p * gemmNR + nc).update(repeating: 0, count: gemmNR - nc) } }
             }
-            if nc < gemmNR { for p in 0..<k { (out + p * gemmNR + nc).update(repeating: 0, count: gemmNR - nc) } }
         }
     }
 

@@ -169,3 +169,11 @@ public protocol Kernels {
     static func adagradUpdate(_ h: AdagradStep, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                               _ s: UnsafeMutablePointer<Float>, count: Int)
 }
+
+extension Kernels {
+    /// Floats `packB` writes for a B of (K, N): ⌈N / NR⌉ panels of K·NR.
+    public static func packedBCount(k: Int, n: Int) -> Int {
+        let panel = gemmTile.columns
+        return (n + panel - 1) / panel * k * panel
+    }
+}

@@ -81,7 +81,6 @@ final class GEMMTests: XCTestCase {
             let a = randomTensor([m, k], seed: UInt64(m + 3 * k)).values
             let b = randomTensor([k, n], seed: UInt64(n + 5 * k)).values
             for variant in runnableKernelVariants {
-                let panel = variant.gemmTile.columns
                 for transposed in [false, true] {
                     // B's columns (or Bᵀ's, K) in segments `stride` floats apart, each row `segment` long.
                     let split = transposed ? k : n, other = transposed ? n : k
@@ -93,7 +92,7 @@ final class GEMMTests: XCTestCase {
                             stored[(along / segment) * stride + row * segment + along % segment] = b[p * n + j]
                         }
                     }
-                    var packed = [Float](repeating: .nan, count: (n + panel - 1) / panel * k * panel)
+                    var packed = [Float](repeating: .nan, count: variant.packedBCount(k: k, n: n))
                     stored.withUnsafeBufferPointer { src in
                         packed.withUnsafeMutableBufferPointer { dst in
                             variant.packB(k: k, n: n, b: src.baseAddress!, ldb: segment, transposed: transposed, segment: segment,

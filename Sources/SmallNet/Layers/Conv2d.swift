@@ -157,11 +157,9 @@ public final class Conv2d: Layer {
         growScratch(&columns, groups: groups, shape: [g.patchSize, columnsPerChunk])
         growScratch(&chunkOut, groups: groups, shape: [outChannels, columnsPerChunk])
         if backward {
-            let panel = kernels.gemmTile.columns
-            @inline(__always) func panels(_ n: Int) -> Int { (n + panel - 1) / panel }
             growScratch(&dColumns, groups: groups, shape: [rowBlocks(g)[0].count, columnsPerChunk])
-            growScratch(&packedGradient, groups: groups, shape: [panels(columnsPerChunk) * outChannels * panel])
-            growScratch(&packedGradientT, groups: groups, shape: [panels(outChannels) * columnsPerChunk * panel])
+            growScratch(&packedGradient, groups: groups, shape: [kernels.packedBCount(k: outChannels, n: columnsPerChunk)])
+            growScratch(&packedGradientT, groups: groups, shape: [kernels.packedBCount(k: columnsPerChunk, n: outChannels)])
             growScratch(&dWeightT, groups: groups, shape: [g.patchSize, outChannels])
             growScratch(&dBias, groups: groups, shape: [outChannels])
         }
