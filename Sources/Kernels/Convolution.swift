@@ -16,7 +16,7 @@ extension Variant {
     /// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
     public static func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
                               ld: Int) {
-        if g.isSameShape {
+        if shiftsWithinPlane(g) {
             if g.inPlane <= smallPlane { return im2colSmallPlane(g, image: image, col: col, ld: ld) }
             return im2colSameShape(g, image: image, col: col, ld: ld)
         }
@@ -49,7 +49,7 @@ extension Variant {
     /// back to their pixels: the adjoint of `im2col`.
     public static func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
                               image: UnsafeMutablePointer<Float>) {
-        if g.isSameShape {
+        if shiftsWithinPlane(g) {
             if g.inPlane <= smallPlane { return col2imSmallPlane(g, col: col, ld: ld, image: image) }
             return col2imSameShape(g, col: col, ld: ld, image: image)
         }
@@ -76,6 +76,16 @@ extension Variant {
         }
     }
 
+    // MARK: Stride 1 and "same" padding
+
+    /// The paths below see each kernel tap as one shift of the whole plane; that holds for stride
+    /// 1, "same" padding, and a plane wider and taller than the padding (a narrower one has taps
+    /// that fall wholly outside it, which the general path above handles).
+    @inline(__always)
+    private static func shiftsWithinPlane(_ g: WindowGeometry) -> Bool {
+        g.isSameShape && g.padding < g.width && g.padding < g.height
+    }
+
     /// The rows of one im2col matrix for a kernel tap (dy, dx) = (i − p, j − p) under "same"
     /// padding: output rows `rows` read image rows shifted by dy; within the flattened plane the
     /// tap is one contiguous shift by dy·W + dx, except `dx` columns at one edge that fall outside.
@@ -83,8 +93,7 @@ extension Variant {
     private static func sameShapeTap(_ g: WindowGeometry, _ i: Int,
                                      _ j: Int) -> (rows: Range<Int>, shift: Int, dx: Int) {
         let dy = i - g.padding, dx = j - g.padding
-        let lo = Swift.max(0, -dy)  // an image shorter than the padding has no rows for some taps
-        let rows = lo..<Swift.max(lo, Swift.min(g.height, g.height - dy))
+        let rows = Swift.max(0, -dy)..<Swift.min(g.height, g.height - dy)
         return (rows, dy * g.width + dx, dx)
     }
 
@@ -109,7 +118,6 @@ extension Variant {
                 for j in 0..<g.kernelWidth {
                     let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
                     let tap = sameShapeTap(g, i, j)
-                    guard !tap.rows.isEmpty else { row.update(repeating: 0, count: plane); continue }
                     let first = tap.rows.lowerBound * w, end = tap.rows.upperBound * w
                     if first > 0 { row.update(repeating: 0, count: first) }
                     if end < plane { (row + end).update(repeating: 0, count: plane - end) }
@@ -133,7 +141,6 @@ extension Variant {
                 for j in 0..<g.kernelWidth {
                     let row = col + ((c * g.kernelHeight + i) * g.kernelWidth + j) * ld
                     let tap = sameShapeTap(g, i, j)
-                    guard !tap.rows.isEmpty else { continue }
                     zeroOutsideColumns(row, tap, width: w)
                     let first = tap.rows.lowerBound * w, end = tap.rows.upperBound * w
                     let lo = Swift.max(0, -tap.dx), hi = Swift.max(0, tap.dx)
@@ -166,9 +173,8 @@ extension Variant {
                 let dy = i - p
                 for j in 0..<k {
                     let dx = j - p, mask = masks + (i * k + j) * padded
-                    let columns = Swift.max(0, -dx)..<Swift.max(0, Swift.min(w, w - dx))
-                    guard !columns.isEmpty else { continue }
-                    for y in Swift.max(0, -dy)..<Swift.max(0, Swift.min(h, h - dy)) {
+                    let columns = Swift.max(0, -dx)..<Swift.min(w, w - dx)
+                    for y in Swift.max(0, -dy)..<Swift.min(h, h - dy) {
                         (mask + y * w + columns.lowerBound).update(repeating: ~0, count: columns.count)
                     }
                 }

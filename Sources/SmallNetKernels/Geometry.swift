@@ -27,10 +27,11 @@
     @inlinable public var isSameShape: Bool { stride == 1 && outHeight == height && outWidth == width }
 
     /// For output column `ox` and kernel column `j`: the input x = ox·stride + j − padding.
-    /// Returns the range of ox whose x lies inside 0..<width.
+    /// Returns the range of ox whose x lies inside 0..<width, within 0...outWidth even when
+    /// none does (an image narrower than the padding).
     @inlinable @inline(__always) public func validColumns(_ j: Int) -> Range<Int> {
         // x ≥ 0 ⇔ ox ≥ ⌈(padding − j) / stride⌉ ; x < width ⇔ ox ≤ ⌊(width − 1 + padding − j) / stride⌋
-        let lo = Swift.max(0, (padding - j + stride - 1) / stride)
+        let lo = Swift.min(outWidth, Swift.max(0, (padding - j + stride - 1) / stride))
         let hiInclusive = (width - 1 + padding - j)
         let hi = hiInclusive < 0 ? 0 : Swift.min(outWidth, hiInclusive / stride + 1)
         return lo..<Swift.max(lo, hi)

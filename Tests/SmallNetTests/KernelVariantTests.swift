@@ -146,10 +146,12 @@ final class KernelVariantTests: XCTestCase {
 
     /// im2col and col2im with "same" padding, in every variant, against their definitions bit for
     /// bit (col2im adding each pixel's taps in tap order, as the shifted-copy path does): planes
-    /// smaller than the kernel, odd sizes, 3×3 to 7×7 kernels, both sides of `smallPlane`, and a
-    /// column matrix whose rows hold several samples (ld > H·W).
+    /// smaller than the kernel, planes narrower or shorter than the padding (on both sides of
+    /// `smallPlane`), odd sizes, 3×3 to 7×7 kernels, and a column matrix whose rows hold several
+    /// samples (ld > H·W).
     func testSamePaddingIm2colAndCol2imMatchTheirDefinitions() {
-        for (h, w, k) in [(7, 7, 3), (14, 14, 3), (1, 1, 3), (2, 3, 5), (5, 4, 3), (3, 9, 7), (31, 33, 3), (40, 40, 3)] {
+        for (h, w, k) in [(7, 7, 3), (14, 14, 3), (1, 1, 3), (2, 3, 5), (5, 4, 3), (3, 9, 7), (31, 33, 3), (40, 40, 3),
+                          (1, 8, 5), (8, 1, 5), (2, 1, 7), (1, 1100, 5), (1100, 1, 5), (600, 2, 7)] {
             let p = (k - 1) / 2, channels = 2, plane = h * w, ld = plane + 5
             let g = WindowGeometry(channels: channels, height: h, width: w, kernelHeight: k, kernelWidth: k, stride: 1,
                                    padding: p)
