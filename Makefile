@@ -65,7 +65,8 @@ wheel: lib
 	python3 -m auditwheel repair -w dist build/wheel/smallnet-$(VERSION)-py3-none-linux_x86_64.whl
 
 sdist:
-	@python3 -c 'import build' 2>/dev/null || python3 -m pip install -q build
+	@# (Asked of pip: here `import build` would find the build/ folder.)
+	@python3 -m pip show -q build >/dev/null 2>&1 || python3 -m pip install -q build
 	scripts/make-sdist.sh dist
 
 # The wheel installed into a fresh virtual environment without Swift on PATH trains a model from
