@@ -16,8 +16,8 @@ extension Variant {
     /// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
     public static func im2col(_ g: WindowGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
                               ld: Int) {
-        if shiftsWithinPlane(g) {
-            if g.inPlane <= smallPlane { return im2colSmallPlane(g, image: image, col: col, ld: ld) }
+        if g.shiftsWithinPlane {
+            if g.inPlane <= WindowGeometry.smallPlane { return im2colSmallPlane(g, image: image, col: col, ld: ld) }
             return im2colSameShape(g, image: image, col: col, ld: ld)
         }
         let wo = g.outWidth, ho = g.outHeight, s = g.stride
@@ -49,8 +49,8 @@ extension Variant {
     /// back to their pixels: the adjoint of `im2col`.
     public static func col2im(_ g: WindowGeometry, col: UnsafeMutablePointer<Float>, ld: Int,
                               image: UnsafeMutablePointer<Float>) {
-        if shiftsWithinPlane(g) {
-            if g.inPlane <= smallPlane { return col2imSmallPlane(g, col: col, ld: ld, image: image) }
+        if g.shiftsWithinPlane {
+            if g.inPlane <= WindowGeometry.smallPlane { return col2imSmallPlane(g, col: col, ld: ld, image: image) }
             return col2imSameShape(g, col: col, ld: ld, image: image)
         }
         let wo = g.outWidth, ho = g.outHeight, s = g.stride
@@ -76,15 +76,8 @@ extension Variant {
         }
     }
 
-    // MARK: Stride 1 and "same" padding
-
-    /// The paths below see each kernel tap as one shift of the whole plane; that holds for stride
-    /// 1, "same" padding, and a plane wider and taller than the padding (a narrower one has taps
-    /// that fall wholly outside it, which the general path above handles).
-    @inline(__always)
-    private static func shiftsWithinPlane(_ g: WindowGeometry) -> Bool {
-        g.isSameShape && g.padding < g.width && g.padding < g.height
-    }
+    // MARK: Stride 1 and "same" padding (`WindowGeometry.shiftsWithinPlane`; other planes take
+    // the general path above)
 
     /// The rows of one im2col matrix for a kernel tap (dy, dx) = (i − p, j − p) under "same"
     /// padding: output rows `rows` read image rows shifted by dy; within the flattened plane the
@@ -152,30 +145,29 @@ extension Variant {
 
     // MARK: Small planes, stride 1 and "same" padding
 
-    /// Planes of at most this many values take the whole-vector `im2col` and `col2im` below: on
-    /// 7×7 and 14×14 planes the per-tap edge work of the shifted copies cost more than the copies.
-    static var smallPlane: Int { 1024 }
-
-    /// Calls `body(masks, bordered, border)` with the tap masks of a "same" window: for tap
-    /// t = i·k + j, masks[t·n + q] is all ones where pixel q shifted by the tap (i − p, j − p) is
-    /// inside the image, else 0, n = the plane rounded up to whole 16-value vectors (0 beyond the
-    /// plane); and a scratch plane with `border` values of zeros on each side and beyond the plane.
-    /// Each mask is a run of whole rows, each row a run of columns: no division per pixel.
+    /// Calls `body(masks, bordered, border)` with the tap masks of a "same" window over `samples`
+    /// planes side by side: for tap t = i·k + j, masks[t·n + s·H·W + q] is all ones where pixel q
+    /// shifted by the tap (i − p, j − p) is inside the image, else 0, n = `columns` (by default
+    /// the planes rounded up to whole 16-value vectors; 0 past the planes); and a scratch of n
+    /// values with `border` values of zeros on each side. Each mask is a run of whole rows, each
+    /// row a run of columns: no division per pixel.
     @inline(__always)
-    private static func withSameTapMasks(_ g: WindowGeometry,
+    private static func withSameTapMasks(_ g: WindowGeometry, samples: Int = 1, columns: Int? = nil,
                                          _ body: (UnsafePointer<UInt32>, UnsafeMutablePointer<Float>, Int) -> Void) {
         let w = g.width, h = g.height, plane = g.inPlane, p = g.padding, k = 2 * p + 1
-        let padded = (plane + 15) & ~15, border = p * w + p
+        let padded = columns ?? ((samples * plane + 15) & ~15), border = p * w + p
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: k * k * padded) { buffer in
             let masks = buffer.baseAddress!
             masks.initialize(repeating: 0, count: k * k * padded)
             for i in 0..<k {
                 let dy = i - p
                 for j in 0..<k {
-                    let dx = j - p, mask = masks + (i * k + j) * padded
-                    let columns = Swift.max(0, -dx)..<Swift.min(w, w - dx)
-                    for y in Swift.max(0, -dy)..<Swift.min(h, h - dy) {
-                        (mask + y * w + columns.lowerBound).update(repeating: ~0, count: columns.count)
+                    let dx = j - p, columns = Swift.max(0, -dx)..<Swift.min(w, w - dx)
+                    for s in 0..<samples {
+                        let mask = masks + (i * k + j) * padded + s * plane
+                        for y in Swift.max(0, -dy)..<Swift.min(h, h - dy) {
+                            (mask + y * w + columns.lowerBound).update(repeating: ~0, count: columns.count)
+                        }
                     }
                 }
             }
@@ -227,6 +219,40 @@ extension Variant {
                         q += 16
                     }
                     while q < plane { row[q] = mask[q] != 0 ? center[q + shift] : 0; q += 1 }
+                }
+            }
+        }
+    }
+
+    /// The im2col matrices of `samples` images (C, H, W), `imageStride` floats apart, side by side
+    /// (column s·H·W + q: sample s's pixel q), written straight in the packed layout of `packB`
+    /// (panels of `gemmNR` columns, each its K = C·k·k rows of `gemmNR` floats, zeros past the
+    /// last column): the GEMM's B operand without the matrix in between. For planes that
+    /// `shiftsWithinPlane`, of at most `smallPlane` values: each channel's planes copied once into
+    /// a zero-bordered scratch, then each tap's rows written in whole vectors with the
+    /// out-of-image taps masked to 0 (a tap that reaches a neighbouring sample's plane is out of
+    /// its own image).
+    public static func packedIm2col(_ g: WindowGeometry, images: UnsafePointer<Float>, samples: Int, imageStride: Int,
+                                    into packed: UnsafeMutablePointer<Float>) {
+        let plane = g.inPlane, w = g.width, p = g.padding, k = 2 * p + 1, rows = g.patchSize
+        let panels = (samples * plane + gemmNR - 1) / gemmNR, columns = panels * gemmNR
+        withSameTapMasks(g, samples: samples, columns: columns) { masks, bordered, border in
+            let center = bordered + border
+            for c in 0..<g.channels {
+                for s in 0..<samples { copy(center + s * plane, images + s * imageStride + c * plane, count: plane) }
+                for t in 0..<(k * k) {
+                    let shift = (t / k - p) * w + (t % k - p), mask = masks + t * columns
+                    var out = packed + (c * k * k + t) * gemmNR
+                    for q in Swift.stride(from: 0, to: columns, by: gemmNR) {
+                        if gemmNR >= 16 {
+                            for j in Swift.stride(from: 0, to: gemmNR, by: 16) {
+                                store16(masked16(center + q + j + shift, mask + q + j), out + j)
+                            }
+                        } else {
+                            for j in 0..<gemmNR { out[j] = mask[q + j] != 0 ? center[q + j + shift] : 0 }
+                        }
+                        out += rows * gemmNR
+                    }
                 }
             }
         }

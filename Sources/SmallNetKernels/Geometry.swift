@@ -25,6 +25,13 @@
     @inlinable public var inPlane: Int { height * width }
     /// Stride 1 with "same" padding: every im2col row is the image plane shifted.
     @inlinable public var isSameShape: Bool { stride == 1 && outHeight == height && outWidth == width }
+    /// Stride 1, "same" padding, and a plane wider and taller than the padding: each kernel tap
+    /// reads the whole plane shifted by one offset (a narrower plane has taps wholly outside it).
+    @inlinable public var shiftsWithinPlane: Bool { isSameShape && padding < width && padding < height }
+    /// Planes of at most this many values take the kernels' whole-vector `im2col` and `col2im`
+    /// (per-tap masks; on 7×7 and 14×14 planes the per-tap edge work of shifted copies cost more
+    /// than the copies) and may be packed straight from the images (`packedIm2col`).
+    public static let smallPlane = 1024
 
     /// For output column `ox` and kernel column `j`: the input x = ox·stride + j − padding.
     /// Returns the range of ox whose x lies inside 0..<width, within 0...outWidth even when

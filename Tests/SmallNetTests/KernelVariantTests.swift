@@ -182,6 +182,37 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
+    /// `packedIm2col` of 1–3 samples is `packB` of their im2col matrices side by side, bit for
+    /// bit, in every variant: 3×3 to 7×7 kernels, odd planes, a last panel partly past the columns.
+    func testPackedIm2colIsThePackedIm2colMatrix() {
+        for (h, w, k) in [(7, 7, 3), (14, 14, 3), (5, 4, 3), (9, 8, 7), (9, 11, 5), (31, 33, 3)] {
+            for samples in 1...3 {
+                let p = (k - 1) / 2, channels = 3, plane = h * w, ld = samples * plane, imageStride = channels * plane + 2
+                let g = WindowGeometry(channels: channels, height: h, width: w, kernelHeight: k, kernelWidth: k, stride: 1,
+                                       padding: p)
+                XCTAssertTrue(g.shiftsWithinPlane && g.inPlane <= WindowGeometry.smallPlane)
+                let images = randomTensor([samples * imageStride], seed: UInt64(h * 10 + samples)).values
+                for variant in runnableKernelVariants {
+                    var col = [Float](repeating: 0, count: g.patchSize * ld)
+                    for s in 0..<samples {
+                        images.withUnsafeBufferPointer { x in
+                            col.withUnsafeMutableBufferPointer { c in
+                                variant.im2col(g, image: x.baseAddress! + s * imageStride, col: c.baseAddress! + s * plane, ld: ld)
+                            }
+                        }
+                    }
+                    let count = variant.packedBCount(k: g.patchSize, n: ld)
+                    var expected = [Float](repeating: .nan, count: count), packed = expected
+                    variant.packB(k: g.patchSize, n: ld, b: col, ldb: ld, transposed: false, segment: ld, segmentStride: 0,
+                                  into: &expected)
+                    variant.packedIm2col(g, images: images, samples: samples, imageStride: imageStride, into: &packed)
+                    XCTAssertEqual(packed.map(\.bitPattern), expected.map(\.bitPattern),
+                                   "\(h)×\(w), \(k)×\(k), \(samples) samples, \(variant.isa)")
+                }
+            }
+        }
+    }
+
     func testElementwisePoolingNormalizationAndUpdatesAgreeAcrossVariants() {
         let n = 1000 + 7, x = randomTensor([n], seed: 1).values, y = randomTensor([n], seed: 2).values
         assertVariantsAgree("element-wise", exact: true) { variant in

@@ -154,7 +154,9 @@ public final class Conv2d: Layer {
     /// Grows the per-group scratch tensors to `groups` entries of the needed sizes.
     private func prepareScratch(_ g: WindowGeometry, groups: Int, backward: Bool) {
         let columnsPerChunk = chunkSize(g) * g.outPlane
-        growScratch(&columns, groups: groups, shape: [g.patchSize, columnsPerChunk])
+        // The im2col matrix of a chunk, as it is or packed (`packedIm2col`).
+        growScratch(&columns, groups: groups,
+                    shape: [Swift.max(g.patchSize * columnsPerChunk, kernels.packedBCount(k: g.patchSize, n: columnsPerChunk))])
         growScratch(&chunkOut, groups: groups, shape: [outChannels, columnsPerChunk])
         if backward {
             growScratch(&dColumns, groups: groups, shape: [rowBlocks(g)[0].count, columnsPerChunk])
@@ -202,15 +204,25 @@ public final class Conv2d: Layer {
         let keep = context.training && keepsColumns(g)
         if keep { savedColumns.resize([n * g.patchSize * plane]) }
         let saved = savedColumns.data
+        // Columns not kept for backward go straight into the GEMM's packed B where the kernels can.
+        let packs = !keep && g.shiftsWithinPlane && g.inPlane <= WindowGeometry.smallPlane
         forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
             let ld = chunk.count * plane
-            let col = keep ? saved + chunk.lowerBound * g.patchSize * plane : self.columns[group].data
-            for (j, s) in chunk.enumerated() { kernels.im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
             // A single sample is written in place; a chunk goes through (Cout, S·P) scratch.
             let out = chunk.count == 1 ? y + chunk.lowerBound * outSize : self.chunkOut[group].data
             if let b { for o in 0..<cout { (out + o * ld).update(repeating: b[o], count: ld) } }
-            gemm(m: cout, n: ld, k: g.patchSize, a: w, lda: g.patchSize, b: col, ldb: ld, c: out, ldc: ld,
-                 accumulate: b != nil, pool: nil)
+            if packs {
+                let packed = self.columns[group].data
+                kernels.packedIm2col(g, images: x + chunk.lowerBound * inSize, samples: chunk.count, imageStride: inSize,
+                                     into: packed)
+                gemm(GemmOperands(m: cout, n: ld, k: g.patchSize, a: w, lda: g.patchSize, b: packed, ldb: 0, c: out, ldc: ld,
+                                  accumulate: b != nil, bPacked: true), pool: nil)
+            } else {
+                let col = keep ? saved + chunk.lowerBound * g.patchSize * plane : self.columns[group].data
+                for (j, s) in chunk.enumerated() { kernels.im2col(g, image: x + s * inSize, col: col + j * plane, ld: ld) }
+                gemm(m: cout, n: ld, k: g.patchSize, a: w, lda: g.patchSize, b: col, ldb: ld, c: out, ldc: ld,
+                     accumulate: b != nil, pool: nil)
+            }
             if chunk.count > 1 {
                 for (j, s) in chunk.enumerated() {
                     for o in 0..<cout { kernels.copy(y + s * outSize + o * plane, out + o * ld + j * plane, count: plane) }
