@@ -9,105 +9,41 @@ extension Variant {
     /// over x, z never stored): the numbers of `planeScaleShift`, `reluForward` and `maxPool2x2`
     /// one after the other, bit for bit (each value of z is the same product then sum, and the
     /// same comparison with 0).
-    ///
-    /// `maxInput`, when given, gets each window's x at its maximum (the value whose z the
-    /// position code names), which `pooledReLUGradientSums` reads instead of the whole plane.
     public static func scaleShiftReLUMaxPool2x2(_ x: UnsafePointer<Float>, width w: Int, outHeight ho: Int,
                                                 outWidth wo: Int, scale: Float, shift: Float,
                                                 output y: UnsafeMutablePointer<Float>,
-                                                position: UnsafeMutablePointer<UInt8>,
-                                                maxInput: UnsafeMutablePointer<Float>?) {
+                                                position: UnsafeMutablePointer<UInt8>) {
         let scale8 = SIMD8<Float>(repeating: scale), shift8 = SIMD8<Float>(repeating: shift)
         @inline(__always) func z(_ v: SIMD8<Float>) -> SIMD8<Float> {
             let t = v * scale8 + shift8
             return t.replacing(with: 0, where: t .<= SIMD8<Float>())
         }
         @inline(__always) func z(_ v: Float) -> Float { let t = v * scale + shift; return t <= 0 ? 0 : t }
-        /// The x of each window's maximum m, in the position code's order (a, b, c, d).
-        @inline(__always) func atMaximum(_ x: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
-                                         _ z: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
-                                         _ m: SIMD8<Float>) -> SIMD8<Float> {
-            x.3.replacing(with: x.2, where: z.2 .== m).replacing(with: x.1, where: z.1 .== m)
-                .replacing(with: x.0, where: z.0 .== m)
-        }
         for oy in 0..<ho {
             let r0 = x + 2 * oy * w, r1 = r0 + w
-            let out = y + oy * wo, code = position + oy * wo, kept = maxInput.map { $0 + oy * wo }
+            let out = y + oy * wo, code = position + oy * wo
             forEachWindowVector(wo, eight: { ox in
                 // Split into even and odd columns first, then z on each (8 lanes a vector).
                 let top = load16(r0 + 2 * ox), bottom = load16(r1 + 2 * ox)
-                let v = (evenLanes(top), oddLanes(top), evenLanes(bottom), oddLanes(bottom))
-                let t = (z(v.0), z(v.1), z(v.2), z(v.3))
-                let (m, p) = windowMaxima(t.0, t.1, t.2, t.3)
+                let (m, p) = windowMaxima(z(evenLanes(top)), z(oddLanes(top)), z(evenLanes(bottom)), z(oddLanes(bottom)))
                 UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
-                if let kept { UnsafeMutableRawPointer(kept + ox).storeBytes(of: atMaximum(v, t, m), as: SIMD8<Float>.self) }
             }, four: { ox in
                 let top = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
                 let bottom = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
                 func wide(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v, highHalf: SIMD4()) }
-                let v = (wide(top.evenHalf), wide(top.oddHalf), wide(bottom.evenHalf), wide(bottom.oddHalf))
-                let t = (z(v.0), z(v.1), z(v.2), z(v.3))
-                let (m, p) = windowMaxima(t.0, t.1, t.2, t.3)
+                let (m, p) = windowMaxima(z(wide(top.evenHalf)), z(wide(top.oddHalf)), z(wide(bottom.evenHalf)),
+                                          z(wide(bottom.oddHalf)))
                 UnsafeMutableRawPointer(out + ox).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
                 UnsafeMutableRawPointer(code + ox).storeBytes(of: p.lowHalf, as: SIMD4<UInt8>.self)
-                if let kept {
-                    UnsafeMutableRawPointer(kept + ox).storeBytes(of: atMaximum(v, t, m).lowHalf, as: SIMD4<Float>.self)
-                }
             }) { ox in
                 let a = z(r0[2 * ox]), b = z(r0[2 * ox + 1]), c = z(r1[2 * ox]), d = z(r1[2 * ox + 1])
                 let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
                 out[ox] = m
                 let notA = unsafeBitCast(a != m, to: UInt8.self), notB = unsafeBitCast(b != m, to: UInt8.self)
                 let notC = unsafeBitCast(c != m, to: UInt8.self)
-                let at = notA &* (1 &+ notB &* (1 &+ notC))
-                code[ox] = at
-                kept?[ox] = (at < 2 ? r0 : r1)[2 * ox + Int(at & 1)]
+                code[ox] = notA &* (1 &+ notB &* (1 &+ notC))
             }
-        }
-    }
-
-    /// `planeGradientSums` of dz and x over one plane (H, W), dz as in `pooledReLUInputGradient`
-    /// (the pooled gradient g where the pooled y > 0, at its window's maximum, 0 elsewhere), read
-    /// from the pooled planes and each window's x at its maximum (`maxInput`, as
-    /// `scaleShiftReLUMaxPool2x2` keeps it) instead of from the whole plane; bit for bit the
-    /// numbers of `reluBackward`, `maxPool2x2Backward` and `planeGradientSums` one after the other.
-    /// `sumAndDot` adds pixel q of the plane's whole vectors to lane q mod 16 and the last
-    /// H·W mod 16 pixels one by one after the lanes' sum: here each nonzero dz goes to the same
-    /// lane or after the same sum, in the same order (windows are visited by increasing q), and
-    /// the zeros it leaves out add nothing.
-    public static func pooledReLUGradientSums(_ g: UnsafePointer<Float>, pooled y: UnsafePointer<Float>,
-                                              position: UnsafePointer<UInt8>, maxInput xm: UnsafePointer<Float>,
-                                              outHeight ho: Int, outWidth wo: Int, height h: Int,
-                                              width w: Int) -> (Float, Float) {
-        let whole = (h * w) & ~15
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { buffer in
-            let lanes = buffer.baseAddress!, dotLanes = lanes + 16
-            lanes.initialize(repeating: 0, count: 32)
-            var sum: Float = 0, dot: Float = 0, summed = false
-            @inline(__always) func add(_ q: Int, _ dz: Float, _ x: Float) {
-                if q < whole {
-                    lanes[q & 15] += dz
-                    dotLanes[q & 15] += dz * x
-                    return
-                }
-                if !summed { sum = load16(lanes).sum(); dot = load16(dotLanes).sum(); summed = true }
-                sum += dz
-                dot += dz * x
-            }
-            for oy in 0..<ho {
-                let o = oy * wo
-                for row in 0..<2 {  // the windows' top row (codes 0 and 1), then their bottom row (2, 3)
-                    let first = (2 * oy + row) * w
-                    for ox in 0..<wo {
-                        let code = Int(position[o + ox])
-                        guard code >> 1 == row, !(y[o + ox] <= 0) else { continue }
-                        add(first + 2 * ox + (code & 1), g[o + ox], xm[o + ox])
-                    }
-                }
-            }
-            if !summed { sum = load16(lanes).sum(); dot = load16(dotLanes).sum() }
-            return (0 + sum, 0 + dot)
         }
     }
 

@@ -100,15 +100,9 @@ public protocol Kernels {
                                    height: Int, width: Int, dInput: UnsafeMutablePointer<Float>)
     /// `maxPool2x2` of max(0, x·scale + shift), computed as x is read: BatchNorm → ReLU → pool
     /// forward on one plane.
-    /// (`maxInput`, when given: each window's x at its maximum.)
     static func scaleShiftReLUMaxPool2x2(_ x: UnsafePointer<Float>, width: Int, outHeight: Int, outWidth: Int,
                                          scale: Float, shift: Float, output: UnsafeMutablePointer<Float>,
-                                         position: UnsafeMutablePointer<UInt8>, maxInput: UnsafeMutablePointer<Float>?)
-    /// The plane's (Σdz, Σdz·x) of the block's BatchNorm backward, dz as below, from the pooled
-    /// planes and each window's x at its maximum: `planeGradientSums`' numbers, bit for bit.
-    static func pooledReLUGradientSums(_ g: UnsafePointer<Float>, pooled: UnsafePointer<Float>,
-                                       position: UnsafePointer<UInt8>, maxInput: UnsafePointer<Float>, outHeight: Int,
-                                       outWidth: Int, height: Int, width: Int) -> (Float, Float)
+                                         position: UnsafeMutablePointer<UInt8>)
     /// dx = k·dz + (x·c1 + c0), dz the pooled gradient g passed by ReLU (where the pooled y > 0)
     /// and spread to the windows' maxima: the block's BatchNorm input gradient on one plane.
     static func pooledReLUInputGradient(_ g: UnsafePointer<Float>, pooled: UnsafePointer<Float>,

@@ -8,16 +8,15 @@ import SmallNetKernels
 /// sums in sample order (`BatchNorm.planeCoefficients`, `BatchNorm.planeGradients`).
 ///
 /// Forward: each plane's Σx and Σx² and from them the channel's statistics; then each plane's 2×2
-/// maxima y (N, C, H/2, W/2) of z = max(0, x·scale + shift), their positions and the x there, z
-/// computed as x is read (`scaleShiftReLUMaxPool2x2`).
+/// maxima y (N, C, H/2, W/2) of z = max(0, x·scale + shift) and their positions, z computed as x is
+/// read (`scaleShiftReLUMaxPool2x2`).
 ///
-/// Backward, from the pooled gradient g: the gradient at the BatchNorm's output is dz = g at its
-/// window's maximum when that maximum y is > 0 (ReLU passes it), else 0, and 0 elsewhere. First
-/// each plane's Σdz and Σdz·x, from the pooled planes and the x kept at the maxima (a quarter of
-/// the plane, `pooledReLUGradientSums`), and from the channel's the BatchNorm's gradients; then
-/// dx = k·dz + x·c1 + c0 with dz rebuilt as each x is read (`pooledReLUInputGradient`). Kept
-/// between the passes: x (the convolution's output), y, the positions, the x at the maxima, and
-/// the BatchNorm's μ and σ⁻¹.
+/// Backward: for each plane the gradient at the BatchNorm's output is rebuilt in a scratch plane
+/// that stays in cache, from the pooled gradient g: dz = g at its window's maximum when that
+/// maximum y is > 0 (ReLU passes it), else 0, and 0 elsewhere; from dz and x the plane's Σdz and
+/// Σdz·x, and from the channel's the BatchNorm's gradients; then dx = k·dz + x·c1 + c0 with dz
+/// rebuilt as each x is read (`pooledReLUInputGradient`). Kept between the passes: x (the
+/// convolution's output), y, the positions, and the BatchNorm's μ and σ⁻¹.
 ///
 /// The layers stay the model's objects (names, parameters, buffers, checkpoints); this step only
 /// runs them. The ReLU's and the MaxPool2d's own buffers are not used.
@@ -31,8 +30,6 @@ final class BatchNormReLUMaxPool: PlanStep {
     private let dInput = Tensor(uncheckedShape: [0], count: 0)
     /// The 2×2 position of each output's maximum (0 1 / 2 3), as `maxPool2x2` writes it.
     private var position: [UInt8] = []
-    /// The input x at each output's maximum.
-    private var maxInput: [Float] = []
     private var input: Tensor?
 
     /// Planes of fewer values run unfused: below that the per-plane kernel calls cost about what
@@ -62,21 +59,16 @@ final class BatchNormReLUMaxPool: PlanStep {
         let (batch, update) = norm.beginForward(input, training: context.training)
         self.input = input
         output.resize([n, c, ho, wo])
-        if position.count < output.count {
-            position = [UInt8](repeating: 0, count: output.count)
-            maxInput = [Float](repeating: 0, count: output.count)
-        }
+        if position.count < output.count { position = [UInt8](repeating: 0, count: output.count) }
         let x = input.data, y = output.data
         let coefficients = norm.planeCoefficients(x, batch: n, plane: plane, batchStatistics: batch, update: update,
                                                   pool: context.pool)
         position.withUnsafeMutableBufferPointer { positions in
-            maxInput.withUnsafeMutableBufferPointer { maxInput in
-                let at = positions.baseAddress!, kept = maxInput.baseAddress!
-                forEachPlane(samples: n, channels: c, pool: context.pool) { index in
-                    let (scale, shift) = coefficients[index % c], o = index * outPlane
-                    kernels.scaleShiftReLUMaxPool2x2(x + index * plane, width: w, outHeight: ho, outWidth: wo, scale: scale,
-                                                     shift: shift, output: y + o, position: at + o, maxInput: kept + o)
-                }
+            let at = positions.baseAddress!
+            forEachPlane(samples: n, channels: c, pool: context.pool) { index in
+                let (scale, shift) = coefficients[index % c]
+                kernels.scaleShiftReLUMaxPool2x2(x + index * plane, width: w, outHeight: ho, outWidth: wo, scale: scale,
+                                                 shift: shift, output: y + index * outPlane, position: at + index * outPlane)
             }
         }
         return output
@@ -96,21 +88,27 @@ final class BatchNormReLUMaxPool: PlanStep {
         return dInput
     }
 
-    /// The first backward pass: each plane's (Σdz, Σdz·x), from which the BatchNorm adds dγ and
+    /// The first backward pass: each plane's gradient sums, from which the BatchNorm adds dγ and
     /// dβ and returns each channel's coefficients of dx = k·dz + x·c1 + c0.
+    ///
+    /// dz is rebuilt in a scratch plane that stays in cache: ReLU's backward on the maxima (the
+    /// ReLU outputs that got a gradient), then the 2×2 pool's; then the plane's Σdz and Σdz·x.
     func inputGradientCoefficients(_ dOut: Tensor, context: ExecutionContext) -> [(k: Float, c1: Float, c0: Float)] {
         guard let input else { preconditionFailure("backward before forward") }
         let n = input.shape[0], h = input.shape[2], w = input.shape[3]
-        let ho = h / 2, wo = w / 2, outPlane = ho * wo
-        let g = dOut.data, y = output.data
+        let ho = h / 2, wo = w / 2, plane = h * w, outPlane = ho * wo
+        let x = input.data, g = dOut.data, y = output.data
         return position.withUnsafeBufferPointer { positions in
-            maxInput.withUnsafeBufferPointer { maxInput in
-                let at = positions.baseAddress!, kept = maxInput.baseAddress!
-                return norm.planeGradients(batch: n, plane: h * w, pool: context.pool) { planes, sums in
+            let at = positions.baseAddress!
+            return norm.planeGradients(batch: n, plane: plane, pool: context.pool) { planes, sums in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: plane + outPlane) { scratch in
+                    let dz = scratch.baseAddress!, passed = dz + plane
                     for index in planes {
                         let o = index * outPlane
-                        let (p, q) = kernels.pooledReLUGradientSums(g + o, pooled: y + o, position: at + o, maxInput: kept + o,
-                                                                    outHeight: ho, outWidth: wo, height: h, width: w)
+                        kernels.reluBackward(y + o, g + o, passed, count: outPlane)
+                        kernels.maxPool2x2Backward(passed, position: at + o, outHeight: ho, outWidth: wo, height: h,
+                                                   width: w, dInput: dz)
+                        let (p, q) = kernels.planeGradientSums(dz, x + index * plane, samples: 1, stride: plane, plane: plane)
                         sums[2 * (index - planes.lowerBound)] = p
                         sums[2 * (index - planes.lowerBound) + 1] = q
                     }
