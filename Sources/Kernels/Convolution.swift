@@ -202,7 +202,7 @@ extension Variant {
         return unsafeBitCast(bits, to: Vec16.self)
     }
 
-    /// `im2colSameShape` for planes of at most `smallPlane` values: each channel's plane copied
+    /// `im2colSameShape` for planes of at most `WindowGeometry.smallPlane` values: each channel's plane copied
     /// once into a zero-bordered scratch, then each tap's row written in whole vectors with the
     /// out-of-image taps masked to 0 (the last plane mod 16 values one by one).
     private static func im2colSmallPlane(_ g: WindowGeometry, image: UnsafePointer<Float>,
@@ -228,7 +228,7 @@ extension Variant {
     /// (column s·H·W + q: sample s's pixel q), written straight in the packed layout of `packB`
     /// (panels of `gemmNR` columns, each its K = C·k·k rows of `gemmNR` floats, zeros past the
     /// last column): the GEMM's B operand without the matrix in between. For planes that
-    /// `shiftsWithinPlane`, of at most `smallPlane` values: each channel's planes copied once into
+    /// `shiftsWithinPlane`, of at most `WindowGeometry.smallPlane` values: each channel's planes copied once into
     /// a zero-bordered scratch, then each tap's rows written in whole vectors with the
     /// out-of-image taps masked to 0 (a tap that reaches a neighbouring sample's plane is out of
     /// its own image).
@@ -258,7 +258,7 @@ extension Variant {
         }
     }
 
-    /// `col2imSameShape` for planes of at most `smallPlane` values: each channel's plane summed
+    /// `col2imSameShape` for planes of at most `WindowGeometry.smallPlane` values: each channel's plane summed
     /// in a zero-bordered scratch, each tap's row added in whole vectors with its out-of-image
     /// taps masked to +0 (each pixel gets the same values in the same tap order; a −0 in image
     /// may become +0), then written back; col is not changed.
