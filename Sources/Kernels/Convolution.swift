@@ -428,6 +428,12 @@ extension Variant {
                                                        dWeightT: UnsafeMutablePointer<Float>) {
         typealias V = ChannelVector
         let taps = s.kernel * s.kernel, pixels = s.pixels
+        #if SMALLNET_AVX512
+        if taps == 9 {
+            threeByThreeWeightGradient(s, planes: planes, dOut: dOut, outChannels: outChannels, dWeightT: dWeightT)
+            return
+        }
+        #endif
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { x in
             withUnsafeTemporaryAllocation(of: V.self, capacity: taps + 8) { buffer in
                 // sums[t]: tap t's channels; columns[j]: the channels' dy at pixel q + j.
@@ -510,4 +516,75 @@ extension Variant {
             }
         }
     }
+
+    #if SMALLNET_AVX512
+    /// `directConvolutionWeightGradient` for 3×3 kernels with 512-bit vectors, the nine taps in
+    /// the lanes of one vector: per block of `gemmKC` pixels, the taps' values at each pixel q
+    /// are transposed into a row xᵀ[q] = (tap₀[q], …, tap₈[q], 0, …) (a small matrix, 16 KB);
+    /// then for ten output channels at a time, sum_o += dy[o, q] · xᵀ[q] over the block's q in
+    /// order, each dy value broadcast. Lane t of sum_o is dWᵀ[t, o]'s sum over the block, the
+    /// same products in the same order as the channel-vector form (which transposes the larger
+    /// dy instead), so the same numbers, bit for bit.
+    private static func threeByThreeWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
+                                                   dOut: UnsafePointer<Float>, outChannels: Int,
+                                                   dWeightT: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        let pixels = s.pixels
+        let x0 = s.tap(0, 0, of: planes), x1 = s.tap(0, 1, of: planes), x2 = s.tap(0, 2, of: planes)
+        let x3 = s.tap(1, 0, of: planes), x4 = s.tap(1, 1, of: planes), x5 = s.tap(1, 2, of: planes)
+        let x6 = s.tap(2, 0, of: planes), x7 = s.tap(2, 1, of: planes), x8 = s.tap(2, 2, of: planes)
+        withUnsafeTemporaryAllocation(of: V.self, capacity: gemmKC) { buffer in
+            let rows = buffer.baseAddress!
+            var q0 = 0
+            while q0 < pixels {
+                let q1 = Swift.min(q0 + gemmKC, pixels)
+                // xᵀ of the block: eight pixels of taps 0…7 transposed in registers, tap 8 beside.
+                var q = q0
+                while q + 8 <= q1 {
+                    @inline(__always) func row(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
+                        UnsafeRawPointer(x + q).loadUnaligned(as: SIMD8<Float>.self)
+                    }
+                    let c = columns8x8(row(x0), row(x1), row(x2), row(x3), row(x4), row(x5), row(x6), row(x7))
+                    let last = row(x8), r = rows + (q - q0)
+                    @inline(__always) func tail(_ j: Int) -> SIMD8<Float> { SIMD8(last[j], 0, 0, 0, 0, 0, 0, 0) }
+                    r[0] = V(lowHalf: c.0, highHalf: tail(0)); r[1] = V(lowHalf: c.1, highHalf: tail(1))
+                    r[2] = V(lowHalf: c.2, highHalf: tail(2)); r[3] = V(lowHalf: c.3, highHalf: tail(3))
+                    r[4] = V(lowHalf: c.4, highHalf: tail(4)); r[5] = V(lowHalf: c.5, highHalf: tail(5))
+                    r[6] = V(lowHalf: c.6, highHalf: tail(6)); r[7] = V(lowHalf: c.7, highHalf: tail(7))
+                    q += 8
+                }
+                while q < q1 {
+                    rows[q - q0] = V(x0[q], x1[q], x2[q], x3[q], x4[q], x5[q], x6[q], x7[q], x8[q], 0, 0, 0, 0, 0, 0, 0)
+                    q += 1
+                }
+                // Ten channels at a time (the last channel's row again past Cout, its sums dropped).
+                var o = 0
+                while o < outChannels {
+                    let block = Swift.min(10, outChannels - o)
+                    @inline(__always) func dy(_ i: Int) -> UnsafePointer<Float> { dOut + (o + Swift.min(i, block - 1)) * pixels }
+                    let d0 = dy(0), d1 = dy(1), d2 = dy(2), d3 = dy(3), d4 = dy(4)
+                    let d5 = dy(5), d6 = dy(6), d7 = dy(7), d8 = dy(8), d9 = dy(9)
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V(), a9 = V()
+                    for q in q0..<q1 {
+                        let x = rows[q - q0]
+                        a0 = multiplyAdd(a0, V(repeating: d0[q]), x); a1 = multiplyAdd(a1, V(repeating: d1[q]), x)
+                        a2 = multiplyAdd(a2, V(repeating: d2[q]), x); a3 = multiplyAdd(a3, V(repeating: d3[q]), x)
+                        a4 = multiplyAdd(a4, V(repeating: d4[q]), x); a5 = multiplyAdd(a5, V(repeating: d5[q]), x)
+                        a6 = multiplyAdd(a6, V(repeating: d6[q]), x); a7 = multiplyAdd(a7, V(repeating: d7[q]), x)
+                        a8 = multiplyAdd(a8, V(repeating: d8[q]), x); a9 = multiplyAdd(a9, V(repeating: d9[q]), x)
+                    }
+                    let sums = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
+                    withUnsafeBytes(of: sums) { raw in
+                        let sum = raw.bindMemory(to: Float.self).baseAddress!
+                        for i in 0..<block {
+                            for t in 0..<9 { dWeightT[t * outChannels + o + i] += sum[16 * i + t] }
+                        }
+                    }
+                    o += block
+                }
+                q0 = q1
+            }
+        }
+    }
+    #endif
 }

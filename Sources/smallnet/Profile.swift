@@ -52,8 +52,12 @@ struct Profile: ParsableCommand {
             print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) \(what)\(unfused ? ", unfused" : "")")
             print("FMA limit \(fixed(fmaLimit, 0)) GFLOP/s (register-only FMA loop); GEMM peak \(fixed(gemmPeak, 0)) GFLOP/s (256×256×256)")
             print(printedTable(profile, fmaLimit: fmaLimit))
+            if let share = normalizationShare(profile, model: model) {
+                print("BatchNorm, ReLU and max-pooling: \(fixed(100 * share, 1)) % of the \(inference ? "pass" : "step") (their rows and parts)")
+            }
             if let json {
-                try writeTextFile(json, profileJSON(profile, name: name, fmaLimit: fmaLimit, gemmPeak: gemmPeak).serialized(indent: 2) + "\n")
+                try writeTextFile(json, profileJSON(profile, name: name, fmaLimit: fmaLimit, gemmPeak: gemmPeak,
+                                                   normalizationShare: normalizationShare(profile, model: model)).serialized(indent: 2) + "\n")
             }
         }
     }
@@ -79,18 +83,20 @@ struct Profile: ParsableCommand {
         let step = p.stepSeconds
         func gflops(_ flops: Int, _ seconds: Double) -> String { flops == 0 || seconds <= 0 ? "" : fixed(Double(flops) / seconds / 1e9, 1) }
         func share(_ seconds: Double) -> String { fixed(100 * seconds / step, 1) + " %" }
-        let width = p.layers.reduce(40) { Swift.max($0, $1.summary.count) }  // the layer column
+        // Each step, then its parts (`LayerProfile.parts`) indented under it.
+        let rows = p.layers.flatMap { l in [(l, "\(l.index)", l.summary)] + l.parts.map { ($0, "", "  · " + $0.summary) } }
+        let width = rows.reduce(40) { Swift.max($0, $1.2.count) }  // the layer column
         guard p.training else {
             var lines = [" #  \(pad("layer", width)) forward µs   share  GFLOP/s"]
-            for l in p.layers {
-                lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, width)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds), 7)) \(gflops(l.forwardFLOPs, l.forwardSeconds))")
+            for (l, index, summary) in rows {
+                lines.append("\(pad(index, 3)) \(pad(summary, width)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds), 7)) \(gflops(l.forwardFLOPs, l.forwardSeconds))")
             }
             lines.append("pass \(fixed(step * 1e3, 3)) ms = \(fixed(p.imagesPerSecond, 0)) images/s, \(fixed(p.gflops, 1)) GFLOP/s = \(fixed(100 * p.gflops / fmaLimit, 1)) % of the FMA limit")
             return lines.joined(separator: "\n")
         }
         var lines = [" #  \(pad("layer", width)) forward µs  backward µs   share  fwd GFLOP/s  bwd GFLOP/s"]
-        for l in p.layers {
-            lines.append("\(pad(String(l.index), 3)) \(pad(l.summary, width)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 11)) \(pad(fixed(l.backwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds + l.backwardSeconds), 7)) \(pad(gflops(l.forwardFLOPs, l.forwardSeconds), 12)) \(gflops(l.backwardFLOPs, l.backwardSeconds))")
+        for (l, index, summary) in rows {
+            lines.append("\(pad(index, 3)) \(pad(summary, width)) \(pad(fixed(l.forwardSeconds * 1e6, 1), 11)) \(pad(fixed(l.backwardSeconds * 1e6, 1), 12)) \(pad(share(l.forwardSeconds + l.backwardSeconds), 7)) \(pad(gflops(l.forwardFLOPs, l.forwardSeconds), 12)) \(gflops(l.backwardFLOPs, l.backwardSeconds))")
         }
         lines.append("    \(pad("loss (softmax cross-entropy)", width)) \(pad(fixed(p.lossSeconds * 1e6, 1), 24)) \(share(p.lossSeconds))")
         lines.append("    \(pad("optimizer (zero grad + update)", width)) \(pad(fixed(p.optimizerSeconds * 1e6, 1), 24)) \(share(p.optimizerSeconds))")
@@ -98,8 +104,27 @@ struct Profile: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    func profileJSON(_ p: StepProfile, name: String, fmaLimit: Double, gemmPeak: Double) -> JSON {
-        .object([
+    /// The share of the step (or pass) of the rows and parts that run only BatchNorm, ReLU and
+    /// MaxPool2d layers, or nil when some such layer shares a row with other layers that is not
+    /// taken apart (an FCN's Linear → BatchNorm1d → ReLU) or the model has none.
+    func normalizationShare(_ p: StepProfile, model: Sequential) -> Double? {
+        func isNormalization(_ l: LayerProfile) -> Bool {
+            model.layers[l.index..<(l.index + l.layerCount)].allSatisfy { $0 is BatchNorm || $0 is ReLU || $0 is MaxPool2d }
+        }
+        var seconds = 0.0, counted = 0
+        for row in p.layers {
+            for l in row.parts.isEmpty ? [row] : row.parts where isNormalization(l) {
+                seconds += l.forwardSeconds + l.backwardSeconds
+                counted += l.layerCount
+            }
+        }
+        let all = model.layers.filter { $0 is BatchNorm || $0 is ReLU || $0 is MaxPool2d }.count
+        guard all > 0, counted == all else { return nil }
+        return seconds / p.stepSeconds
+    }
+
+    func profileJSON(_ p: StepProfile, name: String, fmaLimit: Double, gemmPeak: Double, normalizationShare: Double?) -> JSON {
+        var fields: [(String, JSON)] = [
             ("model", .string(name)), ("mode", .string(p.training ? "training" : "inference")),
             ("batch_size", .number(p.batchSize)), ("threads", .number(p.threads)),
             ("steps", .number(p.rounds)), ("fma_limit_gflops", .number(fmaLimit)), ("gemm_peak_gflops", .number(gemmPeak)),
@@ -107,11 +132,19 @@ struct Profile: ParsableCommand {
             ("step_gflops", .number(p.gflops)), ("fraction_of_fma_limit", .number(p.gflops / fmaLimit)),
             ("loss_seconds", .number(p.lossSeconds)), ("optimizer_seconds", .number(p.optimizerSeconds)),
             ("layers", .array(p.layers.map { l in
-                .object([("index", .number(l.index)), ("layer_count", .number(l.layerCount)), ("layer", .string(l.summary)),
-                         ("forward_seconds", .number(l.forwardSeconds)), ("backward_seconds", .number(l.backwardSeconds)),
-                         ("forward_flops", .number(l.forwardFLOPs)), ("backward_flops", .number(l.backwardFLOPs)),
-                         ("share", .number((l.forwardSeconds + l.backwardSeconds) / p.stepSeconds))])
+                var fields = layerFields(l, p)
+                if !l.parts.isEmpty { fields.append(("parts", .array(l.parts.map { .object(layerFields($0, p)) }))) }
+                return .object(fields)
             })),
-        ])
+        ]
+        if let normalizationShare { fields.append(("batchnorm_relu_maxpool_share", .number(normalizationShare))) }
+        return .object(fields)
+    }
+
+    func layerFields(_ l: LayerProfile, _ p: StepProfile) -> [(String, JSON)] {
+        [("index", .number(l.index)), ("layer_count", .number(l.layerCount)), ("layer", .string(l.summary)),
+         ("forward_seconds", .number(l.forwardSeconds)), ("backward_seconds", .number(l.backwardSeconds)),
+         ("forward_flops", .number(l.forwardFLOPs)), ("backward_flops", .number(l.backwardFLOPs)),
+         ("share", .number((l.forwardSeconds + l.backwardSeconds) / p.stepSeconds))]
     }
 }

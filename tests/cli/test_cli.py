@@ -548,8 +548,14 @@ def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, t
     assert abs(sum(l["share"] for l in figures["layers"]) + (figures["loss_seconds"] + figures["optimizer_seconds"])
                / figures["step_seconds"] - 1) < 1e-9
     assert figures["fraction_of_fma_limit"] > 0 and figures["fma_limit_gflops"] > 0
-    for line in result.stdout.splitlines()[3:3 + len(kinds)]:
-        assert line.split()[0].isdigit(), line  # one row per layer, numbered
+    # One row per step, numbered; the first step's two parts (convolution, block) under it, marked "·".
+    lines = result.stdout.splitlines()[3:3 + len(kinds) + 2]
+    assert [line.split()[0] for line in lines[1:3]] == ["·", "·"], lines
+    for line in lines[:1] + lines[3:]:
+        assert line.split()[0].isdigit(), line
+    assert [part["layer"].split("(")[0] for part in first["parts"]] == ["Conv2d", "BatchNorm2d"]
+    assert first["parts"][0]["forward_flops"] == first["forward_flops"] and first["parts"][1]["layer_count"] == 3
+    assert "BatchNorm, ReLU and max-pooling: " in result.stdout and 0 < figures["batchnorm_relu_maxpool_share"] < 1
     checkpoint = ok(smallnet("profile", "--checkpoint", trained["model"], "--seconds", 0.1, "--threads", 1))
     assert "Linear(784 → " in checkpoint.stdout
     ok(smallnet("profile", "--arch", "cnn", "--budget", 10000, "--batch-size", 16, "--seconds", 0.1, "--threads", 1,

@@ -352,13 +352,21 @@ public final class Conv2d: Layer {
     /// The weight (and bias) gradients of the last forward pass on the direct path, each
     /// sample's output gradient (Cout, H, W) given by `sampleGradient(s, scratch)`: its address,
     /// which may be `scratch` (Cout·H·W floats of the calling thread's) after writing it there.
-    /// The same numbers as `backward` given the whole output gradient.
-    func weightGradient(batch n: Int, context: ExecutionContext,
+    /// The same numbers as `backward` given the whole output gradient. With `gradientsOnly`
+    /// (the profiler's measure of what the gradients cost), the same calls of `sampleGradient`
+    /// on the same threads and scratch, and nothing computed from them.
+    func weightGradient(batch n: Int, context: ExecutionContext, gradientsOnly: Bool = false,
                         sampleGradient: (_ sample: Int, _ scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) {
         guard let input, !isGeneral, let planes = directPlanes(geometry(input.shape)) else {
             preconditionFailure("weightGradient(batch:context:sampleGradient:) needs the direct path")
         }
         growScratch(&dColumns, groups: sampleGroupCount(n), shape: [outChannels * planes.pixels])
+        if gradientsOnly {
+            forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
+                for s in samples { _ = sampleGradient(s, self.dColumns[group].data) }
+            }
+            return
+        }
         directBackward(planes, input: input, batch: n, context: context) { s, group in
             sampleGradient(s, self.dColumns[group].data)
         }

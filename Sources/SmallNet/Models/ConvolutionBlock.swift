@@ -36,14 +36,25 @@ final class ConvolutionBlock: PlanStep {
             guard let dBlock = block.backward(dOut, needInputGradient: true, context: context) else { return nil }
             return convolution.backward(dBlock, needInputGradient: needInputGradient, context: context)
         }
+        blockThenWeightGradient(dOut, context: context, gradientsOnly: false)
+        return nil
+    }
+
+    /// The block's part of `backward` (the first layer's): its two passes, each sample's gradient
+    /// written into the same scratch on the same thread, without the convolution's weight
+    /// gradient. The profiler times it beside `backward` to tell the two apart.
+    func blockBackwardAlone(_ dOut: Tensor, context: ExecutionContext) {
+        blockThenWeightGradient(dOut, context: context, gradientsOnly: true)
+    }
+
+    private func blockThenWeightGradient(_ dOut: Tensor, context: ExecutionContext, gradientsOnly: Bool) {
         let coefficients = block.inputGradientCoefficients(dOut, context: context)
         let shape = convolution.output.shape, channels = shape[1], plane = shape[2] * shape[3]
         block.withInputGradientWriter(dOut, coefficients: coefficients) { writer in
-            convolution.weightGradient(batch: shape[0], context: context) { s, scratch in
+            convolution.weightGradient(batch: shape[0], context: context, gradientsOnly: gradientsOnly) { s, scratch in
                 for c in 0..<channels { writer.write(plane: s * channels + c, into: scratch + c * plane) }
                 return UnsafePointer(scratch)
             }
         }
-        return nil
     }
 }

@@ -16,6 +16,14 @@ public struct LayerProfile {
     /// Of the backward pass: twice the forward's (the weight and the input gradient), once when
     /// the layer computes no input gradient, 0 for layers without matrix products.
     public let backwardFLOPs: Int
+    /// A first convolution fused with its block (`ConvolutionBlock`) taken apart: the
+    /// convolution, then the BatchNorm2d → ReLU → MaxPool2d(2). Forward, each half timed as it
+    /// runs; backward, where the two interleave sample by sample, the block's as the same passes
+    /// without the convolution's weight gradient (timed beside the step's backward, before it
+    /// in one round and after it in the next), the convolution's as the step's backward minus
+    /// that (median of the rounds' differences). Empty for every other step, and for such a
+    /// step that computes an input gradient (not a first layer).
+    public internal(set) var parts: [LayerProfile] = []
 }
 
 /// A training step taken apart: forward and backward of every step of the model's execution plan
@@ -61,12 +69,14 @@ public enum Profiler {
 
         let plan = copy.plan, n = plan.count
         var forward = [[Double]](repeating: [], count: n), backward = forward
+        // Per step, its parts' times (`LayerProfile.parts`): [convolution, block].
+        var partForward = [[[Double]]](repeating: [[], []], count: n), partBackward = partForward
         var loss: [Double] = [], update: [Double] = []
         let start = monotonicSeconds()
         var round = 0
         while round < 4 || (monotonicSeconds() - start < seconds && round < 10_000) {
             let context = ExecutionContext(training: true, random: copy.random, pool: pool)
-            let x = timedForward(plan, input, context: context, times: &forward)
+            let x = timedForward(plan, input, context: context, times: &forward, partTimes: &partForward)
             var t = monotonicSeconds()
             dLogits.resize(x.shape)
             _ = try labels.withUnsafeBufferPointer {
@@ -79,9 +89,24 @@ public enum Profiler {
             var d = dLogits
             for i in (0..<n).reversed() {
                 let needInput = copy.needsInputGradient(plan[i])
+                let convolutionBlock = needInput ? nil : plan[i] as? ConvolutionBlock
+                var blockAlone = 0.0
+                @inline(__always) func timeBlockAlone() {
+                    guard let convolutionBlock else { return }
+                    let t = monotonicSeconds()
+                    convolutionBlock.blockBackwardAlone(d, context: context)
+                    blockAlone = monotonicSeconds() - t
+                }
+                if round % 2 == 0 { timeBlockAlone() }
                 let t = monotonicSeconds()
                 let next = plan[i].backward(d, needInputGradient: needInput, context: context)
-                backward[i].append(monotonicSeconds() - t)
+                let whole = monotonicSeconds() - t
+                backward[i].append(whole)
+                if round % 2 == 1 { timeBlockAlone() }
+                if convolutionBlock != nil {
+                    partBackward[i][0].append(whole - blockAlone)
+                    partBackward[i][1].append(blockAlone)
+                }
                 guard let next else { break }
                 d = next
             }
@@ -92,6 +117,8 @@ public enum Profiler {
             if round == 0 {  // the warm-up round: buffers sized, caches and workers warm
                 forward = forward.map { _ in [] }
                 backward = backward.map { _ in [] }
+                partForward = partForward.map { _ in [[], []] }
+                partBackward = partBackward.map { _ in [[], []] }
                 loss = []
                 update = []
             }
@@ -101,9 +128,20 @@ public enum Profiler {
         var layers: [LayerProfile] = []
         for (i, step) in plan.enumerated() {
             let flops = forwardFLOPs(of: step, in: copy, batchSize: batchSize)
-            layers.append(LayerProfile(index: step.layers.lowerBound, layerCount: step.layers.count, summary: step.summary,
-                                       forwardSeconds: median(forward[i]), backwardSeconds: median(backward[i]),
-                                       forwardFLOPs: flops, backwardFLOPs: copy.needsInputGradient(step) ? 2 * flops : flops))
+            var layer = LayerProfile(index: step.layers.lowerBound, layerCount: step.layers.count, summary: step.summary,
+                                     forwardSeconds: median(forward[i]), backwardSeconds: median(backward[i]),
+                                     forwardFLOPs: flops, backwardFLOPs: copy.needsInputGradient(step) ? 2 * flops : flops)
+            if let step = step as? ConvolutionBlock, !partBackward[i][0].isEmpty {
+                layer.parts = [
+                    LayerProfile(index: step.layers.lowerBound, layerCount: 1, summary: step.convolution.summary,
+                                 forwardSeconds: median(partForward[i][0]), backwardSeconds: median(partBackward[i][0]),
+                                 forwardFLOPs: flops, backwardFLOPs: flops),
+                    LayerProfile(index: step.block.layers.lowerBound, layerCount: step.block.layers.count,
+                                 summary: step.block.summary, forwardSeconds: median(partForward[i][1]),
+                                 backwardSeconds: median(partBackward[i][1]), forwardFLOPs: 0, backwardFLOPs: 0),
+                ]
+            }
+            layers.append(layer)
         }
         return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, training: true, layers: layers,
                            lossSeconds: median(loss), optimizerSeconds: median(update), rounds: round - 1)
@@ -122,18 +160,34 @@ public enum Profiler {
 
         let plan = copy.plan
         var forward = [[Double]](repeating: [], count: plan.count)
+        var partForward = [[[Double]]](repeating: [[], []], count: plan.count)
         let start = monotonicSeconds()
         var round = 0
         while round < 4 || (monotonicSeconds() - start < seconds && round < 100_000) {
             _ = timedForward(plan, input, context: ExecutionContext(training: false, random: copy.random, pool: pool),
-                             times: &forward)
-            if round == 0 { forward = forward.map { _ in [] } }  // the warm-up pass
+                             times: &forward, partTimes: &partForward)
+            if round == 0 {  // the warm-up pass
+                forward = forward.map { _ in [] }
+                partForward = partForward.map { _ in [[], []] }
+            }
             round += 1
         }
         let layers = plan.enumerated().map { (i, step) in
-            LayerProfile(index: step.layers.lowerBound, layerCount: step.layers.count, summary: step.summary,
-                         forwardSeconds: median(forward[i]), backwardSeconds: 0,
-                         forwardFLOPs: forwardFLOPs(of: step, in: copy, batchSize: batchSize), backwardFLOPs: 0)
+            let flops = forwardFLOPs(of: step, in: copy, batchSize: batchSize)
+            var layer = LayerProfile(index: step.layers.lowerBound, layerCount: step.layers.count, summary: step.summary,
+                                     forwardSeconds: median(forward[i]), backwardSeconds: 0, forwardFLOPs: flops,
+                                     backwardFLOPs: 0)
+            if let step = step as? ConvolutionBlock {
+                layer.parts = [
+                    LayerProfile(index: step.layers.lowerBound, layerCount: 1, summary: step.convolution.summary,
+                                 forwardSeconds: median(partForward[i][0]), backwardSeconds: 0, forwardFLOPs: flops,
+                                 backwardFLOPs: 0),
+                    LayerProfile(index: step.block.layers.lowerBound, layerCount: step.block.layers.count,
+                                 summary: step.block.summary, forwardSeconds: median(partForward[i][1]), backwardSeconds: 0,
+                                 forwardFLOPs: 0, backwardFLOPs: 0),
+                ]
+            }
+            return layer
         }
         return StepProfile(batchSize: batchSize, threads: pool?.threadCount ?? 1, training: false, layers: layers,
                            lossSeconds: 0, optimizerSeconds: 0, rounds: round - 1)
@@ -156,14 +210,26 @@ public enum Profiler {
         return (copy, input)
     }
 
-    /// Runs `input` through `plan`, appending each step's forward seconds to `times[step]`.
+    /// Runs `input` through `plan`, appending each step's forward seconds to `times[step]`, and
+    /// a `ConvolutionBlock`'s halves (its `forward`: the convolution, then the block) to
+    /// `partTimes[step]`.
     static func timedForward(_ plan: [PlanStep], _ input: Tensor, context: ExecutionContext,
-                             times: inout [[Double]]) -> Tensor {
+                             times: inout [[Double]], partTimes: inout [[[Double]]]) -> Tensor {
         var x = input
         for (i, step) in plan.enumerated() {
             let t = monotonicSeconds()
-            x = step.forward(x, context: context)
-            times[i].append(monotonicSeconds() - t)
+            if let step = step as? ConvolutionBlock {
+                let convolved = step.convolution.forward(x, context: context)
+                let half = monotonicSeconds()
+                x = step.block.forward(convolved, context: context)
+                let end = monotonicSeconds()
+                partTimes[i][0].append(half - t)
+                partTimes[i][1].append(end - half)
+                times[i].append(end - t)
+            } else {
+                x = step.forward(x, context: context)
+                times[i].append(monotonicSeconds() - t)
+            }
         }
         return x
     }
