@@ -561,17 +561,19 @@ extension Variant {
                 var o = 0
                 while o < outChannels {
                     let block = Swift.min(10, outChannels - o)
-                    @inline(__always) func dy(_ i: Int) -> UnsafePointer<Float> { dOut + (o + Swift.min(i, block - 1)) * pixels }
-                    let d0 = dy(0), d1 = dy(1), d2 = dy(2), d3 = dy(3), d4 = dy(4)
-                    let d5 = dy(5), d6 = dy(6), d7 = dy(7), d8 = dy(8), d9 = dy(9)
+                    // dy of the block's channels from pixel q0, as one pointer and row offsets.
+                    let first = dOut + o * pixels + q0
+                    @inline(__always) func row(_ i: Int) -> Int { Swift.min(i, block - 1) * pixels * 4 }
+                    let r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
+                    let r8 = row(8), r9 = row(9)
                     var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V(), a9 = V()
-                    for q in q0..<q1 {
-                        let x = rows[q - q0]
-                        a0 = multiplyAdd(a0, V(repeating: d0[q]), x); a1 = multiplyAdd(a1, V(repeating: d1[q]), x)
-                        a2 = multiplyAdd(a2, V(repeating: d2[q]), x); a3 = multiplyAdd(a3, V(repeating: d3[q]), x)
-                        a4 = multiplyAdd(a4, V(repeating: d4[q]), x); a5 = multiplyAdd(a5, V(repeating: d5[q]), x)
-                        a6 = multiplyAdd(a6, V(repeating: d6[q]), x); a7 = multiplyAdd(a7, V(repeating: d7[q]), x)
-                        a8 = multiplyAdd(a8, V(repeating: d8[q]), x); a9 = multiplyAdd(a9, V(repeating: d9[q]), x)
+                    for i in 0..<(q1 - q0) {
+                        let x = rows[i], d = UnsafeRawPointer(first + i)
+                        @inline(__always) func dy(_ offset: Int) -> V { V(repeating: d.load(fromByteOffset: offset, as: Float.self)) }
+                        a0 = multiplyAdd(a0, dy(0), x); a1 = multiplyAdd(a1, dy(r1), x); a2 = multiplyAdd(a2, dy(r2), x)
+                        a3 = multiplyAdd(a3, dy(r3), x); a4 = multiplyAdd(a4, dy(r4), x); a5 = multiplyAdd(a5, dy(r5), x)
+                        a6 = multiplyAdd(a6, dy(r6), x); a7 = multiplyAdd(a7, dy(r7), x); a8 = multiplyAdd(a8, dy(r8), x)
+                        a9 = multiplyAdd(a9, dy(r9), x)
                     }
                     let sums = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
                     withUnsafeBytes(of: sums) { raw in
