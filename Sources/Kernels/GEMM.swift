@@ -128,8 +128,7 @@ extension Variant {
                                            base: nil, ldBase: 0) }
                         for i in 0..<mc {
                             let src = cTile + i * gemmNR, dst = cOut + i * ldc
-                            if let base { let from = base + i * ldBase; for j in 0..<nc { dst[j] = from[j] + src[j] } }
-                            else { dst.update(from: src, count: nc) }
+                            if let base { addRow(dst, base + i * ldBase, src, count: nc) } else { dst.update(from: src, count: nc) }
                         }
                     }
                     if let finish { finishTile(cOut, ldc, rows: mc, columns: j0..<(j0 + nc), finish) }
@@ -164,6 +163,21 @@ extension Variant {
                 if nc < gemmNR { for p in 0..<k { (out + p * gemmNR + nc).update(repeating: 0, count: gemmNR - nc) } }
             }
         }
+    }
+
+    /// dst[j] = from[j] + src[j] for j in 0..<count, 8 and then 4 lanes at a time (from may be
+    /// dst itself, which keeps the compiler's vector loop away).
+    @inline(__always)
+    private static func addRow(_ dst: UnsafeMutablePointer<Float>, _ from: UnsafePointer<Float>, _ src: UnsafePointer<Float>,
+                               count: Int) {
+        @inline(__always) func add<V: SIMD>(_: V.Type, _ j: Int) where V.Scalar == Float {
+            let sum = UnsafeRawPointer(from + j).loadUnaligned(as: V.self) + UnsafeRawPointer(src + j).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: sum, as: V.self)
+        }
+        var j = 0
+        while j + 8 <= count { add(SIMD8<Float>.self, j); j += 8 }
+        if j + 4 <= count { add(SIMD4<Float>.self, j); j += 4 }
+        while j < count { dst[j] = from[j] + src[j]; j += 1 }
     }
 
     /// Applies `e` to a stored tile of C: `rows` rows (`ldc` apart) of the columns `columns`,
