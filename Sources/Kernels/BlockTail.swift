@@ -28,14 +28,13 @@ extension Variant {
                 let (m, p) = windowMaxima(z(evenLanes(top)), z(oddLanes(top)), z(evenLanes(bottom)), z(oddLanes(bottom)))
                 UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
-            }, four: { ox in
-                let top = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
-                let bottom = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+            }, four: { ox, windows in
+                let top = loadWindowPairs(r0 + 2 * ox, windows), bottom = loadWindowPairs(r1 + 2 * ox, windows)
                 func wide(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v, highHalf: SIMD4()) }
                 let (m, p) = windowMaxima(z(wide(top.evenHalf)), z(wide(top.oddHalf)), z(wide(bottom.evenHalf)),
                                           z(wide(bottom.oddHalf)))
-                UnsafeMutableRawPointer(out + ox).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
-                UnsafeMutableRawPointer(code + ox).storeBytes(of: p.lowHalf, as: SIMD4<UInt8>.self)
+                storeWindows(m.lowHalf, out + ox, windows)
+                storeWindows(p.lowHalf, code + ox, windows)
             }) { ox in
                 let a = z(r0[2 * ox]), b = z(r0[2 * ox + 1]), c = z(r1[2 * ox]), d = z(r1[2 * ox + 1])
                 let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
@@ -71,16 +70,15 @@ extension Variant {
                 let (top, bottom) = windowGradients(p, UnsafeRawPointer(code + ox).loadUnaligned(as: SIMD8<UInt8>.self))
                 store16(gradient(top, load16(x0 + 2 * ox)), dx0 + 2 * ox)
                 store16(gradient(bottom, load16(x1 + 2 * ox)), dx1 + 2 * ox)
-            }, four: { ox in
-                let p = passed(SIMD8(lowHalf: UnsafeRawPointer(grad + ox).loadUnaligned(as: SIMD4<Float>.self), highHalf: SIMD4()),
-                               SIMD8(lowHalf: UnsafeRawPointer(pooled + ox).loadUnaligned(as: SIMD4<Float>.self),
-                                     highHalf: SIMD4()))
-                let codes = SIMD8(lowHalf: UnsafeRawPointer(code + ox).loadUnaligned(as: SIMD4<UInt8>.self), highHalf: SIMD4())
+            }, four: { ox, windows in
+                let p = passed(SIMD8(lowHalf: loadWindows(grad + ox, windows), highHalf: SIMD4()),
+                               SIMD8(lowHalf: loadWindows(pooled + ox, windows), highHalf: SIMD4()))
+                let codes = SIMD8(lowHalf: loadWindows(code + ox, windows), highHalf: SIMD4())
                 let (top, bottom) = windowGradients(p, codes)
                 @inline(__always) func row(_ dz: SIMD8<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
-                    let v = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
+                    let v = loadWindowPairs(x, windows)
                     let r = SIMD8<Float>(repeating: k) * dz + v * SIMD8(repeating: c1) + SIMD8(repeating: c0)
-                    UnsafeMutableRawPointer(dx).storeBytes(of: r, as: SIMD8<Float>.self)
+                    storeWindowPairs(r, dx, windows)
                 }
                 row(top.lowHalf, x0 + 2 * ox, dx0 + 2 * ox)
                 row(bottom.lowHalf, x1 + 2 * ox, dx1 + 2 * ox)

@@ -46,7 +46,7 @@ extension Variant {
             let r0 = x + 2 * oy * w, r1 = r0 + w
             let out = y + oy * wo, code = position + oy * wo
             forEachWindowVector(wo, eight: { maxPool2x2Eight(r0, r1, $0, out, code) },
-                                four: { maxPool2x2Four(r0, r1, $0, out, code) }) { ox in
+                                four: { maxPool2x2Four(r0, r1, $0, $1, out, code) }) { ox in
                 let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
                 let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
                 out[ox] = m
@@ -66,14 +66,19 @@ extension Variant {
         for oy in 0..<ho {
             let r0 = dx + 2 * oy * w, r1 = r0 + w
             let grad = dy + oy * wo, code = position + oy * wo
-            forEachWindowVector(wo, eight: { maxPool2x2BackwardEight(grad, code, $0, r0, r1) },
-                                four: { maxPool2x2BackwardFour(grad, code, $0, r0, r1) }) { ox in
+            @inline(__always) func window(_ ox: Int) {
                 let g = grad[ox], p = code[ox]
                 r0[2 * ox] = p == 0 ? g : 0
                 r0[2 * ox + 1] = p == 1 ? g : 0
                 r1[2 * ox] = p == 2 ? g : 0
                 r1[2 * ox + 1] = p == 3 ? g : 0
             }
+            // Rows of three windows one by one: measured faster here than the vector of three.
+            forEachWindowVector(wo, eight: { maxPool2x2BackwardEight(grad, code, $0, r0, r1) },
+                                four: { ox, windows in
+                                    if windows == 4 { maxPool2x2BackwardFour(grad, code, ox, r0, r1) }
+                                    else { for o in ox..<(ox + windows) { window(o) } }
+                                }, one: window)
             if 2 * wo < w { r0[w - 1] = 0; r1[w - 1] = 0 }
         }
         if 2 * ho < h { (dx + (h - 1) * w).update(repeating: 0, count: w) }
@@ -109,20 +114,59 @@ extension Variant {
 // MARK: 2×2 windows, a vector of them at a time
 
 /// Walks a pooled row of `wo` windows: `eight(ox)` for windows ox..<ox + 8, the last call
-/// overlapping the one before when 8 does not divide `wo`; in rows of 4–7 windows `four` twice
-/// (overlapping); in shorter rows `one(ox)` per window.
+/// overlapping the one before when 8 does not divide `wo`; in rows of 4–7 windows
+/// `four(ox, 4)` twice (overlapping); in rows of 3 (7×7 and 6×6 planes) `four(0, 3)`, whose
+/// loads and stores stop at the third window (`loadWindowPairs`, `storeWindows`); in shorter
+/// rows `one(ox)` per window.
 @inline(__always)
-func forEachWindowVector(_ wo: Int, eight: (Int) -> Void, four: (Int) -> Void, one: (Int) -> Void) {
+func forEachWindowVector(_ wo: Int, eight: (Int) -> Void, four: (_ ox: Int, _ windows: Int) -> Void, one: (Int) -> Void) {
     if wo >= 8 {
         var ox = 0
         while ox + 8 <= wo { eight(ox); ox += 8 }
         if ox < wo { eight(wo - 8) }
     } else if wo >= 4 {
-        four(0)
-        four(wo - 4)
+        four(0, 4)
+        four(wo - 4, 4)
+    } else if wo == 3 {
+        four(0, 3)
     } else {
         for ox in 0..<wo { one(ox) }
     }
+}
+
+// Loads and stores of `windows` (3 or 4) consecutive 2×2 windows, in the lanes of a 4- or 8-lane
+// vector: with 3 windows nothing past the third is read or written (the lanes past it read as 0).
+
+/// The 2·`windows` floats of one input row under the windows (lanes past them 0).
+@inline(__always) func loadWindowPairs(_ p: UnsafePointer<Float>, _ windows: Int) -> SIMD8<Float> {
+    if windows == 4 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    let low = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    return SIMD8(lowHalf: low, highHalf: SIMD4(lowHalf: UnsafeRawPointer(p + 4).loadUnaligned(as: SIMD2<Float>.self),
+                                                highHalf: SIMD2()))
+}
+/// The windows' values of a pooled row (lanes past them 0).
+@inline(__always) func loadWindows(_ p: UnsafePointer<Float>, _ windows: Int) -> SIMD4<Float> {
+    if windows == 4 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
+    return SIMD4(lowHalf: UnsafeRawPointer(p).loadUnaligned(as: SIMD2<Float>.self), highHalf: SIMD2(p[2], 0))
+}
+/// The windows' position codes (lanes past them 0).
+@inline(__always) func loadWindows(_ p: UnsafePointer<UInt8>, _ windows: Int) -> SIMD4<UInt8> {
+    if windows == 4 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt8>.self) }
+    return SIMD4(p[0], p[1], p[2], 0)
+}
+@inline(__always) func storeWindowPairs(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ windows: Int) {
+    if windows == 4 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self); return }
+    UnsafeMutableRawPointer(p).storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+    UnsafeMutableRawPointer(p + 4).storeBytes(of: v.highHalf.lowHalf, as: SIMD2<Float>.self)
+}
+@inline(__always) func storeWindows(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>, _ windows: Int) {
+    if windows == 4 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self); return }
+    UnsafeMutableRawPointer(p).storeBytes(of: v.lowHalf, as: SIMD2<Float>.self)
+    p[2] = v[2]
+}
+@inline(__always) func storeWindows(_ v: SIMD4<UInt8>, _ p: UnsafeMutablePointer<UInt8>, _ windows: Int) {
+    if windows == 4 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<UInt8>.self); return }
+    p[0] = v[0]; p[1] = v[1]; p[2] = v[2]
 }
 
 /// Lane by lane, the 2×2 windows (a b / c d): each maximum, max(max(a, b), max(c, d)) with
@@ -163,16 +207,16 @@ func maxPool2x2Eight(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ o
     UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
 }
 
-/// Windows ox..<ox + 4, as `maxPool2x2Eight` on half vectors (the upper lanes are unused).
+/// Windows ox..<ox + `windows` (3 or 4), as `maxPool2x2Eight` on half vectors (the upper lanes
+/// are unused).
 @inline(__always)
-func maxPool2x2Four(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ ox: Int,
+func maxPool2x2Four(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ ox: Int, _ windows: Int,
                     _ out: UnsafeMutablePointer<Float>, _ code: UnsafeMutablePointer<UInt8>) {
-    let top = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
-    let bottom = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+    let top = loadWindowPairs(r0 + 2 * ox, windows), bottom = loadWindowPairs(r1 + 2 * ox, windows)
     func wide(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v, highHalf: SIMD4()) }
     let (m, p) = windowMaxima(wide(top.evenHalf), wide(top.oddHalf), wide(bottom.evenHalf), wide(bottom.oddHalf))
-    UnsafeMutableRawPointer(out + ox).storeBytes(of: m.lowHalf, as: SIMD4<Float>.self)
-    UnsafeMutableRawPointer(code + ox).storeBytes(of: p.lowHalf, as: SIMD4<UInt8>.self)
+    storeWindows(m.lowHalf, out + ox, windows)
+    storeWindows(p.lowHalf, code + ox, windows)
 }
 
 /// The gradient of windows ox..<ox + 8 into rows r0 and r1 of dx.
