@@ -165,10 +165,13 @@ struct Study: ParsableCommand {
 
     // MARK: Running
 
-    /// Runs `pending` as child processes of this executable, `jobs` at a time; a run killed by a
-    /// signal is started again (at most `Study.retries` times), one that fails is recorded.
+    /// Runs `pending` as child processes of this executable, `jobs` at a time, the most work first
+    /// (`StudyRun.work`; plan order among equals), so that no long run starts last and runs
+    /// alone; a run killed by a signal is started again (at most `Study.retries` times), one that
+    /// fails is recorded.
     func runAll(_ pending: [StudyRun], jobs: Int, threadsPerJob: Int) throws {
-        var queue = pending[...]
+        let work = pending.map { $0.work(quick: quick) }
+        var queue = pending.indices.sorted { work[$0] != work[$1] ? work[$0] > work[$1] : $0 < $1 }.map { pending[$0] }[...]
         var running: [pid_t: (run: StudyRun, began: Double, attempt: Int)] = [:]
         var attempts: [String: Int] = [:]
         while !queue.isEmpty || !running.isEmpty {

@@ -33,6 +33,15 @@ struct StudyRun {
         }
         return args
     }
+
+    /// The run's work, to start the longest runs first: the images it trains on (epochs × 60,000,
+    /// or the quick study's limit) times its model's forward FLOPs per image.
+    func work(quick: Bool) -> Double {
+        let recipe = Recipe.defaults(for: arch, budget: budget)
+        let flops = (try? recipe.buildModel().forwardFLOPs) ?? 0
+        let images = quick ? (arch == .fcn ? 6000 : 1500) : 60_000 * (table == 2 ? StudyPlan.table2Epochs : recipe.training.epochs)
+        return Double(flops) * Double(images)
+    }
 }
 
 /// The study of the reference report, reproduced with smallnet's recipes.
