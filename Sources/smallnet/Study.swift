@@ -165,13 +165,18 @@ struct Study: ParsableCommand {
 
     // MARK: Running
 
-    /// Runs `pending` as child processes of this executable, `jobs` at a time, the most work first
-    /// (`StudyRun.work`; plan order among equals), so that no long run starts last and runs
-    /// alone; a run killed by a signal is started again (at most `Study.retries` times), one that
-    /// fails is recorded.
+    /// `runs` with the most work first (`StudyRun.work`; plan order among equals), the order they
+    /// start in, locally or on a cluster: no long run starts last and runs alone.
+    func longestFirst(_ runs: [StudyRun]) -> [StudyRun] {
+        let work = runs.map { $0.work(quick: quick) }
+        return runs.indices.sorted { work[$0] != work[$1] ? work[$0] > work[$1] : $0 < $1 }.map { runs[$0] }
+    }
+
+    /// Runs `pending` as child processes of this executable, `jobs` at a time, longest first; a
+    /// run killed by a signal is started again (at most `Study.retries` times), one that fails is
+    /// recorded.
     func runAll(_ pending: [StudyRun], jobs: Int, threadsPerJob: Int) throws {
-        let work = pending.map { $0.work(quick: quick) }
-        var queue = pending.indices.sorted { work[$0] != work[$1] ? work[$0] > work[$1] : $0 < $1 }.map { pending[$0] }[...]
+        var queue = longestFirst(pending)[...]
         var running: [pid_t: (run: StudyRun, began: Double, attempt: Int)] = [:]
         var attempts: [String: Int] = [:]
         while !queue.isEmpty || !running.isEmpty {
@@ -221,7 +226,7 @@ struct Study: ParsableCommand {
     func runOnCluster(_ pending: [StudyRun], scheduler: String) throws {
         guard !pending.isEmpty else { return }
         let planPath = "\(out)/runs/.sweep-plan.json"
-        let plan = JSON.array(pending.map { run in
+        let plan = JSON.array(longestFirst(pending).map { run in
             .object([("id", .string(run.id)), ("args", .array(run.trainArguments(quick: quick).map { .string($0) }))])
         })
         try writeTextFile(planPath, plan.serialized(indent: 1) + "\n")
