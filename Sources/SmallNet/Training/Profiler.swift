@@ -21,8 +21,9 @@ public struct LayerProfile {
     /// runs; backward, where the two interleave sample by sample, the block's as the same passes
     /// without the convolution's weight gradient (timed beside the step's backward, before it
     /// in one round and after it in the next), the convolution's as the step's backward minus
-    /// that (median of the rounds' differences). Empty for every other step, and for such a
-    /// step that computes an input gradient (not a first layer).
+    /// that (median of the rounds' differences); in an inference profile, the forward halves.
+    /// Empty for every other step, and in training for such a step that computes an input
+    /// gradient (not a first layer).
     public internal(set) var parts: [LayerProfile] = []
 }
 
