@@ -52,12 +52,13 @@ struct Profile: ParsableCommand {
             print("smallnet \(SmallNetVersion.string) profile: \(name), \(model.parameterCount) parameters, batch \(batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(profile.rounds) \(what)\(unfused ? ", unfused" : "")")
             print("FMA limit \(fixed(fmaLimit, 0)) GFLOP/s (register-only FMA loop); GEMM peak \(fixed(gemmPeak, 0)) GFLOP/s (256×256×256)")
             print(printedTable(profile, fmaLimit: fmaLimit))
-            if let share = normalizationShare(profile, model: model) {
+            let normalization = normalizationShare(profile, model: model)
+            if let share = normalization {
                 print("BatchNorm, ReLU and max-pooling: \(fixed(100 * share, 1)) % of the \(inference ? "pass" : "step") (their rows and parts)")
             }
             if let json {
                 try writeTextFile(json, profileJSON(profile, name: name, fmaLimit: fmaLimit, gemmPeak: gemmPeak,
-                                                   normalizationShare: normalizationShare(profile, model: model)).serialized(indent: 2) + "\n")
+                                                   normalizationShare: normalization).serialized(indent: 2) + "\n")
             }
         }
     }

@@ -133,14 +133,8 @@ public enum Profiler {
                                      forwardSeconds: median(forward[i]), backwardSeconds: median(backward[i]),
                                      forwardFLOPs: flops, backwardFLOPs: copy.needsInputGradient(step) ? 2 * flops : flops)
             if let step = step as? ConvolutionBlock, !partBackward[i][0].isEmpty {
-                layer.parts = [
-                    LayerProfile(index: step.layers.lowerBound, layerCount: 1, summary: step.convolution.summary,
-                                 forwardSeconds: median(partForward[i][0]), backwardSeconds: median(partBackward[i][0]),
-                                 forwardFLOPs: flops, backwardFLOPs: flops),
-                    LayerProfile(index: step.block.layers.lowerBound, layerCount: step.block.layers.count,
-                                 summary: step.block.summary, forwardSeconds: median(partForward[i][1]),
-                                 backwardSeconds: median(partBackward[i][1]), forwardFLOPs: 0, backwardFLOPs: 0),
-                ]
+                layer.parts = parts(of: step, forwardFLOPs: flops, backwardFLOPs: flops, forward: partForward[i],
+                                    backward: partBackward[i])
             }
             layers.append(layer)
         }
@@ -179,14 +173,8 @@ public enum Profiler {
                                      forwardSeconds: median(forward[i]), backwardSeconds: 0, forwardFLOPs: flops,
                                      backwardFLOPs: 0)
             if let step = step as? ConvolutionBlock {
-                layer.parts = [
-                    LayerProfile(index: step.layers.lowerBound, layerCount: 1, summary: step.convolution.summary,
-                                 forwardSeconds: median(partForward[i][0]), backwardSeconds: 0, forwardFLOPs: flops,
-                                 backwardFLOPs: 0),
-                    LayerProfile(index: step.block.layers.lowerBound, layerCount: step.block.layers.count,
-                                 summary: step.block.summary, forwardSeconds: median(partForward[i][1]), backwardSeconds: 0,
-                                 forwardFLOPs: 0, backwardFLOPs: 0),
-                ]
+                layer.parts = parts(of: step, forwardFLOPs: flops, backwardFLOPs: 0, forward: partForward[i],
+                                    backward: [[], []])
             }
             return layer
         }
@@ -233,6 +221,18 @@ public enum Profiler {
             }
         }
         return x
+    }
+
+    /// `step`'s two parts (`LayerProfile.parts`), the convolution (all of the step's FLOPs) and
+    /// the block, from their times per round ([convolution, block]; medians, 0 for none).
+    static func parts(of step: ConvolutionBlock, forwardFLOPs: Int, backwardFLOPs: Int, forward: [[Double]],
+                      backward: [[Double]]) -> [LayerProfile] {
+        [LayerProfile(index: step.layers.lowerBound, layerCount: 1, summary: step.convolution.summary,
+                      forwardSeconds: median(forward[0]), backwardSeconds: median(backward[0]), forwardFLOPs: forwardFLOPs,
+                      backwardFLOPs: backwardFLOPs),
+         LayerProfile(index: step.block.layers.lowerBound, layerCount: step.block.layers.count, summary: step.block.summary,
+                      forwardSeconds: median(forward[1]), backwardSeconds: median(backward[1]), forwardFLOPs: 0,
+                      backwardFLOPs: 0)]
     }
 
     /// Matrix-product FLOPs of `step`'s layers for a batch of `batchSize`.
