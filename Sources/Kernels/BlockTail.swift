@@ -22,7 +22,8 @@ extension Variant {
         for oy in 0..<ho {
             let r0 = x + 2 * oy * w, r1 = r0 + w
             let out = y + oy * wo, code = position + oy * wo
-            forEachWindowVector(wo, eight: { ox in
+            let spills = windowVectorSpills(row: oy, outHeight: ho, outWidth: wo, height: 2 * ho, width: w)
+            forEachWindowVector(wo, spills: spills, eight: { ox in
                 // Split into even and odd columns first, then z on each (8 lanes a vector).
                 let top = load16(r0 + 2 * ox), bottom = load16(r1 + 2 * ox)
                 let (m, p) = windowMaxima(z(evenLanes(top)), z(oddLanes(top)), z(evenLanes(bottom)), z(oddLanes(bottom)))
@@ -64,7 +65,8 @@ extension Variant {
         for oy in 0..<ho {
             let x0 = x + 2 * oy * w, x1 = x0 + w, dx0 = dx + 2 * oy * w, dx1 = dx0 + w
             let grad = g + oy * wo, pooled = y + oy * wo, code = position + oy * wo
-            forEachWindowVector(wo, eight: { ox in
+            let spills = windowVectorSpills(row: oy, outHeight: ho, outWidth: wo, height: h, width: w)
+            forEachWindowVector(wo, spills: spills, eight: { ox in
                 let p = passed(UnsafeRawPointer(grad + ox).loadUnaligned(as: SIMD8<Float>.self),
                                UnsafeRawPointer(pooled + ox).loadUnaligned(as: SIMD8<Float>.self))
                 let (top, bottom) = windowGradients(p, UnsafeRawPointer(code + ox).loadUnaligned(as: SIMD8<UInt8>.self))

@@ -45,7 +45,8 @@ extension Variant {
         for oy in 0..<ho {
             let r0 = x + 2 * oy * w, r1 = r0 + w
             let out = y + oy * wo, code = position + oy * wo
-            forEachWindowVector(wo, eight: { maxPool2x2Eight(r0, r1, $0, out, code) },
+            let spills = windowVectorSpills(row: oy, outHeight: ho, outWidth: wo, height: 2 * ho, width: w)
+            forEachWindowVector(wo, spills: spills, eight: { maxPool2x2Eight(r0, r1, $0, out, code) },
                                 four: { maxPool2x2Four(r0, r1, $0, $1, out, code) }) { ox in
                 let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
                 let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
@@ -74,7 +75,8 @@ extension Variant {
                 r1[2 * ox + 1] = p == 3 ? g : 0
             }
             // Rows of three windows one by one: measured faster here than the vector of three.
-            forEachWindowVector(wo, eight: { maxPool2x2BackwardEight(grad, code, $0, r0, r1) },
+            let spills = windowVectorSpills(row: oy, outHeight: ho, outWidth: wo, height: h, width: w)
+            forEachWindowVector(wo, spills: spills, eight: { maxPool2x2BackwardEight(grad, code, $0, r0, r1) },
                                 four: { ox, windows in
                                     if windows == 4 { maxPool2x2BackwardFour(grad, code, ox, r0, r1) }
                                     else { for o in ox..<(ox + windows) { window(o) } }
@@ -114,16 +116,18 @@ extension Variant {
 // MARK: 2×2 windows, a vector of them at a time
 
 /// Walks a pooled row of `wo` windows: `eight(ox)` for windows ox..<ox + 8, the last call
-/// overlapping the one before when 8 does not divide `wo`; in rows of 4–7 windows
-/// `four(ox, 4)` twice (overlapping); in rows of 3 (7×7 and 6×6 planes) `four(0, 3)`, whose
-/// loads and stores stop at the third window (`loadWindowPairs`, `storeWindows`); in shorter
-/// rows `one(ox)` per window.
+/// overlapping the one before when 8 does not divide `wo`; in a shorter row that `spills`
+/// (`windowVectorSpills`) one `eight(0)`, whose lanes past the row read and write the rows
+/// below; otherwise in rows of 4–7 windows `four(ox, 4)` twice (overlapping); in rows of 3 (7×7
+/// and 6×6 planes) `four(0, 3)`, whose loads and stores stop at the third window
+/// (`loadWindowPairs`, `storeWindows`); in shorter rows `one(ox)` per window.
 @inline(__always)
-func forEachWindowVector(_ wo: Int, eight: (Int) -> Void, four: (_ ox: Int, _ windows: Int) -> Void, one: (Int) -> Void) {
-    if wo >= 8 {
+func forEachWindowVector(_ wo: Int, spills: Bool, eight: (Int) -> Void, four: (_ ox: Int, _ windows: Int) -> Void,
+                         one: (Int) -> Void) {
+    if wo >= 8 || spills {
         var ox = 0
         while ox + 8 <= wo { eight(ox); ox += 8 }
-        if ox < wo { eight(wo - 8) }
+        if ox < wo { eight(Swift.max(wo - 8, 0)) }
     } else if wo >= 4 {
         four(0, 4)
         four(wo - 4, 4)
@@ -132,6 +136,17 @@ func forEachWindowVector(_ wo: Int, eight: (Int) -> Void, four: (_ ox: Int, _ wi
     } else {
         for ox in 0..<wo { one(ox) }
     }
+}
+
+/// Whether a vector of eight windows from the start of pooled row `oy` of a plane (`ho` rows of
+/// `wo` = 4–7 windows, over an input plane `h` × `w`) stays inside the plane: its pooled values
+/// (eight from the row's first) and its input rows (16 values from the starts of rows 2·oy and
+/// 2·oy + 1). The values past the row are then those of the rows below, which a pass over the
+/// rows in order reads as they are and writes again on their turn. 14×14 planes: all rows but
+/// the last.
+@inline(__always)
+func windowVectorSpills(row oy: Int, outHeight ho: Int, outWidth wo: Int, height h: Int, width w: Int) -> Bool {
+    (4..<8).contains(wo) && (ho - oy) * wo >= 8 && (h - 2 * oy - 1) * w >= 16
 }
 
 // Loads and stores of `windows` (3 or 4) consecutive 2×2 windows, in the lanes of a 4- or 8-lane

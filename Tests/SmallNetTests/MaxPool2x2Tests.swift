@@ -32,28 +32,35 @@ final class MaxPool2x2Tests: XCTestCase {
         return dx
     }
 
+    /// Every width and height's outputs bit for bit, and nothing written past the plane.
     func testEveryWidthMatchesTheDefinitionBitForBit() {
+        let guardCount = 32
         var generator = RandomGenerator(seed: 11)
         // Few distinct values (ties in most windows), both zeros, negatives.
         let palette: [Float] = [-2, -0.0, 0, 0.5, 1, 1, 3]
         for variant in runnableKernelVariants {
-            for h in [2, 3, 5] {
+            // 14 and 15 rows: rows of 4–7 windows take one vector reaching into the rows below.
+            for h in [2, 3, 5, 14, 15] {
                 for w in 1...40 {
                     let ho = h / 2, wo = w / 2
                     let x = (0..<(h * w)).map { _ in palette[generator.nextInt(below: palette.count)] }
-                    var y = [Float](repeating: .nan, count: ho * wo), codes = [UInt8](repeating: 9, count: ho * wo)
+                    // Outputs followed by `guardCount` values the kernels must leave alone.
+                    var y = [Float](repeating: .nan, count: ho * wo + guardCount)
+                    var codes = [UInt8](repeating: 9, count: ho * wo + guardCount)
                     variant.maxPool2x2(x, width: w, outHeight: ho, outWidth: wo, output: &y, position: &codes)
                     let expected = reference(x, height: h, width: w)
                     let context = "\(variant.isa) \(h)×\(w)"
-                    XCTAssertEqual(y.map(\.bitPattern), expected.y.map(\.bitPattern), context)
-                    XCTAssertEqual(codes, expected.codes, context)
+                    XCTAssertEqual(y[..<(ho * wo)].map(\.bitPattern), expected.y.map(\.bitPattern), context)
+                    XCTAssertEqual(Array(codes[..<(ho * wo)]), expected.codes, context)
+                    XCTAssertTrue(y[(ho * wo)...].allSatisfy(\.isNaN) && codes[(ho * wo)...].allSatisfy { $0 == 9 }, context)
 
                     let g = (0..<(ho * wo)).map { _ in palette[generator.nextInt(below: palette.count)] }
-                    var dx = [Float](repeating: .nan, count: h * w)
+                    var dx = [Float](repeating: .nan, count: h * w + guardCount)
                     variant.maxPool2x2Backward(g, position: codes, outHeight: ho, outWidth: wo, height: h, width: w,
                                                dInput: &dx)
-                    XCTAssertEqual(dx.map(\.bitPattern),
-                                   referenceBackward(g, codes: codes, height: h, width: w).map(\.bitPattern), context)
+                    XCTAssertEqual(dx[..<(h * w)].map(\.bitPattern),
+                                   referenceBackward(g, codes: Array(codes[..<(ho * wo)]), height: h, width: w).map(\.bitPattern), context)
+                    XCTAssertTrue(dx[(h * w)...].allSatisfy(\.isNaN), context)
                 }
             }
         }
