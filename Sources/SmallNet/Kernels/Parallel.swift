@@ -20,9 +20,15 @@ func forEachSampleGroup(batch n: Int, pool: ThreadPool?, _ body: (Int, Range<Int
     }
 }
 
-/// Calls `body(range)` over disjoint ranges covering 0..<count, one per thread.
+/// Parts per thread of the work that `forEachRange` and `forEachChunk` spread: a thread that
+/// starts late (a worker waking up) or runs slower takes fewer of them, where one part per
+/// thread would keep the others waiting for it. The work of each index never depends on the
+/// split.
+let partsPerThread = 4
+
+/// Calls `body(range)` over disjoint ranges covering 0..<count, `partsPerThread` per thread.
 func forEachRange(count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
-    let parts = Swift.min(pool?.threadCount ?? 1, count)
+    let parts = Swift.min((pool?.threadCount ?? 1) * partsPerThread, count)
     if let pool, parts > 1 {
         pool.run(parts: parts) { t in body((count * t / parts)..<(count * (t + 1) / parts)) }
     } else if count > 0 {
@@ -42,10 +48,10 @@ func forEachPlane(samples n: Int, channels c: Int, pool: ThreadPool?, _ body: (I
 /// about what it saves.
 let valuesWorthThreads = 1 << 14
 
-/// Calls `body(range)` over disjoint ranges covering 0..<count, one per thread, each starting
-/// on a 16-element boundary; small counts run on the calling thread alone.
+/// Calls `body(range)` over disjoint ranges covering 0..<count, `partsPerThread` per thread,
+/// each starting on a 16-element boundary; small counts run on the calling thread alone.
 func forEachChunk(count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
-    let parts = count >= valuesWorthThreads ? Swift.min(pool?.threadCount ?? 1, count / 16) : 1
+    let parts = count >= valuesWorthThreads ? Swift.min((pool?.threadCount ?? 1) * partsPerThread, count / 16) : 1
     if let pool, parts > 1 {
         pool.run(parts: parts) { t in
             let lo = (count * t / parts) & ~15, hi = t == parts - 1 ? count : (count * (t + 1) / parts) & ~15
