@@ -1035,7 +1035,7 @@ typedef struct sn_step_profile {
  * layer count. Layers computed in one fused pass have their figures on the first one's entry
  * and zeros on the others: a BatchNorm2d → ReLU → MaxPool2d(2) run on its BatchNorm2d's entry,
  * or, with the single-channel Conv2d before it, on that Conv2d's; a Linear → BatchNorm1d → ReLU
- * run on its Linear's. The step's GFLOP/s are the sum of the layers' FLOPs over step_seconds.
+ * run on its Linear's; any other BatchNorm2d → ReLU pair on its BatchNorm2d's. The step's GFLOP/s are the sum of the layers' FLOPs over step_seconds.
  * SN_ERR_INVALID_ARGUMENT for a bad argument or a batch BatchNorm refuses in training mode. */
 sn_status sn_model_profile(const sn_model *model, int32_t optimizer_kind, float lr, int32_t batch_size,
                            double seconds, sn_step_profile *out, sn_layer_profile *layers,

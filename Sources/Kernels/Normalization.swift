@@ -43,6 +43,55 @@ extension Variant {
         }
     }
 
+    // MARK: One plane followed by ReLU (`BatchNormReLU`): the kernels above and ReLU's, bit for bit
+
+    /// y = max(0, x·scale + shift): `planeScaleShift` then `reluForward` on each value, the
+    /// BatchNorm's output never stored.
+    public static func planeScaleShiftReLU(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                                           scale: Float, shift: Float) {
+        let va = Vec16(repeating: scale), vb = Vec16(repeating: shift), zero = Vec16()
+        var i = 0
+        while i + 16 <= count {
+            let t = load16(x + i) * va + vb
+            store16(t.replacing(with: 0, where: t .<= zero), y + i)
+            i += 16
+        }
+        while i < count { let t = x[i] * scale + shift; y[i] = t <= 0 ? 0 : t; i += 1 }
+    }
+
+    /// (Σdz, Σdz·x) with dz = g where the ReLU's output y > 0, else 0 (NaN y passes g, as
+    /// `reluBackward`'s vectors do): `reluBackward` then `sumAndDot`, dz never stored.
+    public static func planeReLUGradientSums(_ g: UnsafePointer<Float>, relu y: UnsafePointer<Float>,
+                                             _ x: UnsafePointer<Float>, count: Int) -> (Float, Float) {
+        let zero = Vec16()
+        var acc = Vec16(), accDot = Vec16()
+        var i = 0
+        while i + 16 <= count {
+            let dz = load16(g + i).replacing(with: 0, where: load16(y + i) .<= zero)
+            acc += dz
+            accDot += dz * load16(x + i)
+            i += 16
+        }
+        var s = acc.sum(), d = accDot.sum()
+        while i < count { let dz = y[i] <= 0 ? 0 : g[i]; s += dz; d += dz * x[i]; i += 1 }
+        return (s, d)
+    }
+
+    /// dx = k·dz + (x·c1 + c0), dz as in `planeReLUGradientSums`: `reluBackward` then
+    /// `planeInputGradient`.
+    public static func planeReLUInputGradient(_ g: UnsafePointer<Float>, relu y: UnsafePointer<Float>,
+                                              _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int,
+                                              k: Float, c1: Float, c0: Float) {
+        let vk = Vec16(repeating: k), v1 = Vec16(repeating: c1), v0 = Vec16(repeating: c0), zero = Vec16()
+        var i = 0
+        while i + 16 <= count {
+            let dz = load16(g + i).replacing(with: 0, where: load16(y + i) .<= zero)
+            store16(vk * dz + load16(x + i) * v1 + v0, dx + i)
+            i += 16
+        }
+        while i < count { let dz = y[i] <= 0 ? 0 : g[i]; dx[i] = k * dz + x[i] * c1 + c0; i += 1 }
+    }
+
     // MARK: Rows: x (N, F), one statistic per feature
 
     /// sum[j] += Σ_i x[i, j], squares[j] += Σ_i x[i, j]², in Double.

@@ -126,6 +126,15 @@ public protocol Kernels {
     /// dx = k·dy + (x·c1 + c0) over one channel's planes.
     static func planeInputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                    samples: Int, stride: Int, plane: Int, k: Float, c1: Float, c0: Float)
+    /// The same three on one plane followed by ReLU, whose output y is max(0, x·scale + shift):
+    /// y itself; (Σdz, Σdz·x) and dx = k·dz + (x·c1 + c0), dz = g where y > 0, else 0, from the
+    /// gradient g at y.
+    static func planeScaleShiftReLU(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, scale: Float,
+                                    shift: Float)
+    static func planeReLUGradientSums(_ g: UnsafePointer<Float>, relu y: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                      count: Int) -> (Float, Float)
+    static func planeReLUInputGradient(_ g: UnsafePointer<Float>, relu y: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                       _ dx: UnsafeMutablePointer<Float>, count: Int, k: Float, c1: Float, c0: Float)
     /// Rows x (N, F): sum[j] += Σx, squares[j] += Σx², in Double.
     static func featureSums(_ x: UnsafePointer<Float>, rows: Int, features: Int, sum: UnsafeMutablePointer<Double>,
                             squares: UnsafeMutablePointer<Double>)

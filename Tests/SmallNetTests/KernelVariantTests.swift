@@ -278,8 +278,14 @@ final class KernelVariantTests: XCTestCase {
                                         sumDyXh: &sumDyXh)
             variant.featureInputGradient(dy, planes, &dIn, rows: rows, features: f, gamma: gamma, mean: mean, inverseStd: istd,
                                          sumDy: sumDy, sumDyXh: sumDyXh, batchStatistics: true)
+            // Followed by ReLU: on the ReLU output of the scale-shift above (a plane of 182 values,
+            // a last 6 one by one).
+            var relu = [Float](repeating: 0, count: plane), dReLU = relu
+            variant.planeScaleShiftReLU(planes, &relu, count: plane, scale: 1.5, shift: -0.25)
+            let (rDy, rDyX) = variant.planeReLUGradientSums(dy, relu: relu, planes, count: plane)
+            variant.planeReLUInputGradient(dy, relu: relu, planes, &dReLU, count: plane, k: 0.7, c1: 0.1, c0: -0.2)
             let doubles = (sum + squares).map { Float($0) }
-            return doubles + [t, q, gDy, gDyX] + out + dx + normalized + sumDy + sumDyXh + dIn
+            return doubles + [t, q, gDy, gDyX, rDy, rDyX] + out + dx + normalized + sumDy + sumDyXh + dIn + relu + dReLU
         }
         // The optimizer updates, two steps each.
         let count = 64, g = randomTensor([count], seed: 6).values

@@ -35,10 +35,12 @@ final class ProfilerTests: XCTestCase {
         XCTAssertTrue(model.isTraining)
 
         // Fused: each BatchNorm2d → ReLU → MaxPool2d on 28×28 and 14×14 planes is one entry, at
-        // its BatchNorm's index (7×7 runs unfused), the first joined with the convolution before it.
+        // its BatchNorm's index (on 7×7, BatchNorm2d → ReLU is one and the pool another), the first
+        // joined with the convolution before it.
         model.fusesLayers = true
         let fused = try Profiler.profile(model: model, batchSize: 8, pool: nil, seconds: 0) { try recipe.buildOptimizer(for: $0) }
-        XCTAssertEqual(fused.layers.count, model.layers.count - 5)
+        XCTAssertEqual(fused.layers.count, model.layers.count - 6)
+        XCTAssertTrue(fused.layers.contains { $0.layerCount == 2 && $0.summary == "BatchNorm2d(33) → ReLU" })
         XCTAssertEqual(fused.layers.map(\.layerCount).reduce(0, +), model.layers.count)
         XCTAssertEqual(fused.layers[0].layerCount, 4)
         XCTAssertEqual(fused.layers[0].summary, "\(model.layers[0].summary) → BatchNorm2d(9) → ReLU → MaxPool2d(2)")

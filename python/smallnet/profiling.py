@@ -16,7 +16,7 @@ _lib_ = _lib.lib
 @dataclass(frozen=True)
 class LayerProfile:
     """One step of a training step, in seconds per batch (medians over the steps): a layer, or
-    the layers one fused pass computes (BatchNorm2d → ReLU → MaxPool2d(2))."""
+    the layers one fused pass computes (BatchNorm2d → ReLU → MaxPool2d(2), or BatchNorm2d → ReLU)."""
 
     index: int           # of the (first) layer in the model
     summary: str         # the layer's, or the fused layers' joined by " → "

@@ -18,6 +18,9 @@ def test_profile_takes_a_cnn_step_apart():
     assert p.layers[0].layer_count == 4 and p.layers[0].summary.startswith("Conv2d(1 → ")
     blocks = [l for l in p.layers if l.layer_count == 3]
     assert len(blocks) == 1 and blocks[0].summary.startswith("BatchNorm2d(") and blocks[0].summary.endswith("→ MaxPool2d(2)")
+    # On 7×7 planes BatchNorm2d → ReLU is one pass, the pool another.
+    pairs = [l for l in p.layers if l.layer_count == 2]
+    assert len(pairs) == 1 and pairs[0].summary.startswith("BatchNorm2d(") and pairs[0].summary.endswith(" → ReLU")
     assert p.batch_size == 8 and p.steps >= 3 and p.threads == smallnet.get_num_threads()
     parts = sum(l.forward_seconds + l.backward_seconds for l in p.layers) + p.loss_seconds + p.optimizer_seconds
     assert p.step_seconds == pytest.approx(parts, rel=1e-12)

@@ -537,12 +537,13 @@ def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, t
     assert figures["batch_size"] == 16 and figures["threads"] == 1 and figures["steps"] >= 3
     kinds = [layer["layer"].split("(")[0] for layer in figures["layers"]]
     # Each BatchNorm2d → ReLU → MaxPool2d(2) on 28×28 and 14×14 planes is one fused pass: one row, the first
-    # joined with the first convolution.
+    # joined with the first convolution; on 7×7 planes BatchNorm2d → ReLU is one row, the pool another.
     assert kinds[:3] == ["Conv2d", "Conv2d", "BatchNorm2d"] and kinds[-1] == "Linear"
     first = figures["layers"][0]
     assert " → BatchNorm2d(" in first["layer"] and first["layer"].endswith(" → ReLU → MaxPool2d(2)")
     assert first["layer_count"] == 4
     assert figures["layers"][2]["layer"].endswith(" → ReLU → MaxPool2d(2)") and figures["layers"][2]["layer_count"] == 3
+    assert figures["layers"][4]["layer"].endswith(") → ReLU") and figures["layers"][4]["layer_count"] == 2
     parts = sum(l["forward_seconds"] + l["backward_seconds"] for l in figures["layers"])
     assert abs(parts + figures["loss_seconds"] + figures["optimizer_seconds"] - figures["step_seconds"]) < 1e-9
     assert abs(sum(l["share"] for l in figures["layers"]) + (figures["loss_seconds"] + figures["optimizer_seconds"])
@@ -561,7 +562,8 @@ def test_profile_times_every_layer_of_a_budget_model_and_a_checkpoint(trained, t
     ok(smallnet("profile", "--arch", "cnn", "--budget", 10000, "--batch-size", 16, "--seconds", 0.1, "--threads", 1,
                 "--unfused", "--json", out))
     unfused = [layer["layer"].split("(")[0] for layer in json.loads(out.read_text())["layers"]]
-    assert unfused[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and len(unfused) == len(kinds) + 5
+    # Unfused, the two blocks' five joined layers and the 7×7 ReLU get rows of their own.
+    assert unfused[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and len(unfused) == len(kinds) + 6
     # Inference: the same rows, forward passes only; a batch of one is fine for BatchNorm in eval mode.
     result = ok(smallnet("profile", "--arch", "fcn", "--budget", 50000, "--batch-size", 1, "--seconds", 0.1,
                          "--threads", 1, "--inference", "--json", out))

@@ -31,9 +31,9 @@ final class SingleLayerStep: PlanStep {
 
 /// The steps that run `layers`, whose per-sample input shapes are `inputShapes`: with `fused`,
 /// every BatchNorm2d → ReLU → MaxPool2d(2) run that `BatchNormReLUMaxPool` takes is one step,
-/// joined with the Conv2d before it when `ConvolutionBlock` takes the two, and every Linear →
-/// BatchNorm1d → ReLU run is one step (`LinearBatchNormReLU`); every other layer is a step of
-/// its own.
+/// joined with the Conv2d before it when `ConvolutionBlock` takes the two, every other
+/// BatchNorm2d → ReLU pair is one step (`BatchNormReLU`), and every Linear → BatchNorm1d → ReLU
+/// run is one step (`LinearBatchNormReLU`); every other layer is a step of its own.
 func executionPlan(_ layers: [Layer], inputShapes: [[Int]], fused: Bool) -> [PlanStep] {
     var plan: [PlanStep] = []
     var i = 0
@@ -47,6 +47,10 @@ func executionPlan(_ layers: [Layer], inputShapes: [[Int]], fused: Bool) -> [Pla
                 plan.append(step)
             }
             i += 3
+        } else if fused, i + 1 < layers.count,
+                  let step = BatchNormReLU(layers[i], layers[i + 1], at: i, inputShape: inputShapes[i]) {
+            plan.append(step)
+            i += 2
         } else if fused, i + 2 < layers.count, let step = LinearBatchNormReLU(layers[i], layers[i + 1], layers[i + 2], at: i) {
             plan.append(step)
             i += 3
