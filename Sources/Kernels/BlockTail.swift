@@ -31,11 +31,9 @@ extension Variant {
                 UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
             }, four: { ox, windows in
                 let top = loadWindowPairs(r0 + 2 * ox, windows), bottom = loadWindowPairs(r1 + 2 * ox, windows)
-                func wide(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v, highHalf: SIMD4()) }
-                let (m, p) = windowMaxima(z(wide(top.evenHalf)), z(wide(top.oddHalf)), z(wide(bottom.evenHalf)),
-                                          z(wide(bottom.oddHalf)))
-                storeWindows(m.lowHalf, out + ox, windows)
-                storeWindows(p.lowHalf, code + ox, windows)
+                let (m, p) = windowMaxima(z(evenLanes(top)), z(oddLanes(top)), z(evenLanes(bottom)), z(oddLanes(bottom)))
+                storeWindows(m, out + ox, windows)
+                storeWindows(p, code + ox, windows)
             }) { ox in
                 let a = z(r0[2 * ox]), b = z(r0[2 * ox + 1]), c = z(r1[2 * ox]), d = z(r1[2 * ox + 1])
                 let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
@@ -73,17 +71,10 @@ extension Variant {
                 store16(gradient(top, load16(x0 + 2 * ox)), dx0 + 2 * ox)
                 store16(gradient(bottom, load16(x1 + 2 * ox)), dx1 + 2 * ox)
             }, four: { ox, windows in
-                let p = passed(SIMD8(lowHalf: loadWindows(grad + ox, windows), highHalf: SIMD4()),
-                               SIMD8(lowHalf: loadWindows(pooled + ox, windows), highHalf: SIMD4()))
-                let codes = SIMD8(lowHalf: loadWindows(code + ox, windows), highHalf: SIMD4())
-                let (top, bottom) = windowGradients(p, codes)
-                @inline(__always) func row(_ dz: SIMD8<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
-                    let v = loadWindowPairs(x, windows)
-                    let r = SIMD8<Float>(repeating: k) * dz + v * SIMD8(repeating: c1) + SIMD8(repeating: c0)
-                    storeWindowPairs(r, dx, windows)
-                }
-                row(top.lowHalf, x0 + 2 * ox, dx0 + 2 * ox)
-                row(bottom.lowHalf, x1 + 2 * ox, dx1 + 2 * ox)
+                let p = passed(loadWindows(grad + ox, windows), loadWindows(pooled + ox, windows))
+                let (top, bottom) = windowGradients(p, loadWindows(code + ox, windows))
+                storeWindowPairs(gradient(top, loadWindowPairs(x0 + 2 * ox, windows)), dx0 + 2 * ox, windows)
+                storeWindowPairs(gradient(bottom, loadWindowPairs(x1 + 2 * ox, windows)), dx1 + 2 * ox, windows)
             }) { ox in
                 let p = pooled[ox] <= 0 ? 0 : grad[ox], at = code[ox]
                 dx0[2 * ox] = gradient(at == 0 ? p : 0, x0[2 * ox])

@@ -72,7 +72,7 @@ extension Variant {
             accDot += dz * load16(x + i)
             i += 16
         }
-        var s = acc.sum(), d = accDot.sum()
+        var s = laneSum(acc), d = laneSum(accDot)
         while i < count { let dz = y[i] <= 0 ? 0 : g[i]; s += dz; d += dz * x[i]; i += 1 }
         return (s, d)
     }

@@ -149,38 +149,53 @@ func windowVectorSpills(row oy: Int, outHeight ho: Int, outWidth wo: Int, height
     (4..<8).contains(wo) && (ho - oy) * wo >= 8 && (h - 2 * oy - 1) * w >= 16
 }
 
-// Loads and stores of `windows` (3 or 4) consecutive 2×2 windows, in the lanes of a 4- or 8-lane
-// vector: with 3 windows nothing past the third is read or written (the lanes past it read as 0).
+// Loads and stores of `windows` (3 or 4) consecutive 2×2 windows, in the first lanes of an
+// 8-lane vector (16 for the input rows' pairs): with 3 windows nothing past the third is read or
+// written; the lanes past the windows read as 0. Vectors are built and taken apart lane by lane:
+// the standard library's halves (`lowHalf`, `evenHalf`, `init(lowHalf:highHalf:)`) are generic
+// code that the optimizer may leave out of line, one symbol shared by every kernel variant.
+
+@inline(__always) private func loadVector<V: SIMD>(_ p: UnsafeRawPointer, _: V.Type) -> V { p.loadUnaligned(as: V.self) }
+@inline(__always) private func storeVector<V: SIMD>(_ v: V, _ p: UnsafeMutableRawPointer) { p.storeBytes(of: v, as: V.self) }
 
 /// The 2·`windows` floats of one input row under the windows (lanes past them 0).
-@inline(__always) func loadWindowPairs(_ p: UnsafePointer<Float>, _ windows: Int) -> SIMD8<Float> {
-    if windows == 4 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-    let low = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
-    return SIMD8(lowHalf: low, highHalf: SIMD4(lowHalf: UnsafeRawPointer(p + 4).loadUnaligned(as: SIMD2<Float>.self),
-                                                highHalf: SIMD2()))
+@inline(__always) func loadWindowPairs(_ p: UnsafePointer<Float>, _ windows: Int) -> SIMD16<Float> {
+    if windows == 4 {
+        let a = loadVector(p, SIMD8<Float>.self)
+        return SIMD16(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], 0, 0, 0, 0, 0, 0, 0, 0)
+    }
+    let a = loadVector(p, SIMD4<Float>.self), b = loadVector(p + 4, SIMD2<Float>.self)
+    return SIMD16(a[0], a[1], a[2], a[3], b[0], b[1], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 /// The windows' values of a pooled row (lanes past them 0).
-@inline(__always) func loadWindows(_ p: UnsafePointer<Float>, _ windows: Int) -> SIMD4<Float> {
-    if windows == 4 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
-    return SIMD4(lowHalf: UnsafeRawPointer(p).loadUnaligned(as: SIMD2<Float>.self), highHalf: SIMD2(p[2], 0))
+@inline(__always) func loadWindows(_ p: UnsafePointer<Float>, _ windows: Int) -> SIMD8<Float> {
+    if windows == 4 {
+        let a = loadVector(p, SIMD4<Float>.self)
+        return SIMD8(a[0], a[1], a[2], a[3], 0, 0, 0, 0)
+    }
+    let a = loadVector(p, SIMD2<Float>.self)
+    return SIMD8(a[0], a[1], p[2], 0, 0, 0, 0, 0)
 }
 /// The windows' position codes (lanes past them 0).
-@inline(__always) func loadWindows(_ p: UnsafePointer<UInt8>, _ windows: Int) -> SIMD4<UInt8> {
-    if windows == 4 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt8>.self) }
-    return SIMD4(p[0], p[1], p[2], 0)
+@inline(__always) func loadWindows(_ p: UnsafePointer<UInt8>, _ windows: Int) -> SIMD8<UInt8> {
+    if windows == 4 {
+        let a = loadVector(p, SIMD4<UInt8>.self)
+        return SIMD8(a[0], a[1], a[2], a[3], 0, 0, 0, 0)
+    }
+    return SIMD8(p[0], p[1], p[2], 0, 0, 0, 0, 0)
 }
-@inline(__always) func storeWindowPairs(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ windows: Int) {
-    if windows == 4 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self); return }
-    UnsafeMutableRawPointer(p).storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
-    UnsafeMutableRawPointer(p + 4).storeBytes(of: v.highHalf.lowHalf, as: SIMD2<Float>.self)
+@inline(__always) func storeWindowPairs(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ windows: Int) {
+    if windows == 4 { storeVector(SIMD8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]), p); return }
+    storeVector(SIMD4(v[0], v[1], v[2], v[3]), p)
+    storeVector(SIMD2(v[4], v[5]), p + 4)
 }
-@inline(__always) func storeWindows(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>, _ windows: Int) {
-    if windows == 4 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self); return }
-    UnsafeMutableRawPointer(p).storeBytes(of: v.lowHalf, as: SIMD2<Float>.self)
+@inline(__always) func storeWindows(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ windows: Int) {
+    if windows == 4 { storeVector(SIMD4(v[0], v[1], v[2], v[3]), p); return }
+    storeVector(SIMD2(v[0], v[1]), p)
     p[2] = v[2]
 }
-@inline(__always) func storeWindows(_ v: SIMD4<UInt8>, _ p: UnsafeMutablePointer<UInt8>, _ windows: Int) {
-    if windows == 4 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<UInt8>.self); return }
+@inline(__always) func storeWindows(_ v: SIMD8<UInt8>, _ p: UnsafeMutablePointer<UInt8>, _ windows: Int) {
+    if windows == 4 { storeVector(SIMD4(v[0], v[1], v[2], v[3]), p); return }
     p[0] = v[0]; p[1] = v[1]; p[2] = v[2]
 }
 
@@ -222,16 +237,14 @@ func maxPool2x2Eight(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ o
     UnsafeMutableRawPointer(code + ox).storeBytes(of: p, as: SIMD8<UInt8>.self)
 }
 
-/// Windows ox..<ox + `windows` (3 or 4), as `maxPool2x2Eight` on half vectors (the upper lanes
-/// are unused).
+/// Windows ox..<ox + `windows` (3 or 4), as `maxPool2x2Eight` (the upper lanes unused).
 @inline(__always)
 func maxPool2x2Four(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ ox: Int, _ windows: Int,
                     _ out: UnsafeMutablePointer<Float>, _ code: UnsafeMutablePointer<UInt8>) {
     let top = loadWindowPairs(r0 + 2 * ox, windows), bottom = loadWindowPairs(r1 + 2 * ox, windows)
-    func wide(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v, highHalf: SIMD4()) }
-    let (m, p) = windowMaxima(wide(top.evenHalf), wide(top.oddHalf), wide(bottom.evenHalf), wide(bottom.oddHalf))
-    storeWindows(m.lowHalf, out + ox, windows)
-    storeWindows(p.lowHalf, code + ox, windows)
+    let (m, p) = windowMaxima(evenLanes(top), oddLanes(top), evenLanes(bottom), oddLanes(bottom))
+    storeWindows(m, out + ox, windows)
+    storeWindows(p, code + ox, windows)
 }
 
 /// The gradient of windows ox..<ox + 8 into rows r0 and r1 of dx.
@@ -244,15 +257,13 @@ func maxPool2x2BackwardEight(_ grad: UnsafePointer<Float>, _ code: UnsafePointer
     store16(bottom, r1 + 2 * ox)
 }
 
-/// Windows ox..<ox + 4, as `maxPool2x2BackwardEight` on half vectors.
+/// Windows ox..<ox + 4, as `maxPool2x2BackwardEight` (the upper lanes unused).
 @inline(__always)
 func maxPool2x2BackwardFour(_ grad: UnsafePointer<Float>, _ code: UnsafePointer<UInt8>, _ ox: Int,
                             _ r0: UnsafeMutablePointer<Float>, _ r1: UnsafeMutablePointer<Float>) {
-    let g = UnsafeRawPointer(grad + ox).loadUnaligned(as: SIMD4<Float>.self)
-    let p = UnsafeRawPointer(code + ox).loadUnaligned(as: SIMD4<UInt8>.self)
-    let (top, bottom) = windowGradients(SIMD8(lowHalf: g, highHalf: SIMD4()), SIMD8(lowHalf: p, highHalf: SIMD4()))
-    UnsafeMutableRawPointer(r0 + 2 * ox).storeBytes(of: top.lowHalf, as: SIMD8<Float>.self)
-    UnsafeMutableRawPointer(r1 + 2 * ox).storeBytes(of: bottom.lowHalf, as: SIMD8<Float>.self)
+    let (top, bottom) = windowGradients(loadWindows(grad + ox, 4), loadWindows(code + ox, 4))
+    storeWindowPairs(top, r0 + 2 * ox, 4)
+    storeWindowPairs(bottom, r1 + 2 * ox, 4)
 }
 
 // Lane-by-lane conversions between the position codes and 32-bit lanes. The standard library's

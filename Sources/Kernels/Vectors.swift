@@ -10,6 +10,15 @@ typealias Vec16 = SIMD16<Float>
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
+/// The sum of v's lanes in lane order from −0: the standard library's `sum()`, the same numbers,
+/// written out so that it is compiled into each kernel variant (a generic `sum()` the optimizer
+/// leaves out of line is one symbol shared by every variant).
+@inline(__always) func laneSum(_ v: Vec16) -> Float {
+    var s: Float = -0.0
+    for i in 0..<16 { s += v[i] }
+    return s
+}
+
 /// c + a·b: fused (one rounding) where the variant has FMA, else a product then a sum (the
 /// baseline: a fused multiply-add without FMA instructions is a slow library call).
 @inline(__always) func multiplyAdd<V: SIMD>(_ c: V, _ a: V, _ b: V) -> V where V.Scalar: FloatingPoint {
