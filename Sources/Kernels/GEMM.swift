@@ -379,7 +379,7 @@ extension Variant {
                     a3 = multiplyAdd(a3, v, load16(w3 + p))
                     p += 16
                 }
-                var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+                var s0 = laneSum(a0), s1 = laneSum(a1), s2 = laneSum(a2), s3 = laneSum(a3)
                 while p < k {
                     s0 += xi[p] * w0[p]; s1 += xi[p] * w1[p]; s2 += xi[p] * w2[p]; s3 += xi[p] * w3[p]
                     p += 1
@@ -393,7 +393,7 @@ extension Variant {
                 var a = Vec16()
                 var p = 0
                 while p < whole { a = multiplyAdd(a, load16(xi + p), load16(wo + p)); p += 16 }
-                var s = a.sum()
+                var s = laneSum(a)
                 while p < k { s += xi[p] * wo[p]; p += 1 }
                 if let bias { s += bias[o] }
                 yi[o] = s

@@ -52,7 +52,7 @@ extension Variant {
         var acc = Vec16()
         var i = 0
         while i + 16 <= count { acc += load16(x + i); i += 16 }
-        var s = acc.sum()
+        var s = laneSum(acc)
         while i < count { s += x[i]; i += 1 }
         return s
     }
@@ -62,7 +62,7 @@ extension Variant {
         var acc = Vec16(), accDot = Vec16()
         var i = 0
         while i + 16 <= count { let v = load16(x + i); acc += v; accDot += v * load16(y + i); i += 16 }
-        var s = acc.sum(), d = accDot.sum()
+        var s = laneSum(acc), d = laneSum(accDot)
         while i < count { s += x[i]; d += x[i] * y[i]; i += 1 }
         return (s, d)
     }
@@ -72,7 +72,7 @@ extension Variant {
         var acc = Vec16(), acc2 = Vec16()
         var i = 0
         while i + 16 <= count { let v = load16(x + i); acc += v; acc2 += v * v; i += 16 }
-        var s = acc.sum(), s2 = acc2.sum()
+        var s = laneSum(acc), s2 = laneSum(acc2)
         while i < count { s += x[i]; s2 += x[i] * x[i]; i += 1 }
         return (s, s2)
     }
