@@ -11,6 +11,7 @@ typealias ChannelVector = SIMD8<Float>
 #endif
 
 extension Variant {
+
     /// col (C·kh·kw, Ho·Wo) ← the patches of image (C, H, W); out-of-image taps are 0.
     /// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p]; rows are `ld`
     /// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
@@ -361,61 +362,132 @@ extension Variant {
     /// y (Cout, H·W) = b + Σ_t w[·, t] · tap_t, for the T = k·k taps of `planes`.
     ///
     /// Shapes: weight (Cout, T) row-major (PyTorch's (Cout, 1, k, k)); bias (Cout) or nil.
-    /// Eight output channels share each tap load: eight independent sums keep both FMA units
-    /// busy (past Cout, the last channel is computed again and not written).
+    /// Tiles of 7 vectors of 16 pixels × 3 output channels: each tap's 7 loads and 3 weights
+    /// feed 21 independent sums held in registers (the last tile of a plane starts 112 pixels
+    /// before its end, computing some pixels twice; past Cout, the last channel is computed
+    /// again and not written). Planes under 112 pixels, and variants without 512-bit registers,
+    /// take one vector of pixels × 8 channels.
+    /// Each output is b + w₀·tap₀ + w₁·tap₁ + … in tap order, whatever the tile.
     public static func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
                                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                                 outChannels: Int, output: UnsafeMutablePointer<Float>) {
         let taps = s.kernel * s.kernel, pixels = s.pixels
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { tapPointers in
             for t in 0..<taps { tapPointers[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
-            var q = 0
-            while q < pixels {
-                let lanes = Swift.min(16, pixels - q)
-                @inline(__always) func write(_ v: Vec16, _ o: Int) {
-                    let dst = output + o * pixels + q
-                    if lanes == 16 { store16(v, dst) } else { for l in 0..<lanes { dst[l] = v[l] } }
+            let x = UnsafePointer(tapPointers.baseAddress!)
+            #if SMALLNET_AVX512
+            let tiles = pixels >= forwardTilePixels
+            #else
+            let tiles = false  // 21 sums of 16 lanes need the 32 registers of 512 bits
+            #endif
+            guard tiles else {
+                smallPlaneForward(taps: x, count: taps, pixels: pixels, weight: weight, bias: bias, outChannels: outChannels,
+                                  output: output)
+                return
+            }
+            var o = 0
+            while o < outChannels {
+                let block = Swift.min(3, outChannels - o)
+                var q = 0
+                while q < pixels {
+                    forwardTile(taps: x, count: taps, at: Swift.min(q, pixels - forwardTilePixels), channels: o, block: block,
+                                pixels: pixels, weight: weight, bias: bias, output: output)
+                    q += forwardTilePixels
                 }
-                var o = 0
-                while o < outChannels {
-                    let block = Swift.min(8, outChannels - o)
-                    /// Channel o + i of the block (the last one again past Cout).
-                    @inline(__always) func channel(_ i: Int) -> Int { o + Swift.min(i, block - 1) }
-                    let w0 = weight + channel(0) * taps, w1 = weight + channel(1) * taps
-                    let w2 = weight + channel(2) * taps, w3 = weight + channel(3) * taps
-                    let w4 = weight + channel(4) * taps, w5 = weight + channel(5) * taps
-                    let w6 = weight + channel(6) * taps, w7 = weight + channel(7) * taps
-                    @inline(__always) func start(_ i: Int) -> Vec16 { Vec16(repeating: bias?[channel(i)] ?? 0) }
-                    var a0 = start(0), a1 = start(1), a2 = start(2), a3 = start(3)
-                    var a4 = start(4), a5 = start(5), a6 = start(6), a7 = start(7)
-                    for t in 0..<taps {
-                        let x = load16(tapPointers[t] + q)
-                        a0 = multiplyAdd(a0, Vec16(repeating: w0[t]), x)
-                        a1 = multiplyAdd(a1, Vec16(repeating: w1[t]), x)
-                        a2 = multiplyAdd(a2, Vec16(repeating: w2[t]), x)
-                        a3 = multiplyAdd(a3, Vec16(repeating: w3[t]), x)
-                        a4 = multiplyAdd(a4, Vec16(repeating: w4[t]), x)
-                        a5 = multiplyAdd(a5, Vec16(repeating: w5[t]), x)
-                        a6 = multiplyAdd(a6, Vec16(repeating: w6[t]), x)
-                        a7 = multiplyAdd(a7, Vec16(repeating: w7[t]), x)
-                    }
-                    write(a0, o)
-                    if block > 1 { write(a1, o + 1) }
-                    if block > 2 { write(a2, o + 2) }
-                    if block > 3 { write(a3, o + 3) }
-                    if block > 4 { write(a4, o + 4) }
-                    if block > 5 { write(a5, o + 5) }
-                    if block > 6 { write(a6, o + 6) }
-                    if block > 7 { write(a7, o + 7) }
-                    o += block
-                }
-                q += 16
+                o += block
             }
         }
     }
 
+    /// Pixels of one `forwardTile`: 7 vectors of 16.
+    static let forwardTilePixels = 7 * 16
+
+    /// y[o + i, q..<q + 112] for i < `block` (≤ 3) of `directConvolutionForward`.
+    @inline(__always)
+    private static func forwardTile(taps x: UnsafePointer<UnsafePointer<Float>>, count taps: Int, at q: Int, channels o: Int,
+                                    block: Int, pixels: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                    output: UnsafeMutablePointer<Float>) {
+        let c0 = o, c1 = o + Swift.min(1, block - 1), c2 = o + Swift.min(2, block - 1)
+        let w0 = weight + c0 * taps, w1 = weight + c1 * taps, w2 = weight + c2 * taps
+        let b0 = Vec16(repeating: bias?[c0] ?? 0), b1 = Vec16(repeating: bias?[c1] ?? 0), b2 = Vec16(repeating: bias?[c2] ?? 0)
+        // a<pixel vector><channel>
+        var a00 = b0, a01 = b1, a02 = b2, a10 = b0, a11 = b1, a12 = b2, a20 = b0, a21 = b1, a22 = b2
+        var a30 = b0, a31 = b1, a32 = b2, a40 = b0, a41 = b1, a42 = b2, a50 = b0, a51 = b1, a52 = b2
+        var a60 = b0, a61 = b1, a62 = b2
+        for t in 0..<taps {
+            let tap = x[t] + q, u0 = Vec16(repeating: w0[t]), u1 = Vec16(repeating: w1[t]), u2 = Vec16(repeating: w2[t])
+            @inline(__always) func add(_ a0: inout Vec16, _ a1: inout Vec16, _ a2: inout Vec16, _ v: Int) {
+                let pixels = load16(tap + 16 * v)
+                a0 = multiplyAdd(a0, u0, pixels)
+                a1 = multiplyAdd(a1, u1, pixels)
+                a2 = multiplyAdd(a2, u2, pixels)
+            }
+            add(&a00, &a01, &a02, 0); add(&a10, &a11, &a12, 1); add(&a20, &a21, &a22, 2); add(&a30, &a31, &a32, 3)
+            add(&a40, &a41, &a42, 4); add(&a50, &a51, &a52, 5); add(&a60, &a61, &a62, 6)
+        }
+        @inline(__always) func write(_ c: Int, _ v0: Vec16, _ v1: Vec16, _ v2: Vec16, _ v3: Vec16, _ v4: Vec16, _ v5: Vec16,
+                                     _ v6: Vec16) {
+            let y = output + c * pixels + q
+            store16(v0, y); store16(v1, y + 16); store16(v2, y + 32); store16(v3, y + 48)
+            store16(v4, y + 64); store16(v5, y + 80); store16(v6, y + 96)
+        }
+        write(c0, a00, a10, a20, a30, a40, a50, a60)
+        if block > 1 { write(c1, a01, a11, a21, a31, a41, a51, a61) }
+        if block > 2 { write(c2, a02, a12, a22, a32, a42, a52, a62) }
+    }
+
+    /// `directConvolutionForward` on planes under `forwardTilePixels`: one vector of 16 pixels
+    /// (the last one partial) × 8 output channels sharing each tap load.
+    private static func smallPlaneForward(taps tapPointers: UnsafePointer<UnsafePointer<Float>>, count taps: Int, pixels: Int,
+                                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int,
+                                          output: UnsafeMutablePointer<Float>) {
+        var q = 0
+        while q < pixels {
+            let lanes = Swift.min(16, pixels - q)
+            @inline(__always) func write(_ v: Vec16, _ o: Int) {
+                let dst = output + o * pixels + q
+                if lanes == 16 { store16(v, dst) } else { for l in 0..<lanes { dst[l] = v[l] } }
+            }
+            var o = 0
+            while o < outChannels {
+                let block = Swift.min(8, outChannels - o)
+                /// Channel o + i of the block (the last one again past Cout).
+                @inline(__always) func channel(_ i: Int) -> Int { o + Swift.min(i, block - 1) }
+                let w0 = weight + channel(0) * taps, w1 = weight + channel(1) * taps
+                let w2 = weight + channel(2) * taps, w3 = weight + channel(3) * taps
+                let w4 = weight + channel(4) * taps, w5 = weight + channel(5) * taps
+                let w6 = weight + channel(6) * taps, w7 = weight + channel(7) * taps
+                @inline(__always) func start(_ i: Int) -> Vec16 { Vec16(repeating: bias?[channel(i)] ?? 0) }
+                var a0 = start(0), a1 = start(1), a2 = start(2), a3 = start(3)
+                var a4 = start(4), a5 = start(5), a6 = start(6), a7 = start(7)
+                for t in 0..<taps {
+                    let x = load16(tapPointers[t] + q)
+                    a0 = multiplyAdd(a0, Vec16(repeating: w0[t]), x)
+                    a1 = multiplyAdd(a1, Vec16(repeating: w1[t]), x)
+                    a2 = multiplyAdd(a2, Vec16(repeating: w2[t]), x)
+                    a3 = multiplyAdd(a3, Vec16(repeating: w3[t]), x)
+                    a4 = multiplyAdd(a4, Vec16(repeating: w4[t]), x)
+                    a5 = multiplyAdd(a5, Vec16(repeating: w5[t]), x)
+                    a6 = multiplyAdd(a6, Vec16(repeating: w6[t]), x)
+                    a7 = multiplyAdd(a7, Vec16(repeating: w7[t]), x)
+                }
+                write(a0, o)
+                if block > 1 { write(a1, o + 1) }
+                if block > 2 { write(a2, o + 2) }
+                if block > 3 { write(a3, o + 3) }
+                if block > 4 { write(a4, o + 4) }
+                if block > 5 { write(a5, o + 5) }
+                if block > 6 { write(a6, o + 6) }
+                if block > 7 { write(a7, o + 7) }
+                o += block
+            }
+            q += 16
+        }
+    }
+
     /// dWᵀ (T, Cout) += Σ_q tap_t[q] · dy[·, q]: the weight gradient of `directConvolutionForward`
-    /// for one image, with dy (Cout, H·W) its output gradient.
+    /// for one image (H, W), with dy (Cout, H·W) its output gradient; `scratch` holds
+    /// `s.scratchCount` floats (the image's shifted planes, or its zero-padded copy).
     ///
     /// Each sum runs over q in order, in blocks of `gemmKC` pixels added to dWᵀ one after another,
     /// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix
@@ -423,17 +495,20 @@ extension Variant {
     /// the last channel's row is read again and its lanes dropped): eight pixels of their dy rows
     /// are transposed in registers into eight channel vectors (no transposed copy of dy), each
     /// multiplied into the T taps' sums; for 3×3 kernels the nine sums stay in registers.
-    public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
-                                                       dOut: UnsafePointer<Float>, outChannels: Int,
-                                                       dWeightT: UnsafeMutablePointer<Float>) {
+    public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
+                                                       scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                                       outChannels: Int, dWeightT: UnsafeMutablePointer<Float>) {
         typealias V = ChannelVector
         let taps = s.kernel * s.kernel, pixels = s.pixels
         #if SMALLNET_AVX512
         if taps == 9 {
-            threeByThreeWeightGradient(s, planes: planes, dOut: dOut, outChannels: outChannels, dWeightT: dWeightT)
+            threeByThreeWeightGradient(s, image: image, padded: scratch, dOut: dOut, outChannels: outChannels,
+                                       dWeightT: dWeightT)
             return
         }
         #endif
+        fillShiftedPlanes(s, image: image, planes: scratch)
+        let planes = UnsafePointer(scratch)
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { x in
             withUnsafeTemporaryAllocation(of: V.self, capacity: taps + 8) { buffer in
                 // sums[t]: tap t's channels; columns[j]: the channels' dy at pixel q + j.
@@ -520,42 +595,39 @@ extension Variant {
     #if SMALLNET_AVX512
     /// `directConvolutionWeightGradient` for 3×3 kernels with 512-bit vectors, the nine taps in
     /// the lanes of one vector: per block of `gemmKC` pixels, the taps' values at each pixel q
-    /// are transposed into a row xᵀ[q] = (tap₀[q], …, tap₈[q], 0, …) (a small matrix, 16 KB);
+    /// are gathered into a row xᵀ[q] = (tap₀[q], …, tap₈[q], 0, …) (a small matrix, 16 KB);
     /// then for ten output channels at a time, sum_o += dy[o, q] · xᵀ[q] over the block's q in
     /// order, each dy value broadcast. Lane t of sum_o is dWᵀ[t, o]'s sum over the block, the
     /// same products in the same order as the channel-vector form (which transposes the larger
     /// dy instead), so the same numbers, bit for bit.
-    private static func threeByThreeWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>,
-                                                   dOut: UnsafePointer<Float>, outChannels: Int,
-                                                   dWeightT: UnsafeMutablePointer<Float>) {
+    ///
+    /// xᵀ[q] comes from `padded`, the image with a border of zeros ((H + 2) × (W + 2) + 16
+    /// floats): the window of pixel (y, x) is three runs of three floats, one in each of the
+    /// padded rows y…y + 2 from column x, so three vector loads placed by a blend (lanes 0–2,
+    /// 3–5, 6–8) make the row.
+    private static func threeByThreeWeightGradient(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
+                                                   padded: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                                   outChannels: Int, dWeightT: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
-        let pixels = s.pixels
-        let x0 = s.tap(0, 0, of: planes), x1 = s.tap(0, 1, of: planes), x2 = s.tap(0, 2, of: planes)
-        let x3 = s.tap(1, 0, of: planes), x4 = s.tap(1, 1, of: planes), x5 = s.tap(1, 2, of: planes)
-        let x6 = s.tap(2, 0, of: planes), x7 = s.tap(2, 1, of: planes), x8 = s.tap(2, 2, of: planes)
+        let pixels = s.pixels, width = s.width, stride = width + 2
+        let paddedCount = (s.height + 2) * stride + 16
+        padded.update(repeating: 0, count: paddedCount)
+        for y in 0..<s.height { copy(padded + (y + 1) * stride + 1, image + y * width, count: width) }
+        let lane = V(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let top = lane .< 3, middle = (lane .>= 3) .& (lane .< 6), bottom = (lane .>= 6) .& (lane .< 9)
         withUnsafeTemporaryAllocation(of: V.self, capacity: gemmKC) { buffer in
             let rows = buffer.baseAddress!
             var q0 = 0
             while q0 < pixels {
                 let q1 = Swift.min(q0 + gemmKC, pixels)
-                // xᵀ of the block: eight pixels of taps 0…7 transposed in registers, tap 8 beside.
-                var q = q0
-                while q + 8 <= q1 {
-                    @inline(__always) func row(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
-                        UnsafeRawPointer(x + q).loadUnaligned(as: SIMD8<Float>.self)
-                    }
-                    let c = columns8x8(row(x0), row(x1), row(x2), row(x3), row(x4), row(x5), row(x6), row(x7))
-                    let last = row(x8), r = rows + (q - q0)
-                    @inline(__always) func tail(_ j: Int) -> SIMD8<Float> { SIMD8(last[j], 0, 0, 0, 0, 0, 0, 0) }
-                    r[0] = V(lowHalf: c.0, highHalf: tail(0)); r[1] = V(lowHalf: c.1, highHalf: tail(1))
-                    r[2] = V(lowHalf: c.2, highHalf: tail(2)); r[3] = V(lowHalf: c.3, highHalf: tail(3))
-                    r[4] = V(lowHalf: c.4, highHalf: tail(4)); r[5] = V(lowHalf: c.5, highHalf: tail(5))
-                    r[6] = V(lowHalf: c.6, highHalf: tail(6)); r[7] = V(lowHalf: c.7, highHalf: tail(7))
-                    q += 8
-                }
-                while q < q1 {
-                    rows[q - q0] = V(x0[q], x1[q], x2[q], x3[q], x4[q], x5[q], x6[q], x7[q], x8[q], 0, 0, 0, 0, 0, 0, 0)
-                    q += 1
+                var y = q0 / width, x = q0 % width
+                for i in 0..<(q1 - q0) {
+                    let window = UnsafePointer(padded + y * stride + x)
+                    rows[i] = V().replacing(with: load16(window), where: top)
+                        .replacing(with: load16(window + stride - 3), where: middle)
+                        .replacing(with: load16(window + 2 * stride - 6), where: bottom)
+                    x += 1
+                    if x == width { x = 0; y += 1 }
                 }
                 // Ten channels at a time (the last channel's row again past Cout, its sums dropped).
                 var o = 0

@@ -59,8 +59,10 @@ public protocol Kernels {
     /// y (Cout, H·W) = b + Σ_t w[·, t] · tap_t, weight (Cout, k·k).
     static func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                          bias: UnsafePointer<Float>?, outChannels: Int, output: UnsafeMutablePointer<Float>)
-    /// dWᵀ (k·k, Cout) += Σ_q tap_t[q] · dy[·, q], dy (Cout, H·W): summed as `gemmBlock` sums im2col · dyᵀ.
-    static func directConvolutionWeightGradient(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+    /// dWᵀ (k·k, Cout) += Σ_q tap_t[q] · dy[·, q], dy (Cout, H·W), for `image` (H, W), with
+    /// `s.scratchCount` floats of `scratch`: summed as `gemmBlock` sums im2col · dyᵀ.
+    static func directConvolutionWeightGradient(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
+                                                scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                                 outChannels: Int, dWeightT: UnsafeMutablePointer<Float>)
 
     // MARK: Element-wise, over `count` floats

@@ -20,7 +20,11 @@ final class ConvolutionTests: XCTestCase {
                            inputGradient: false)
         try checkGradients(Conv2d(1, 5, kernelSize: 5, padding: 2, bias: false, generator: &g), inputShape: [2, 1, 6, 6],
                            inputGradient: false)
-        for (k, h, w, cout) in [(3, 28, 28, 11), (3, 7, 9, 7), (5, 6, 5, 16), (1, 4, 3, 8)] {
+        // 3×3 planes of 112 pixels or more go in tiles of 112 pixels × 3 channels (the last tile
+        // of a plane overlapping the one before): whole and partial blocks of channels, planes of
+        // exactly one tile, of a tile and a part, and just under one tile.
+        for (k, h, w, cout) in [(3, 28, 28, 11), (3, 8, 14, 3), (3, 15, 14, 4), (3, 11, 13, 5), (3, 10, 11, 7),
+                                (3, 7, 9, 7), (5, 6, 5, 16), (1, 4, 3, 8)] {
             let conv = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g)
             for o in 0..<cout { conv.bias!.value.data[o] = Float(o) * 0.25 }
             let x = randomTensor([2, 1, h, w], seed: UInt64(h * w))
@@ -50,9 +54,11 @@ final class ConvolutionTests: XCTestCase {
     /// The direct path's weight gradient sums as the im2col + GEMM path does (per image, in K
     /// blocks of the GEMM): the same bits, for images of over 200 pixels (one image per GEMM),
     /// with whole and partial vectors of output channels (8 or 16 lanes) and pixel counts not a
-    /// multiple of four.
+    /// multiple of four; and images one pixel wide or high, or 2×2, whose 3×3 windows reach
+    /// past the image on both sides.
     func testDirectWeightGradientEqualsTheGEMMPathBitForBit() throws {
-        for (cout, h, w, k) in [(30, 28, 28, 3), (7, 15, 14, 3), (9, 17, 13, 5), (16, 15, 14, 3), (17, 15, 14, 3)] {
+        for (cout, h, w, k) in [(30, 28, 28, 3), (7, 15, 14, 3), (9, 17, 13, 5), (16, 15, 14, 3), (17, 15, 14, 3),
+                                (6, 40, 1, 3), (6, 1, 40, 3), (4, 2, 2, 3)] {
             var g1 = RandomGenerator(seed: 8), g2 = RandomGenerator(seed: 8)
             let direct = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g1)
             let viaGEMM = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g2)

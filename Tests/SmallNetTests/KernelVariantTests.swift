@@ -139,7 +139,9 @@ final class KernelVariantTests: XCTestCase {
             variant.fillShiftedPlanes(s, image: picture, planes: &planes)
             var y = [Float](repeating: 0, count: cout * 784), dWT = [Float](repeating: 0, count: 9 * cout)
             variant.directConvolutionForward(s, planes: planes, weight: weight, bias: bias, outChannels: cout, output: &y)
-            variant.directConvolutionWeightGradient(s, planes: planes, dOut: dOut, outChannels: cout, dWeightT: &dWT)
+            var scratch = [Float](repeating: 0, count: s.scratchCount)
+            variant.directConvolutionWeightGradient(s, image: picture, scratch: &scratch, dOut: dOut, outChannels: cout,
+                                                    dWeightT: &dWT)
             return planes + y + dWT
         }
     }

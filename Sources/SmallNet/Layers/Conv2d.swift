@@ -390,8 +390,8 @@ public final class Conv2d: Layer {
             let dWT = self.dWeightT[group].data, db = self.dBias[group].data
             for s in samples {
                 let grad = sampleGradient(s, group)
-                kernels.fillShiftedPlanes(planes, image: x + s * pixels, planes: scratch)
-                kernels.directConvolutionWeightGradient(planes, planes: scratch, dOut: grad, outChannels: cout, dWeightT: dWT)
+                kernels.directConvolutionWeightGradient(planes, image: x + s * pixels, scratch: scratch, dOut: grad,
+                                                        outChannels: cout, dWeightT: dWT)
                 if hasBias { for o in 0..<cout { db[o] += kernels.sum(grad + o * pixels, count: pixels) } }
             }
         }
