@@ -11,7 +11,6 @@ typealias ChannelVector = SIMD8<Float>
 #endif
 
 extension Variant {
-
     /// col (C·kh·kw, Ho·Wo) ← the patches of image (C, H, W); out-of-image taps are 0.
     /// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p]; rows are `ld`
     /// floats apart (ld ≥ Ho·Wo, so several samples' columns can sit side by side).
@@ -375,27 +374,24 @@ extension Variant {
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { tapPointers in
             for t in 0..<taps { tapPointers[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
             let x = UnsafePointer(tapPointers.baseAddress!)
-            #if SMALLNET_AVX512
-            let tiles = pixels >= forwardTilePixels
-            #else
-            let tiles = false  // 21 sums of 16 lanes need the 32 registers of 512 bits
-            #endif
-            guard tiles else {
-                smallPlaneForward(taps: x, count: taps, pixels: pixels, weight: weight, bias: bias, outChannels: outChannels,
-                                  output: output)
+            #if SMALLNET_AVX512  // 21 sums of 16 lanes need the 32 registers of 512 bits
+            if pixels >= forwardTilePixels {
+                var o = 0
+                while o < outChannels {
+                    let block = Swift.min(3, outChannels - o)
+                    var q = 0
+                    while q < pixels {
+                        forwardTile(taps: x, count: taps, at: Swift.min(q, pixels - forwardTilePixels), channels: o,
+                                    block: block, pixels: pixels, weight: weight, bias: bias, output: output)
+                        q += forwardTilePixels
+                    }
+                    o += block
+                }
                 return
             }
-            var o = 0
-            while o < outChannels {
-                let block = Swift.min(3, outChannels - o)
-                var q = 0
-                while q < pixels {
-                    forwardTile(taps: x, count: taps, at: Swift.min(q, pixels - forwardTilePixels), channels: o, block: block,
-                                pixels: pixels, weight: weight, bias: bias, output: output)
-                    q += forwardTilePixels
-                }
-                o += block
-            }
+            #endif
+            smallPlaneForward(taps: x, count: taps, pixels: pixels, weight: weight, bias: bias, outChannels: outChannels,
+                              output: output)
         }
     }
 
