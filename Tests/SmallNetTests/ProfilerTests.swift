@@ -48,15 +48,15 @@ final class ProfilerTests: XCTestCase {
         XCTAssertEqual(block.index, 5)
         XCTAssertEqual(block.summary, "BatchNorm2d(18) → ReLU → MaxPool2d(2)")
         XCTAssertEqual(fused.layers.map(\.forwardFLOPs).reduce(0, +), profile.layers.map(\.forwardFLOPs).reduce(0, +))
-        // The first step taken apart: the convolution (its FLOPs), then the block (timed alone).
+        // The first step taken apart: the convolution (its FLOPs), then the block, each timed alone
+        // backward (neither a difference of two times, which could come out at 0 or below).
         let halves = fused.layers[0].parts
         XCTAssertEqual(halves.map(\.index), [0, 1])
         XCTAssertEqual(halves.map(\.layerCount), [1, 3])
         XCTAssertEqual(halves.map(\.summary), [model.layers[0].summary, "BatchNorm2d(9) → ReLU → MaxPool2d(2)"])
         XCTAssertEqual(halves.map(\.forwardFLOPs), [fused.layers[0].forwardFLOPs, 0])
         XCTAssertEqual(halves.map(\.backwardFLOPs), [fused.layers[0].backwardFLOPs, 0])
-        XCTAssertTrue(halves.allSatisfy { $0.forwardSeconds > 0 })
-        XCTAssertGreaterThan(halves[1].backwardSeconds, 0)
+        XCTAssertTrue(halves.allSatisfy { $0.forwardSeconds > 0 && $0.backwardSeconds > 0 })
         XCTAssertTrue(fused.layers.dropFirst().allSatisfy { $0.parts.isEmpty })
     }
 

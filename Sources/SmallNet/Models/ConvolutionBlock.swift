@@ -48,6 +48,17 @@ final class ConvolutionBlock: PlanStep {
         blockThenWeightGradient(dOut, context: context, gradientsOnly: true)
     }
 
+    /// The convolution's part of `backward` run alone, in seconds: the block's input gradient
+    /// for the whole batch written first (not timed), then the convolution's weight gradient
+    /// from it, as the unfused steps run them. For the profiler (on its copy of the model: the
+    /// gradients are added once more).
+    func convolutionBackwardAlone(_ dOut: Tensor, context: ExecutionContext) -> Double {
+        guard let dBlock = block.backward(dOut, needInputGradient: true, context: context) else { return 0 }
+        let start = monotonicSeconds()
+        _ = convolution.backward(dBlock, needInputGradient: false, context: context)
+        return monotonicSeconds() - start
+    }
+
     private func blockThenWeightGradient(_ dOut: Tensor, context: ExecutionContext, gradientsOnly: Bool) {
         let coefficients = block.inputGradientCoefficients(dOut, context: context)
         let shape = convolution.output.shape, channels = shape[1], plane = shape[2] * shape[3]

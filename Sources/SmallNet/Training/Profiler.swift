@@ -18,12 +18,14 @@ public struct LayerProfile {
     public let backwardFLOPs: Int
     /// A first convolution fused with its block (`ConvolutionBlock`) taken apart: the
     /// convolution, then the BatchNorm2d → ReLU → MaxPool2d(2). Forward, each half timed as it
-    /// runs; backward, where the two interleave sample by sample, the block's as the same passes
-    /// without the convolution's weight gradient (timed beside the step's backward, before it
-    /// in one round and after it in the next), the convolution's as the step's backward minus
-    /// that (median of the rounds' differences); in an inference profile, the forward halves.
-    /// Empty for every other step, and in training for such a step that computes an input
-    /// gradient (not a first layer).
+    /// runs; backward, where the two interleave sample by sample, each run alone beside the
+    /// step's backward: the block's as the same passes without the convolution's weight
+    /// gradient (before the step's backward in one round and after it in the next), the
+    /// convolution's weight gradient on the block's input gradient for the whole batch (as the
+    /// unfused steps run it). The step's own backward takes less than the two together: it
+    /// reads each sample's gradient while in cache. In an inference profile, the forward
+    /// halves. Empty for every other step, and in training for such a step that computes an
+    /// input gradient (not a first layer).
     public internal(set) var parts: [LayerProfile] = []
 }
 
@@ -101,11 +103,10 @@ public enum Profiler {
                 if round % 2 == 0 { timeBlockAlone() }
                 let t = monotonicSeconds()
                 let next = plan[i].backward(d, needInputGradient: needInput, context: context)
-                let whole = monotonicSeconds() - t
-                backward[i].append(whole)
+                backward[i].append(monotonicSeconds() - t)
                 if round % 2 == 1 { timeBlockAlone() }
-                if convolutionBlock != nil {
-                    partBackward[i][0].append(whole - blockAlone)
+                if let convolutionBlock {
+                    partBackward[i][0].append(convolutionBlock.convolutionBackwardAlone(d, context: context))
                     partBackward[i][1].append(blockAlone)
                 }
                 guard let next else { break }
