@@ -18,14 +18,14 @@ public struct LayerProfile {
     public let backwardFLOPs: Int
     /// A first convolution fused with its block (`ConvolutionBlock`) taken apart: the
     /// convolution, then the BatchNorm2d → ReLU → MaxPool2d(2). Forward, each half timed as it
-    /// runs; backward, where the two interleave sample by sample, each run alone beside the
-    /// step's backward: the block's as the same passes without the convolution's weight
-    /// gradient (before the step's backward in one round and after it in the next), the
-    /// convolution's weight gradient on the block's input gradient for the whole batch (as the
-    /// unfused steps run it). The step's own backward takes less than the two together: it
-    /// reads each sample's gradient while in cache. In an inference profile, the forward
-    /// halves. Empty for every other step, and in training for such a step that computes an
-    /// input gradient (not a first layer).
+    /// runs; backward, where the two interleave sample by sample, each run alone: the block's as
+    /// the same passes without the convolution's weight gradient, the convolution's weight
+    /// gradient on the block's input gradient for the whole batch (as the unfused steps run it).
+    /// The step's own backward takes less than the two together: it reads each sample's
+    /// gradient while in cache. The step's backward and its two parts are each timed in every
+    /// third round, the one where it runs first after the steps before it, as in training. In an
+    /// inference profile, the forward halves. Empty for every other step, and in training for
+    /// such a step that computes an input gradient (not a first layer).
     public internal(set) var parts: [LayerProfile] = []
 }
 
@@ -92,23 +92,21 @@ public enum Profiler {
             var d = dLogits
             for i in (0..<n).reversed() {
                 let needInput = copy.needsInputGradient(plan[i])
-                let convolutionBlock = needInput ? nil : plan[i] as? ConvolutionBlock
-                var blockAlone = 0.0
-                @inline(__always) func timeBlockAlone() {
-                    guard let convolutionBlock else { return }
-                    let t = monotonicSeconds()
-                    convolutionBlock.blockBackwardAlone(d, context: context)
-                    blockAlone = monotonicSeconds() - t
+                if !needInput, let convolutionBlock = plan[i] as? ConvolutionBlock {
+                    // The step, its block alone and its convolution alone, each timed only in the
+                    // rounds where it runs first after the steps before it, as the step runs in
+                    // training: run again at once, the same passes find the batch's data in cache.
+                    switch round % 3 {
+                    case 0: backward[i].append(timed { _ = convolutionBlock.backward(d, needInputGradient: false, context: context) })
+                    case 1: partBackward[i][1].append(timed { convolutionBlock.blockBackwardAlone(d, context: context) })
+                    default: partBackward[i][0].append(convolutionBlock.convolutionBackwardAlone(d, context: context))
+                    }
+                    if round % 3 != 0 { _ = convolutionBlock.backward(d, needInputGradient: false, context: context) }
+                    break  // a first layer: no gradient goes further
                 }
-                if round % 2 == 0 { timeBlockAlone() }
                 let t = monotonicSeconds()
                 let next = plan[i].backward(d, needInputGradient: needInput, context: context)
                 backward[i].append(monotonicSeconds() - t)
-                if round % 2 == 1 { timeBlockAlone() }
-                if let convolutionBlock {
-                    partBackward[i][0].append(convolutionBlock.convolutionBackwardAlone(d, context: context))
-                    partBackward[i][1].append(blockAlone)
-                }
                 guard let next else { break }
                 d = next
             }
@@ -241,6 +239,13 @@ public enum Profiler {
         step.layers.reduce(0) { total, l in
             total + batchSize * model.layers[l].forwardFLOPs(inputShape: l == 0 ? model.inputShape : model.layerOutputShapes[l - 1])
         }
+    }
+
+    /// Seconds `body` takes.
+    static func timed(_ body: () -> Void) -> Double {
+        let start = monotonicSeconds()
+        body()
+        return monotonicSeconds() - start
     }
 
     /// The middle value (the mean of the two middle ones for an even count); 0 for none.
