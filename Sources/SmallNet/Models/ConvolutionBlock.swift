@@ -42,8 +42,8 @@ final class ConvolutionBlock: PlanStep {
 
     /// The block's part of `backward` (the first layer's): its two passes, each sample's gradient
     /// written into the same scratch on the same thread, without the convolution's weight
-    /// gradient. The profiler times it beside `backward` to tell the two apart (on its copy of
-    /// the model: the BatchNorm's dγ and dβ are added once more).
+    /// gradient. The profiler times it alone to tell the two parts apart (on its copy of the
+    /// model: the BatchNorm's dγ and dβ are added once more).
     func blockBackwardAlone(_ dOut: Tensor, context: ExecutionContext) {
         blockThenWeightGradient(dOut, context: context, gradientsOnly: true)
     }

@@ -96,12 +96,13 @@ public enum Profiler {
                     // The step, its block alone and its convolution alone, each timed only in the
                     // rounds where it runs first after the steps before it, as the step runs in
                     // training: run again at once, the same passes find the batch's data in cache.
+                    func step() { _ = convolutionBlock.backward(d, needInputGradient: false, context: context) }
                     switch round % 3 {
-                    case 0: backward[i].append(timed { _ = convolutionBlock.backward(d, needInputGradient: false, context: context) })
+                    case 0: backward[i].append(timed(step))
                     case 1: partBackward[i][1].append(timed { convolutionBlock.blockBackwardAlone(d, context: context) })
                     default: partBackward[i][0].append(convolutionBlock.convolutionBackwardAlone(d, context: context))
                     }
-                    if round % 3 != 0 { _ = convolutionBlock.backward(d, needInputGradient: false, context: context) }
+                    if round % 3 != 0 { step() }
                     break  // a first layer: no gradient goes further
                 }
                 let t = monotonicSeconds()
