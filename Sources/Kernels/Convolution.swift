@@ -598,7 +598,7 @@ extension Variant {
     /// dy instead), so the same numbers, bit for bit.
     ///
     /// xᵀ[q] comes from `padded`, the image with a border of zeros ((H + 2) × (W + 2) + 16
-    /// floats): the window of pixel (y, x) is three runs of three floats, one in each of the
+    /// floats, fewer than the three shifted planes' `s.scratchCount` for any W ≥ 1): the window of pixel (y, x) is three runs of three floats, one in each of the
     /// padded rows y…y + 2 from column x, so three vector loads placed by a blend (lanes 0–2,
     /// 3–5, 6–8) make the row.
     private static func threeByThreeWeightGradient(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
