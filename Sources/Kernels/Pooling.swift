@@ -203,7 +203,9 @@ func windowVectorSpills(row oy: Int, outHeight ho: Int, outWidth wo: Int, height
 /// `Swift.max`'s rule (y >= x ? y : x, so the same value and the same bits as the scalar form), and
 /// its position code: 0 if a is the maximum, else 1 + [b is not]·(1 + [c is not]). Concrete
 /// SIMD8 types throughout: generic SIMD comparisons compile to a loop over the lanes.
-@inline(__always)
+/// Transparent, as `windowGradients`: with `@inline(__always)` both were left out of line, a call
+/// per eight windows, in `maxPool2x2` and `maxPool2x2Backward`.
+@_transparent
 func windowMaxima(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>,
                   _ d: SIMD8<Float>) -> (maxima: SIMD8<Float>, codes: SIMD8<UInt8>) {
     @inline(__always) func larger(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
@@ -218,7 +220,7 @@ func windowMaxima(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>,
 
 /// The gradient rows of eight windows, g at each code's corner and 0 at the other three, each as
 /// (even columns, odd columns) interleaved: (top row, bottom row).
-@inline(__always)
+@_transparent
 func windowGradients(_ g: SIMD8<Float>, _ codes: SIMD8<UInt8>) -> (top: SIMD16<Float>, bottom: SIMD16<Float>) {
     let p = widened(codes), zero = SIMD8<Float>()
     @inline(__always) func at(_ corner: Int32) -> SIMD8<Float> {
