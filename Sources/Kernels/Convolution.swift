@@ -2,14 +2,6 @@
 // and the direct convolution of single-channel images.
 import SmallNetKernels
 
-/// The output channels the direct convolution's weight gradient sums at once: a whole vector
-/// register.
-#if SMALLNET_AVX512
-typealias ChannelVector = SIMD16<Float>
-#else
-typealias ChannelVector = SIMD8<Float>
-#endif
-
 extension Variant {
     /// col (C·kh·kw, Ho·Wo) ← the patches of image (C, H, W); out-of-image taps are 0.
     /// Row (c, i, j), column (oy, ox) holds image[c][oy·s + i − p][ox·s + j − p]; rows are `ld`
@@ -483,178 +475,121 @@ extension Variant {
 
     /// dWᵀ (T, Cout) += Σ_q tap_t[q] · dy[·, q]: the weight gradient of `directConvolutionForward`
     /// for one image (H, W), with dy (Cout, H·W) its output gradient; `scratch` holds
-    /// `s.scratchCount` floats (the image's shifted planes, or its zero-padded copy).
+    /// `s.scratchCount` floats (the image's shifted planes).
     ///
-    /// Each sum runs over q in order, in blocks of `gemmKC` pixels added to dWᵀ one after another,
-    /// as `gemm` sums them: the result is the same, bit for bit, as `gemm` over the im2col matrix
-    /// and dyᵀ. A vector of output channels at a time (8, or 16 with 512-bit vectors; past Cout,
-    /// the last channel's row is read again and its lanes dropped): eight pixels of their dy rows
-    /// are transposed in registers into eight channel vectors (no transposed copy of dy), each
-    /// multiplied into the T taps' sums; for 3×3 kernels the nine sums stay in registers.
+    /// Each sum is the dot product of two rows of H·W floats, tap t's and channel o's dy, in 16
+    /// lanes then across them (`pixelSums`, `laneTreeSum`): pixels in the lanes, so no
+    /// transposes, and every variant gives the same numbers. For 3×3 kernels the sums of three
+    /// channels (one with narrower registers) are computed together, each tap vector loaded once
+    /// for three multiply-adds and each dy vector once for nine.
     public static func directConvolutionWeightGradient(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
                                                        scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                                        outChannels: Int, dWeightT: UnsafeMutablePointer<Float>) {
-        typealias V = ChannelVector
-        let taps = s.kernel * s.kernel, pixels = s.pixels
-        #if SMALLNET_AVX512
-        if taps == 9 {
-            threeByThreeWeightGradient(s, image: image, padded: scratch, dOut: dOut, outChannels: outChannels,
-                                       dWeightT: dWeightT)
-            return
-        }
-        #endif
+        let taps = s.kernel * s.kernel, pixels = s.pixels, whole = pixels & ~15
         fillShiftedPlanes(s, image: image, planes: scratch)
         let planes = UnsafePointer(scratch)
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { x in
-            withUnsafeTemporaryAllocation(of: V.self, capacity: taps + 8) { buffer in
-                // sums[t]: tap t's channels; columns[j]: the channels' dy at pixel q + j.
-                let sums = buffer.baseAddress!, columns = sums + taps
-                for t in 0..<taps { x[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
-                var o = 0
-                while o < outChannels {
-                    let lanes = Swift.min(V.scalarCount, outChannels - o)
-                    /// Lane l's dy row (the last channel's again past Cout).
-                    @inline(__always) func dy(_ l: Int) -> UnsafePointer<Float> { dOut + (o + Swift.min(l, lanes - 1)) * pixels }
-                    /// columns[0..<8] = the channels' dy at pixels q..<q + 8. (Kept in registers
-                    /// instead, the vectors are split in halves by the compiler.)
-                    @inline(__always) func transposeEight(at q: Int) {
-                        @inline(__always) func rows(_ first: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-                                                                      SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                            @inline(__always) func row(_ l: Int) -> SIMD8<Float> {
-                                UnsafeRawPointer(dy(first + l) + q).loadUnaligned(as: SIMD8<Float>.self)
-                            }
-                            return columns8x8(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
-                        }
-                        #if SMALLNET_AVX512
-                        let a = rows(0), b = rows(8)
-                        columns[0] = V(lowHalf: a.0, highHalf: b.0); columns[1] = V(lowHalf: a.1, highHalf: b.1)
-                        columns[2] = V(lowHalf: a.2, highHalf: b.2); columns[3] = V(lowHalf: a.3, highHalf: b.3)
-                        columns[4] = V(lowHalf: a.4, highHalf: b.4); columns[5] = V(lowHalf: a.5, highHalf: b.5)
-                        columns[6] = V(lowHalf: a.6, highHalf: b.6); columns[7] = V(lowHalf: a.7, highHalf: b.7)
-                        #else
-                        let c = rows(0)
-                        columns[0] = c.0; columns[1] = c.1; columns[2] = c.2; columns[3] = c.3
-                        columns[4] = c.4; columns[5] = c.5; columns[6] = c.6; columns[7] = c.7
-                        #endif
-                    }
-                    var q0 = 0
-                    while q0 < pixels {
-                        let q1 = Swift.min(q0 + gemmKC, pixels)
-                        var q = q0
-                        if taps == 9 {
-                            let x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5], x6 = x[6], x7 = x[7], x8 = x[8]
-                            var s0 = V(), s1 = V(), s2 = V(), s3 = V(), s4 = V(), s5 = V(), s6 = V(), s7 = V(), s8 = V()
-                            while q + 8 <= q1 {
-                                transposeEight(at: q)
-                                for j in 0..<8 {
-                                    let v = columns[j], p = q &+ j
-                                    s0 = multiplyAdd(s0, V(repeating: x0[p]), v); s1 = multiplyAdd(s1, V(repeating: x1[p]), v)
-                                    s2 = multiplyAdd(s2, V(repeating: x2[p]), v); s3 = multiplyAdd(s3, V(repeating: x3[p]), v)
-                                    s4 = multiplyAdd(s4, V(repeating: x4[p]), v); s5 = multiplyAdd(s5, V(repeating: x5[p]), v)
-                                    s6 = multiplyAdd(s6, V(repeating: x6[p]), v); s7 = multiplyAdd(s7, V(repeating: x7[p]), v)
-                                    s8 = multiplyAdd(s8, V(repeating: x8[p]), v)
-                                }
-                                q += 8
-                            }
-                            sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3; sums[4] = s4
-                            sums[5] = s5; sums[6] = s6; sums[7] = s7; sums[8] = s8
-                        } else {
-                            for t in 0..<taps { sums[t] = V() }
-                            while q + 8 <= q1 {
-                                transposeEight(at: q)
-                                for t in 0..<taps {
-                                    var sum = sums[t]
-                                    for j in 0..<8 { sum = multiplyAdd(sum, V(repeating: x[t][q + j]), columns[j]) }
-                                    sums[t] = sum
-                                }
-                                q += 8
-                            }
-                        }
-                        while q < q1 {
-                            var v = V()
-                            for l in 0..<V.scalarCount { v[l] = dy(l)[q] }
-                            for t in 0..<taps { sums[t] = multiplyAdd(sums[t], V(repeating: x[t][q]), v) }
-                            q += 1
-                        }
-                        for t in 0..<taps {
-                            let dst = dWeightT + t * outChannels + o
-                            for l in 0..<lanes { dst[l] += sums[t][l] }
-                        }
-                        q0 = q1
-                    }
-                    o += lanes
-                }
+            for t in 0..<taps { x[t] = s.tap(t / s.kernel, t % s.kernel, of: planes) }
+            @inline(__always) func add(_ sum: Vec16, tap t: Int, channel o: Int) {
+                dWeightT[t * outChannels + o] += laneTreeSum(sum)
             }
+            guard taps == 9 else {
+                for o in 0..<outChannels {
+                    let dy = dOut + o * pixels, tail = pixelTail(dy + whole, count: pixels - whole)
+                    for t in 0..<taps { add(pixelSums(x[t], dy, whole: whole, tail: tail), tap: t, channel: o) }
+                }
+                return
+            }
+            let x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5], x6 = x[6], x7 = x[7], x8 = x[8]
+            #if SMALLNET_AVX512
+            // Channels o, o + 1, o + 2 (the last channel again past Cout, its sums dropped): 27 sums.
+            var o = 0
+            while o < outChannels {
+                let block = Swift.min(3, outChannels - o)
+                let dyA = dOut + o * pixels, dyB = dOut + (o + Swift.min(1, block - 1)) * pixels
+                let dyC = dOut + (o + block - 1) * pixels
+                var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16(), a4 = Vec16(), a5 = Vec16(), a6 = Vec16()
+                var a7 = Vec16(), a8 = Vec16(), b0 = Vec16(), b1 = Vec16(), b2 = Vec16(), b3 = Vec16(), b4 = Vec16()
+                var b5 = Vec16(), b6 = Vec16(), b7 = Vec16(), b8 = Vec16(), c0 = Vec16(), c1 = Vec16(), c2 = Vec16()
+                var c3 = Vec16(), c4 = Vec16(), c5 = Vec16(), c6 = Vec16(), c7 = Vec16(), c8 = Vec16()
+                @inline(__always) func step(_ q: Int, _ da: Vec16, _ db: Vec16, _ dc: Vec16) {
+                    var v = load16(x0 + q); a0 = multiplyAdd(a0, v, da); b0 = multiplyAdd(b0, v, db); c0 = multiplyAdd(c0, v, dc)
+                    v = load16(x1 + q); a1 = multiplyAdd(a1, v, da); b1 = multiplyAdd(b1, v, db); c1 = multiplyAdd(c1, v, dc)
+                    v = load16(x2 + q); a2 = multiplyAdd(a2, v, da); b2 = multiplyAdd(b2, v, db); c2 = multiplyAdd(c2, v, dc)
+                    v = load16(x3 + q); a3 = multiplyAdd(a3, v, da); b3 = multiplyAdd(b3, v, db); c3 = multiplyAdd(c3, v, dc)
+                    v = load16(x4 + q); a4 = multiplyAdd(a4, v, da); b4 = multiplyAdd(b4, v, db); c4 = multiplyAdd(c4, v, dc)
+                    v = load16(x5 + q); a5 = multiplyAdd(a5, v, da); b5 = multiplyAdd(b5, v, db); c5 = multiplyAdd(c5, v, dc)
+                    v = load16(x6 + q); a6 = multiplyAdd(a6, v, da); b6 = multiplyAdd(b6, v, db); c6 = multiplyAdd(c6, v, dc)
+                    v = load16(x7 + q); a7 = multiplyAdd(a7, v, da); b7 = multiplyAdd(b7, v, db); c7 = multiplyAdd(c7, v, dc)
+                    v = load16(x8 + q); a8 = multiplyAdd(a8, v, da); b8 = multiplyAdd(b8, v, db); c8 = multiplyAdd(c8, v, dc)
+                }
+                var q = 0
+                while q < whole { step(q, load16(dyA + q), load16(dyB + q), load16(dyC + q)); q += 16 }
+                if whole < pixels {
+                    let count = pixels - whole
+                    step(whole, pixelTail(dyA + whole, count: count)!, pixelTail(dyB + whole, count: count)!,
+                         pixelTail(dyC + whole, count: count)!)
+                }
+                @inline(__always) func addNine(_ i: Int, _ s0: Vec16, _ s1: Vec16, _ s2: Vec16, _ s3: Vec16, _ s4: Vec16,
+                                               _ s5: Vec16, _ s6: Vec16, _ s7: Vec16, _ s8: Vec16) {
+                    guard i < block else { return }
+                    add(s0, tap: 0, channel: o + i); add(s1, tap: 1, channel: o + i); add(s2, tap: 2, channel: o + i)
+                    add(s3, tap: 3, channel: o + i); add(s4, tap: 4, channel: o + i); add(s5, tap: 5, channel: o + i)
+                    add(s6, tap: 6, channel: o + i); add(s7, tap: 7, channel: o + i); add(s8, tap: 8, channel: o + i)
+                }
+                addNine(0, a0, a1, a2, a3, a4, a5, a6, a7, a8)
+                addNine(1, b0, b1, b2, b3, b4, b5, b6, b7, b8)
+                addNine(2, c0, c1, c2, c3, c4, c5, c6, c7, c8)
+                o += block
+            }
+            #else
+            for o in 0..<outChannels {
+                let dy = dOut + o * pixels
+                var s0 = Vec16(), s1 = Vec16(), s2 = Vec16(), s3 = Vec16(), s4 = Vec16()
+                var s5 = Vec16(), s6 = Vec16(), s7 = Vec16(), s8 = Vec16()
+                @inline(__always) func step(_ q: Int, _ d: Vec16) {
+                    s0 = multiplyAdd(s0, load16(x0 + q), d); s1 = multiplyAdd(s1, load16(x1 + q), d)
+                    s2 = multiplyAdd(s2, load16(x2 + q), d); s3 = multiplyAdd(s3, load16(x3 + q), d)
+                    s4 = multiplyAdd(s4, load16(x4 + q), d); s5 = multiplyAdd(s5, load16(x5 + q), d)
+                    s6 = multiplyAdd(s6, load16(x6 + q), d); s7 = multiplyAdd(s7, load16(x7 + q), d)
+                    s8 = multiplyAdd(s8, load16(x8 + q), d)
+                }
+                var q = 0
+                while q < whole { step(q, load16(dy + q)); q += 16 }
+                if let tail = pixelTail(dy + whole, count: pixels - whole) { step(whole, tail) }
+                add(s0, tap: 0, channel: o); add(s1, tap: 1, channel: o); add(s2, tap: 2, channel: o)
+                add(s3, tap: 3, channel: o); add(s4, tap: 4, channel: o); add(s5, tap: 5, channel: o)
+                add(s6, tap: 6, channel: o); add(s7, tap: 7, channel: o); add(s8, tap: 8, channel: o)
+            }
+            #endif
         }
     }
 
-    #if SMALLNET_AVX512
-    /// `directConvolutionWeightGradient` for 3×3 kernels with 512-bit vectors, the nine taps in
-    /// the lanes of one vector: per block of `gemmKC` pixels, the taps' values at each pixel q
-    /// are gathered into a row xᵀ[q] = (tap₀[q], …, tap₈[q], 0, …) (a small matrix, 16 KB);
-    /// then for ten output channels at a time, sum_o += dy[o, q] · xᵀ[q] over the block's q in
-    /// order, each dy value broadcast. Lane t of sum_o is dWᵀ[t, o]'s sum over the block, the
-    /// same products in the same order as the channel-vector form (which transposes the larger
-    /// dy instead), so the same numbers, bit for bit.
-    ///
-    /// xᵀ[q] comes from `padded`, the image with a border of zeros ((H + 2) × (W + 2) + 16
-    /// floats, fewer than the three shifted planes' `s.scratchCount` for any W ≥ 1): the window of pixel (y, x) is three runs of three floats, one in each of the
-    /// padded rows y…y + 2 from column x, so three vector loads placed by a blend (lanes 0–2,
-    /// 3–5, 6–8) make the row.
-    private static func threeByThreeWeightGradient(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
-                                                   padded: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
-                                                   outChannels: Int, dWeightT: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD16<Float>
-        let pixels = s.pixels, width = s.width, stride = width + 2
-        let paddedCount = (s.height + 2) * stride + 16
-        padded.update(repeating: 0, count: paddedCount)
-        for y in 0..<s.height { copy(padded + (y + 1) * stride + 1, image + y * width, count: width) }
-        let lane = V(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        let top = lane .< 3, middle = (lane .>= 3) .& (lane .< 6), bottom = (lane .>= 6) .& (lane .< 9)
-        withUnsafeTemporaryAllocation(of: V.self, capacity: gemmKC) { buffer in
-            let rows = buffer.baseAddress!
-            var q0 = 0
-            while q0 < pixels {
-                let q1 = Swift.min(q0 + gemmKC, pixels)
-                var y = q0 / width, x = q0 % width
-                for i in 0..<(q1 - q0) {
-                    let window = UnsafePointer(padded + y * stride + x)
-                    rows[i] = V().replacing(with: load16(window), where: top)
-                        .replacing(with: load16(window + stride - 3), where: middle)
-                        .replacing(with: load16(window + 2 * stride - 6), where: bottom)
-                    x += 1
-                    if x == width { x = 0; y += 1 }
-                }
-                // Ten channels at a time (the last channel's row again past Cout, its sums dropped).
-                var o = 0
-                while o < outChannels {
-                    let block = Swift.min(10, outChannels - o)
-                    // dy of the block's channels from pixel q0, as one pointer and row offsets.
-                    let first = dOut + o * pixels + q0
-                    @inline(__always) func row(_ i: Int) -> Int { Swift.min(i, block - 1) * pixels * 4 }
-                    let r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
-                    let r8 = row(8), r9 = row(9)
-                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V(), a9 = V()
-                    for i in 0..<(q1 - q0) {
-                        let x = rows[i], d = UnsafeRawPointer(first + i)
-                        @inline(__always) func dy(_ offset: Int) -> V { V(repeating: d.load(fromByteOffset: offset, as: Float.self)) }
-                        a0 = multiplyAdd(a0, dy(0), x); a1 = multiplyAdd(a1, dy(r1), x); a2 = multiplyAdd(a2, dy(r2), x)
-                        a3 = multiplyAdd(a3, dy(r3), x); a4 = multiplyAdd(a4, dy(r4), x); a5 = multiplyAdd(a5, dy(r5), x)
-                        a6 = multiplyAdd(a6, dy(r6), x); a7 = multiplyAdd(a7, dy(r7), x); a8 = multiplyAdd(a8, dy(r8), x)
-                        a9 = multiplyAdd(a9, dy(r9), x)
-                    }
-                    let sums = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
-                    withUnsafeBytes(of: sums) { raw in
-                        let sum = raw.bindMemory(to: Float.self).baseAddress!
-                        for i in 0..<block {
-                            for t in 0..<9 { dWeightT[t * outChannels + o + i] += sum[16 * i + t] }
-                        }
-                    }
-                    o += block
-                }
-                q0 = q1
-            }
-        }
+    /// The last `count` < 16 floats of a row from `p`, zeros after them; nil when count is 0.
+    @inline(__always)
+    private static func pixelTail(_ p: UnsafePointer<Float>, count: Int) -> Vec16? {
+        guard count > 0 else { return nil }
+        var v = Vec16()
+        for l in 0..<count { v[l] = p[l] }
+        return v
     }
-    #endif
+
+    /// Lane l of the result: Σ_c x[16c + l]·dy[16c + l] over the `whole`/16 full vectors in order,
+    /// then x[whole + l]·tail[l] (x is read 16 floats past `whole`; tail's zeros cancel them).
+    @inline(__always)
+    private static func pixelSums(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, whole: Int, tail: Vec16?) -> Vec16 {
+        var sum = Vec16()
+        var q = 0
+        while q < whole { sum = multiplyAdd(sum, load16(x + q), load16(dy + q)); q += 16 }
+        if let tail { sum = multiplyAdd(sum, load16(x + whole), tail) }
+        return sum
+    }
+
+    /// The sum of v's lanes by halves: the two 8-lane halves added, then the 4-lane halves of
+    /// that, then 2, then 1 (the same numbers whether V is one register or two).
+    @inline(__always)
+    static func laneTreeSum(_ v: Vec16) -> Float {
+        let eight = v.lowHalf + v.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
 }

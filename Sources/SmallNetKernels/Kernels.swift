@@ -60,7 +60,7 @@ public protocol Kernels {
     static func directConvolutionForward(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                          bias: UnsafePointer<Float>?, outChannels: Int, output: UnsafeMutablePointer<Float>)
     /// dWᵀ (k·k, Cout) += Σ_q tap_t[q] · dy[·, q], dy (Cout, H·W), for `image` (H, W), with
-    /// `s.scratchCount` floats of `scratch`: summed as `gemmBlock` sums im2col · dyᵀ.
+    /// `s.scratchCount` floats of `scratch`: each sum in 16 lanes of pixels, then across them.
     static func directConvolutionWeightGradient(_ s: ShiftedPlanes, image: UnsafePointer<Float>,
                                                 scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                                 outChannels: Int, dWeightT: UnsafeMutablePointer<Float>)

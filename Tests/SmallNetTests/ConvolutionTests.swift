@@ -51,14 +51,16 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
-    /// The direct path's weight gradient sums as the im2col + GEMM path does (per image, in K
-    /// blocks of the GEMM): the same bits, for images of over 200 pixels (one image per GEMM),
-    /// with whole and partial vectors of output channels (8 or 16 lanes) and pixel counts not a
-    /// multiple of four; and images one pixel wide or high, or 2×2, whose 3×3 windows reach
-    /// past the image on both sides.
-    func testDirectWeightGradientEqualsTheGEMMPathBitForBit() throws {
+    /// The direct path's weight gradient (pixels in the lanes) against the im2col + GEMM path's
+    /// (pixels summed in order): the same sums in another order, so equal up to rounding, for
+    /// images of over 200 pixels, pixel counts not a multiple of 16 (a zero-padded last vector),
+    /// one to four blocks of three output channels (partial ones included), 3×3 and 5×5
+    /// kernels, and images one pixel wide or high, or 2×2, whose windows reach past the image
+    /// on both sides.
+    func testDirectWeightGradientAgreesWithTheGEMMPath() throws {
+        var worst: Float = 0
         for (cout, h, w, k) in [(30, 28, 28, 3), (7, 15, 14, 3), (9, 17, 13, 5), (16, 15, 14, 3), (17, 15, 14, 3),
-                                (6, 40, 1, 3), (6, 1, 40, 3), (4, 2, 2, 3)] {
+                                (6, 40, 1, 3), (6, 1, 40, 3), (4, 2, 2, 3), (1, 5, 5, 3), (2, 7, 7, 3)] {
             var g1 = RandomGenerator(seed: 8), g2 = RandomGenerator(seed: 8)
             let direct = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g1)
             let viaGEMM = try Conv2d(1, cout, kernelSize: k, padding: k / 2, generator: &g2)
@@ -68,8 +70,14 @@ final class ConvolutionTests: XCTestCase {
             _ = viaGEMM.forward(x, context: context)
             XCTAssertNil(direct.backward(dy, needInputGradient: false, context: context))
             XCTAssertNotNil(viaGEMM.backward(dy, needInputGradient: true, context: context))
-            XCTAssertEqual(direct.weight.grad.values, viaGEMM.weight.grad.values, "\(cout) channels, \(h)×\(w), \(k)×\(k)")
+            // Each gradient against Σ|tap·dy| over its terms: the rounding either order can make.
+            let magnitude = 3 * h * w  // terms per sum, each |x·dy| ≲ 1 for these inputs
+            for (a, b) in zip(direct.weight.grad.values, viaGEMM.weight.grad.values) {
+                worst = max(worst, abs(a - b) / Float(magnitude))
+                XCTAssertEqual(a, b, accuracy: 1e-6 * Float(magnitude), "\(cout) channels, \(h)×\(w), \(k)×\(k)")
+            }
         }
+        print("direct against GEMM weight gradient: largest difference \(worst) per term")
     }
 
     func testConv2dHandComputed() throws {

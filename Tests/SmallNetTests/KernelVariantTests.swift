@@ -130,19 +130,23 @@ final class KernelVariantTests: XCTestCase {
             variant.dilatedCol2im(dilated, col: col, image: &back)
             return col + back
         }
-        // The direct convolution of a 28×28 image, 6 output channels (a partial block of four).
-        let s = ShiftedPlanes(height: 28, width: 28, kernel: 3), cout = 6
-        let picture = randomTensor([28, 28], seed: 2).values, weight = randomTensor([cout, 9], seed: 3).values
-        let bias = randomTensor([cout], seed: 4).values, dOut = randomTensor([cout * 784], seed: 5).values
-        assertVariantsAgree("direct convolution") { variant in
-            var planes = [Float](repeating: 0, count: s.scratchCount)
-            variant.fillShiftedPlanes(s, image: picture, planes: &planes)
-            var y = [Float](repeating: 0, count: cout * 784), dWT = [Float](repeating: 0, count: 9 * cout)
-            variant.directConvolutionForward(s, planes: planes, weight: weight, bias: bias, outChannels: cout, output: &y)
-            var scratch = [Float](repeating: 0, count: s.scratchCount)
-            variant.directConvolutionWeightGradient(s, image: picture, scratch: &scratch, dOut: dOut, outChannels: cout,
-                                                    dWeightT: &dWT)
-            return planes + y + dWT
+        // The direct convolution of a 28×28 image, 6 output channels (a partial block of four in
+        // the forward), and of a 9×11 image, 7 channels (a last vector of 3 pixels, a partial
+        // block of channels in the weight gradient).
+        for (h, w, cout) in [(28, 28, 6), (9, 11, 7)] {
+            let s = ShiftedPlanes(height: h, width: w, kernel: 3), pixels = h * w
+            let picture = randomTensor([h, w], seed: 2).values, weight = randomTensor([cout, 9], seed: 3).values
+            let bias = randomTensor([cout], seed: 4).values, dOut = randomTensor([cout * pixels], seed: 5).values
+            assertVariantsAgree("direct convolution \(h)×\(w)") { variant in
+                var planes = [Float](repeating: 0, count: s.scratchCount)
+                variant.fillShiftedPlanes(s, image: picture, planes: &planes)
+                var y = [Float](repeating: 0, count: cout * pixels), dWT = [Float](repeating: 0, count: 9 * cout)
+                variant.directConvolutionForward(s, planes: planes, weight: weight, bias: bias, outChannels: cout, output: &y)
+                var scratch = [Float](repeating: 0, count: s.scratchCount)
+                variant.directConvolutionWeightGradient(s, image: picture, scratch: &scratch, dOut: dOut, outChannels: cout,
+                                                        dWeightT: &dWT)
+                return planes + y + dWT
+            }
         }
     }
 

@@ -373,7 +373,9 @@ public final class Conv2d: Layer {
     }
 
     /// Weight (and bias) gradients only: the input gradient of a first layer is not needed.
-    /// Sums in the order of the im2col + GEMM path, so both give the same numbers. Sample s's
+    /// Each image's sums are dot products over its pixels in 16 lanes
+    /// (`directConvolutionWeightGradient`), added per sample group in sample order; the im2col +
+    /// GEMM path sums the same products pixel by pixel (equal up to rounding). Sample s's
     /// output gradient is `sampleGradient(s, group)`, called on the thread of s's group.
     private func directBackward(_ planes: ShiftedPlanes, input: Tensor, batch n: Int, context: ExecutionContext,
                                 sampleGradient: (_ sample: Int, _ group: Int) -> UnsafePointer<Float>) {
