@@ -495,7 +495,8 @@ extension Variant {
             }
             guard taps == 9 else {
                 for o in 0..<outChannels {
-                    let dy = dOut + o * pixels, tail = pixelTail(dy + whole, count: pixels - whole)
+                    let dy = dOut + o * pixels
+                    let tail = whole < pixels ? pixelTail(dy + whole, count: pixels - whole) : nil
                     for t in 0..<taps { add(pixelSums(x[t], dy, whole: whole, tail: tail), tap: t, channel: o) }
                 }
                 return
@@ -527,8 +528,8 @@ extension Variant {
                 while q < whole { step(q, load16(dyA + q), load16(dyB + q), load16(dyC + q)); q += 16 }
                 if whole < pixels {
                     let count = pixels - whole
-                    step(whole, pixelTail(dyA + whole, count: count)!, pixelTail(dyB + whole, count: count)!,
-                         pixelTail(dyC + whole, count: count)!)
+                    step(whole, pixelTail(dyA + whole, count: count), pixelTail(dyB + whole, count: count),
+                         pixelTail(dyC + whole, count: count))
                 }
                 @inline(__always) func addNine(_ i: Int, _ s0: Vec16, _ s1: Vec16, _ s2: Vec16, _ s3: Vec16, _ s4: Vec16,
                                                _ s5: Vec16, _ s6: Vec16, _ s7: Vec16, _ s8: Vec16) {
@@ -556,7 +557,7 @@ extension Variant {
                 }
                 var q = 0
                 while q < whole { step(q, load16(dy + q)); q += 16 }
-                if let tail = pixelTail(dy + whole, count: pixels - whole) { step(whole, tail) }
+                if whole < pixels { step(whole, pixelTail(dy + whole, count: pixels - whole)) }
                 add(s0, tap: 0, channel: o); add(s1, tap: 1, channel: o); add(s2, tap: 2, channel: o)
                 add(s3, tap: 3, channel: o); add(s4, tap: 4, channel: o); add(s5, tap: 5, channel: o)
                 add(s6, tap: 6, channel: o); add(s7, tap: 7, channel: o); add(s8, tap: 8, channel: o)
@@ -565,10 +566,9 @@ extension Variant {
         }
     }
 
-    /// The last `count` < 16 floats of a row from `p`, zeros after them; nil when count is 0.
+    /// The last `count` < 16 floats of a row from `p`, zeros after them.
     @inline(__always)
-    private static func pixelTail(_ p: UnsafePointer<Float>, count: Int) -> Vec16? {
-        guard count > 0 else { return nil }
+    private static func pixelTail(_ p: UnsafePointer<Float>, count: Int) -> Vec16 {
         var v = Vec16()
         for l in 0..<count { v[l] = p[l] }
         return v
