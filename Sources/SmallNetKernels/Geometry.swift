@@ -98,3 +98,41 @@
         planes + j * planeStride + i * width
     }
 }
+
+/// The tiles of a 3×3, stride-1, padding-1 convolution computed by Winograd's F(2×2, 3×3): each
+/// tile is a 2×2 block of output pixels, read from the 4×4 block of input around it.
+///
+/// Tile (ty, tx) of an (H, W) plane covers output rows 2ty…2ty + 1 and columns 2tx…2tx + 1
+/// (⌈H/2⌉ × ⌈W/2⌉ tiles; an odd side's last tile has one row or column past the plane, computed
+/// and dropped) and reads input rows 2ty − 1…2ty + 2, columns 2tx − 1…2tx + 2 (0 outside the
+/// plane). Tile t of a run of samples is sample t / tilesPerImage, then row by row.
+/// Transformed values are stored as 16·C rows of `ld` floats: component ξ = 4i + j of channel c
+/// for tile t at (16c + ξ)·ld + t, each component a (C, T) matrix with rows 16·ld apart for a
+/// GEMM (a channel's 16 rows together, where the transforms read and write them).
+@frozen public struct WinogradTiles {
+    public let channels, height, width: Int
+
+    @inlinable public init(channels: Int, height: Int, width: Int) {
+        self.channels = channels
+        self.height = height
+        self.width = width
+    }
+
+    @inlinable public var tileRows: Int { (height + 1) / 2 }
+    @inlinable public var tileColumns: Int { (width + 1) / 2 }
+    @inlinable public var tilesPerImage: Int { tileRows * tileColumns }
+    @inlinable public var plane: Int { height * width }
+    /// A plane with a border of zeros: one row and column before, and enough after for every
+    /// tile's 4×4 block (2·⌈H/2⌉ + 2 rows), rows a whole number of 16-float vectors apart.
+    @inlinable public var paddedRows: Int { 2 * tileRows + 2 }
+    @inlinable public var paddedStride: Int { (2 * tileColumns + 2 + 15) / 16 * 16 }
+    @inlinable public var paddedCount: Int { paddedRows * paddedStride }
+    /// Floats of scratch a transform needs: a padded plane and a vector of slack, then four
+    /// rows or 128 floats per eight tiles, and a vector of slack.
+    @inlinable public var scratchCount: Int {
+        paddedCount + 16 + Swift.max(4 * paddedStride, 128 * tileRows * ((tileColumns + 7) / 8)) + 16
+    }
+    /// The row stride of the transformed (16·C, T) matrices of T tiles: room for whole vectors
+    /// past the last tile, a multiple of 16.
+    @inlinable public static func rowStride(tiles: Int) -> Int { (tiles + 7 + 15) / 16 * 16 }
+}

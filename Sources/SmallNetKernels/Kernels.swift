@@ -65,6 +65,27 @@ public protocol Kernels {
                                                 scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                                 outChannels: Int, dWeightT: UnsafeMutablePointer<Float>)
 
+    // MARK: Winograd F(2×2, 3×3) transforms (layouts in `WinogradTiles`); `w.scratchCount` floats of scratch
+
+    /// V (16·C rows of `ld` ≥ `WinogradTiles.rowStride(tiles: T)`) ← Bᵀ d B for the tiles of
+    /// `samples` images (C, H, W), `imageStride` apart.
+    static func winogradInputTransform(_ w: WinogradTiles, images: UnsafePointer<Float>, samples: Int,
+                                       imageStride: Int, into v: UnsafeMutablePointer<Float>, ld: Int,
+                                       scratch: UnsafeMutablePointer<Float>)
+    /// y (C, H, W) per sample (`outputStride` apart) = Aᵀ M A (+ bias), M (16·C rows of `ld`).
+    static func winogradOutputTransform(_ w: WinogradTiles, m: UnsafePointer<Float>, ld: Int, samples: Int,
+                                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                        outputStride: Int, scratch: UnsafeMutablePointer<Float>)
+    /// dM (16·C rows of `ld`) ← A dY Aᵀ for the output gradient (C, H, W) per sample: the
+    /// adjoint of `winogradOutputTransform`.
+    static func winogradOutputGradient(_ w: WinogradTiles, dOut: UnsafePointer<Float>, samples: Int,
+                                       dOutStride: Int, into dm: UnsafeMutablePointer<Float>, ld: Int,
+                                       scratch: UnsafeMutablePointer<Float>)
+    /// dx (C, H, W) per sample ← Σ over tiles of B dV Bᵀ: the adjoint of `winogradInputTransform`.
+    static func winogradInputGradient(_ w: WinogradTiles, dv: UnsafePointer<Float>, ld: Int, samples: Int,
+                                      dInput: UnsafeMutablePointer<Float>, dInputStride: Int,
+                                      scratch: UnsafeMutablePointer<Float>)
+
     // MARK: Element-wise, over `count` floats
 
     static func copy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int)

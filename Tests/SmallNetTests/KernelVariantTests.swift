@@ -148,6 +148,27 @@ final class KernelVariantTests: XCTestCase {
                 return planes + y + dWT
             }
         }
+        // Winograd's transforms and their adjoints on 2 samples: 9×11 (tile rows of 6, one group
+        // of eight tiles) and 20×17 (9 tiles, a second, partial group).
+        for (h, w) in [(9, 11), (20, 17)] {
+            let tiles = WinogradTiles(channels: 3, height: h, width: w), t = 2 * tiles.tilesPerImage
+            let ld = WinogradTiles.rowStride(tiles: t), size = 3 * h * w
+            let images = randomTensor([2, 3, h, w], seed: 6).values, m = randomTensor([48 * ld], seed: 7).values
+            let bias = randomTensor([3], seed: 8).values
+            assertVariantsAgree("Winograd transforms \(h)×\(w)", exact: true) { variant in
+                var scratch = [Float](repeating: 0, count: tiles.scratchCount)
+                var v = [Float](repeating: 0, count: 48 * ld), dm = v, y = [Float](repeating: 0, count: 2 * size), dx = y
+                variant.winogradInputTransform(tiles, images: images, samples: 2, imageStride: size, into: &v, ld: ld,
+                                               scratch: &scratch)
+                variant.winogradOutputTransform(tiles, m: m, ld: ld, samples: 2, bias: bias, output: &y, outputStride: size,
+                                                scratch: &scratch)
+                variant.winogradOutputGradient(tiles, dOut: images, samples: 2, dOutStride: size, into: &dm, ld: ld,
+                                               scratch: &scratch)
+                variant.winogradInputGradient(tiles, dv: m, ld: ld, samples: 2, dInput: &dx, dInputStride: size,
+                                              scratch: &scratch)
+                return v + y + dm + dx
+            }
+        }
     }
 
     /// im2col and col2im with "same" padding, in every variant, against their definitions bit for

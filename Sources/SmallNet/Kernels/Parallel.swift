@@ -20,6 +20,23 @@ func forEachSampleGroup(batch n: Int, pool: ThreadPool?, _ body: (Int, Range<Int
     }
 }
 
+/// `forEachSampleGroup`, telling `body` also which of `sampleGroupShares` shares of the work
+/// runs the group: scratch indexed by the share is used by one thread at a time, and stays in
+/// that thread's cache from one group to the next.
+func forEachSampleGroup(batch n: Int, pool: ThreadPool?, _ body: (_ group: Int, _ samples: Range<Int>, _ share: Int) -> Void) {
+    let groups = sampleGroupCount(n)
+    if let pool, groups > 1 {
+        pool.run(parts: groups) { g, share in body(g, sampleGroup(g, of: groups, batch: n), share) }
+    } else {
+        for g in 0..<groups { body(g, sampleGroup(g, of: groups, batch: n), 0) }
+    }
+}
+
+/// The shares `forEachSampleGroup(batch:pool:_:)` may run groups on.
+func sampleGroupShares(batch n: Int, pool: ThreadPool?) -> Int {
+    Swift.max(1, Swift.min(sampleGroupCount(n), pool?.threadCount ?? 1))
+}
+
 /// Parts per thread of the work that `forEachRange` and `forEachChunk` spread: a thread that
 /// starts late (a worker waking up) or runs slower takes fewer of them, where one part per
 /// thread would keep the others waiting for it. The work of each index never depends on the

@@ -73,10 +73,17 @@ public final class ThreadPool: @unchecked Sendable {
     /// none is left, so a thread slowed down (by another process on its CPU) takes fewer parts;
     /// `body` must therefore depend on `t` alone, never on the thread that runs it.
     public func run(parts: Int, _ body: (Int) -> Void) {
-        if parts <= 1 { if parts == 1 { body(0) }; return }
+        run(parts: parts) { part, _ in body(part) }
+    }
+
+    /// `run(parts:_:)`, telling `body` also which share of the work calls it, in
+    /// 0..<min(parts, threadCount): one thread at a time runs a share's parts, so scratch
+    /// indexed by the share is never used by two threads at once.
+    public func run(parts: Int, _ body: (_ part: Int, _ share: Int) -> Void) {
+        if parts <= 1 { if parts == 1 { body(0, 0) }; return }
         let n = Swift.min(parts, workers.count + 1)
         guard n > 1, shared.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            for t in 0..<parts { body(t) }
+            for t in 0..<parts { body(t, 0) }
             return
         }
         busyPoolThreads.add(1, ordering: .relaxed)
@@ -87,11 +94,11 @@ public final class ThreadPool: @unchecked Sendable {
         let state = shared
         state.nextPart.store(0, ordering: .relaxed)  // published by dispatch's releasing stores
         withoutActuallyEscaping(body) { escaping in
-            state.dispatch(shares: n) { _ in
+            state.dispatch(shares: n) { share in
                 while true {
                     let t = state.nextPart.add(1, ordering: .relaxed).oldValue
                     guard t < parts else { return }
-                    escaping(t)
+                    escaping(t, share)
                 }
             }
         }

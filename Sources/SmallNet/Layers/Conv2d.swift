@@ -39,6 +39,11 @@ public final class Conv2d: Layer {
     /// the chunk of samples s..<s+S sits at s·K·P as (K, S·P).
     private let savedColumns = Tensor(uncheckedShape: [0], count: 0)
     private var savedColumnsValid = false
+    /// The Winograd path's state, for a 3×3 kernel, stride 1, padding 1 and several input channels.
+    private let winograd: WinogradConvolution?
+    /// Whether 3×3 layers take the Winograd path (`WinogradConvolution`) where it applies; off,
+    /// they take im2col + GEMM, the reference the tests compare it with.
+    var winogradEnabled = true
 
     /// Padding value asking for "same" padding (PyTorch's `padding="same"`): stride 1 and
     /// p = d·(k − 1)/2 on every side, so the output has the input's height and width.
@@ -80,6 +85,8 @@ public final class Conv2d: Layer {
         self.groups = groups
         weight = Parameter(name: "weight", shape: [outChannels, inChannels / groups, kernelSize, kernelSize])
         self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
+        let winogradShape = kernelSize == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
+        winograd = winogradShape && inChannels > 1 ? WinogradConvolution(inChannels: inChannels, outChannels: outChannels) : nil
         resetParameters(initialization, generator: &generator)
     }
 
@@ -198,6 +205,12 @@ public final class Conv2d: Layer {
             savedColumnsValid = false
             return output
         }
+        if let winograd, winogradEnabled {
+            winograd.forward(weight: weight, bias: bias?.value, input: input.data, height: g.height, width: g.width, batch: n,
+                             output: output.data, pool: context.pool)
+            savedColumnsValid = false
+            return output
+        }
         prepareScratch(g, groups: sampleGroupCount(n), backward: false)
         let inSize = g.channels * g.inPlane, outSize = outChannels * g.outPlane, plane = g.outPlane
         let w = weight.value.data, b = bias?.value.data, x = input.data, y = output.data, cout = outChannels
@@ -242,6 +255,12 @@ public final class Conv2d: Layer {
             let dy = dOut.data, sampleSize = outChannels * planes.pixels
             directBackward(planes, input: input, batch: n, context: context) { s, _ in UnsafePointer(dy + s * sampleSize) }
             return nil
+        }
+        if let winograd, winogradEnabled {
+            if needInputGradient { dInput.resize(input.shape) }
+            winograd.backward(weight: weight, bias: bias, input: input.data, height: g.height, width: g.width, batch: n,
+                              dOut: dOut.data, dInput: needInputGradient ? dInput.data : nil, pool: context.pool)
+            return needInputGradient ? dInput : nil
         }
         let groups = sampleGroupCount(n)
         prepareScratch(g, groups: groups, backward: true)
@@ -490,7 +509,7 @@ public final class Conv2d: Layer {
 }
 
 /// Grows `list` to at least `groups` scratch tensors and gives the first `groups` the `shape`.
-private func growScratch(_ list: inout [Tensor], groups: Int, shape: [Int]) {
+func growScratch(_ list: inout [Tensor], groups: Int, shape: [Int]) {
     while list.count < groups { list.append(Tensor(uncheckedShape: [0], count: 0)) }
     for t in list.prefix(groups) { t.resize(shape) }
 }
