@@ -9,10 +9,12 @@ import SmallNetKernels
 // these kernels move between planes and transformed tiles. Backward runs the adjoints: the output
 // gradient's A dY Aᵀ, and the input gradient's B dV Bᵀ added up over the overlapping blocks.
 //
-// Each runs on the tiles of one tile row eight at a time, in 8 lanes: the even and odd columns
-// of a padded row are a vector's even and odd halves. A group of eight reads and writes whole
-// vectors past the row's last tile (hence the slack of the transformed rows, `ld` ≥ T + 7, and of
-// the scratch); lanes past the row are dropped, or masked to 0 where they would be added in.
+// The input transform and the output gradient run on the tiles of one tile row eight at a time,
+// in 8 lanes: the even and odd columns of a padded row are a vector's even and odd halves. The
+// output transform and the input gradient sum a channel's tiles 16 at a time, then spread each
+// tile row's eight at a time. Whole vectors are read and written past a row's last tile (hence
+// the slack of the transformed rows, `ld` ≥ T + 15, and of the scratch); lanes past the row are
+// dropped, or masked to 0 where they would be added in.
 // Only additions and subtractions: every variant gives the same numbers.
 
 typealias Vec8 = SIMD8<Float>
@@ -172,45 +174,47 @@ extension Variant {
     public static func winogradOutputTransform(_ w: WinogradTiles, m: UnsafePointer<Float>, ld: Int, samples: Int,
                                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                                                outputStride: Int, scratch: UnsafeMutablePointer<Float>) {
-        let stride = w.paddedStride, componentStride = ld, channelStride = 16 * ld
-        let blocks = scratch  // the tiles' 2×2 outputs, 2·⌈H/2⌉ rows of 2·⌈W/2⌉ (and slack)
-        let corners = scratch + w.paddedCount  // per group of 8 tiles: their Y₀₀, Y₀₁, Y₁₀, Y₁₁
-        for s in 0..<samples {
-            for c in 0..<w.channels {
-                // Aᵀ M A into `corners`, then interleaved into `blocks` in a second loop: one
-                // loop doing both is compiled into gathers of the sums' pieces.
-                var group = corners
-                for ty in 0..<w.tileRows {
-                    let src = m + c * channelStride + s * w.tilesPerImage + ty * w.tileColumns
-                    var tx = 0
-                    while tx < w.tileColumns {
-                        @inline(__always) func e(_ k: Int) -> Vec8 { load8(src + (k &* componentStride &+ tx)) }
-                        // Aᵀ M: two rows from the four; then (Aᵀ M) A: two columns from each row's four.
-                        let a0 = e(0) + e(4) + e(8), a1 = e(1) + e(5) + e(9)
-                        let a2 = e(2) + e(6) + e(10), a3 = e(3) + e(7) + e(11)
-                        let b0 = e(4) - e(8) - e(12), b1 = e(5) - e(9) - e(13)
-                        let b2 = e(6) - e(10) - e(14), b3 = e(7) - e(11) - e(15)
-                        store8(a0 + a1 + a2, group)
-                        store8(a1 - a2 - a3, group + 8)
-                        store8(b0 + b1 + b2, group + 16)
-                        store8(b1 - b2 - b3, group + 24)
-                        group += 32
-                        tx += 8
-                    }
+        let stride = w.paddedStride, channelStride = 16 * ld, tiles = samples * w.tilesPerImage
+        let blocks = scratch  // a plane's tiles' 2×2 outputs, 2·⌈H/2⌉ rows of 2·⌈W/2⌉ (and slack)
+        let corners = scratch + w.paddedCount + 16, cornerStride = WinogradTiles.rowStride(tiles: tiles)  // two channels'
+        // Aᵀ M A for all of a channel's tiles, 16 at a time, into `corners` (Y₀₀, Y₀₁, Y₁₀, Y₁₁
+        // rows), then interleaved into each plane's rows in a second loop, a channel later (its
+        // stores out of the way of the loads): one loop doing both is compiled into gathers of
+        // the sums' pieces.
+        for c in 0...w.channels {
+            if c < w.channels {
+                let src = m + c * channelStride, out = corners + (c & 1) * 4 * cornerStride
+                var t = 0
+                while t < tiles {
+                    @inline(__always) func e(_ k: Int) -> Vec16 { load16(src + (k &* ld &+ t)) }
+                    // Aᵀ M: two rows from the four; then (Aᵀ M) A: two columns from each row's four.
+                    let a0 = e(0) + e(4) + e(8), a1 = e(1) + e(5) + e(9)
+                    let a2 = e(2) + e(6) + e(10), a3 = e(3) + e(7) + e(11)
+                    let b0 = e(4) - e(8) - e(12), b1 = e(5) - e(9) - e(13)
+                    let b2 = e(6) - e(10) - e(14), b3 = e(7) - e(11) - e(15)
+                    store16(a0 + a1 + a2, out + t)
+                    store16(a1 - a2 - a3, out + (cornerStride &+ t))
+                    store16(b0 + b1 + b2, out + (2 &* cornerStride &+ t))
+                    store16(b1 - b2 - b3, out + (3 &* cornerStride &+ t))
+                    t += 16
                 }
-                group = corners
+            }
+            guard c > 0 else { continue }
+            let channel = c - 1, sums = corners + (channel & 1) * 4 * cornerStride
+            for s in 0..<samples {
                 for ty in 0..<w.tileRows {
                     let top = blocks + 2 * ty * stride, bottom = top + stride
+                    let first = sums + (s * w.tilesPerImage + ty * w.tileColumns)
                     var tx = 0
                     while tx < w.tileColumns {
-                        store16(interleaved(load8(group), load8(group + 8)), top + 2 &* tx)
-                        store16(interleaved(load8(group + 16), load8(group + 24)), bottom + 2 &* tx)
-                        group += 32
+                        let y = first + tx
+                        store16(interleaved(load8(y), load8(y + cornerStride)), top + 2 &* tx)
+                        store16(interleaved(load8(y + 2 &* cornerStride), load8(y + 3 &* cornerStride)), bottom + 2 &* tx)
                         tx += 8
                     }
                 }
-                copyRowsOut(output + s * outputStride + c * w.plane, blocks, stride, rows: w.height, width: w.width,
-                            bias: bias?[c])
+                copyRowsOut(output + s * outputStride + channel * w.plane, blocks, stride, rows: w.height, width: w.width,
+                            bias: bias?[channel])
             }
         }
     }

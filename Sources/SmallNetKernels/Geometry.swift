@@ -127,12 +127,14 @@
     @inlinable public var paddedRows: Int { 2 * tileRows + 2 }
     @inlinable public var paddedStride: Int { (2 * tileColumns + 2 + 15) / 16 * 16 }
     @inlinable public var paddedCount: Int { paddedRows * paddedStride }
-    /// Floats of scratch a transform needs: a padded plane and a vector of slack, then four
-    /// rows or 128 floats per eight tiles, and a vector of slack.
-    @inlinable public var scratchCount: Int {
-        paddedCount + 16 + Swift.max(4 * paddedStride, 128 * tileRows * ((tileColumns + 7) / 8)) + 16
+    /// Floats of scratch a transform of `samples` images needs: a padded plane and a vector of
+    /// slack, then the largest of four padded rows, 8 rows of `rowStride` (4 sums per tile for
+    /// two channels) and 128 floats per eight tiles of a plane (16 sums), and a vector of slack.
+    @inlinable public func scratchCount(samples: Int) -> Int {
+        let rows = 4 * paddedStride, sums = 8 * WinogradTiles.rowStride(tiles: samples * tilesPerImage)
+        return paddedCount + 16 + Swift.max(rows, sums, 128 * tileRows * ((tileColumns + 7) / 8)) + 16
     }
-    /// The row stride of the transformed (16·C, T) matrices of T tiles: room for whole vectors
-    /// past the last tile, a multiple of 16.
-    @inlinable public static func rowStride(tiles: Int) -> Int { (tiles + 7 + 15) / 16 * 16 }
+    /// The row stride of the transformed (16·C, T) matrices of T tiles: room for a whole vector
+    /// of 16 past the last tile, a multiple of 16.
+    @inlinable public static func rowStride(tiles: Int) -> Int { (tiles + 15 + 15) / 16 * 16 }
 }

@@ -65,7 +65,8 @@ public protocol Kernels {
                                                 scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                                 outChannels: Int, dWeightT: UnsafeMutablePointer<Float>)
 
-    // MARK: Winograd F(2×2, 3×3) transforms (layouts in `WinogradTiles`); `w.scratchCount` floats of scratch
+    // MARK: Winograd F(2×2, 3×3) transforms (layouts in `WinogradTiles`), with
+    // `w.scratchCount(samples:)` floats of scratch
 
     /// V (16·C rows of `ld` ≥ `WinogradTiles.rowStride(tiles: T)`) ← Bᵀ d B for the tiles of
     /// `samples` images (C, H, W), `imageStride` apart.

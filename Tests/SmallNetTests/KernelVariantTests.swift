@@ -156,7 +156,7 @@ final class KernelVariantTests: XCTestCase {
             let images = randomTensor([2, 3, h, w], seed: 6).values, m = randomTensor([48 * ld], seed: 7).values
             let bias = randomTensor([3], seed: 8).values
             assertVariantsAgree("Winograd transforms \(h)×\(w)", exact: true) { variant in
-                var scratch = [Float](repeating: 0, count: tiles.scratchCount)
+                var scratch = [Float](repeating: 0, count: tiles.scratchCount(samples: 2))
                 var v = [Float](repeating: 0, count: 48 * ld), dm = v, y = [Float](repeating: 0, count: 2 * size), dx = y
                 variant.winogradInputTransform(tiles, images: images, samples: 2, imageStride: size, into: &v, ld: ld,
                                                scratch: &scratch)

@@ -40,7 +40,7 @@ final class WinogradConvolution {
         let ld = WinogradTiles.rowStride(tiles: chunkSize(w) * w.tilesPerImage)
         growScratch(&tiles, groups: shares, shape: [16 * inChannels * ld])
         growScratch(&products, groups: shares, shape: [16 * outChannels * ld])
-        growScratch(&scratch, groups: shares, shape: [w.scratchCount])
+        growScratch(&scratch, groups: shares, shape: [w.scratchCount(samples: chunkSize(w))])
         if backward {
             growScratch(&dTiles, groups: shares, shape: [16 * inChannels * ld])
             growScratch(&dTransformed, groups: groups, shape: [16 * inChannels * outChannels])
@@ -95,7 +95,7 @@ final class WinogradConvolution {
         let groups = sampleGroupCount(n)
         prepareScratch(w, groups: groups, shares: sampleGroupShares(batch: n, pool: pool), backward: true)
         let cin = inChannels, cout = outChannels, inSize = cin * w.plane, outSize = cout * w.plane
-        for group in 0..<groups { dTransformed[group].fill(0); dBias[group].fill(0) }
+        for group in 0..<groups { dBias[group].fill(0) }
         let uT = transformedT.data, hasBias = bias != nil
         forEachChunk(batch: n, w, pool: pool) { group, chunk, share in
             let t = chunk.count * w.tilesPerImage, ld = WinogradTiles.rowStride(tiles: t)
@@ -106,10 +106,11 @@ final class WinogradConvolution {
                                            imageStride: inSize, into: v, ld: ld, scratch: scratch)
             kernels.winogradOutputGradient(wOut, dOut: grad, samples: chunk.count, dOutStride: outSize, into: dm, ld: ld,
                                            scratch: scratch)
+            // dU_ξ (Cout, Cin) += dM_ξ (Cout, T) · V_ξᵀ (T, Cin), from the group's first chunk on.
+            let first = chunk.lowerBound == sampleGroup(group, of: groups, batch: n).lowerBound
             for xi in 0..<16 {
-                // dU_ξ (Cout, Cin) += dM_ξ (Cout, T) · V_ξᵀ (T, Cin)
                 gemm(GemmOperands(m: cout, n: cin, k: t, a: dm + xi * ld, lda: 16 * ld, b: v + xi * ld, ldb: 16 * ld,
-                                  c: dU + xi * cout * cin, ldc: cin, accumulate: true, bTransposed: true), pool: nil)
+                                  c: dU + xi * cout * cin, ldc: cin, accumulate: !first, bTransposed: true), pool: nil)
             }
             if hasBias {
                 let db = self.dBias[group].data
