@@ -12,6 +12,8 @@ final class WinogradTests: XCTestCase {
             var g1 = RandomGenerator(seed: 8), g2 = RandomGenerator(seed: 8)
             let winograd = try Conv2d(cin, cout, kernelSize: 3, padding: 1, generator: &g1)
             let reference = try Conv2d(cin, cout, kernelSize: 3, padding: 1, generator: &g2)
+            XCTAssertEqual(winograd.winogradEnabled, cin >= WinogradConvolution.minimumInputChannels)
+            winograd.winogradEnabled = true
             reference.winogradEnabled = false
             let x = randomTensor([n, cin, h, w], seed: 11), dy = randomTensor([n, cout, h, w], seed: 12)
             let context = ExecutionContext(training: true)
@@ -35,7 +37,7 @@ final class WinogradTests: XCTestCase {
     func testWinogradGradientsMatchFiniteDifferences() throws {
         var g = RandomGenerator(seed: 3)
         let conv = try Conv2d(3, 4, kernelSize: 3, padding: 1, generator: &g)
-        XCTAssertTrue(conv.winogradEnabled)
+        conv.winogradEnabled = true
         try checkGradients(conv, inputShape: [2, 3, 5, 7], seed: 4)
     }
 
@@ -43,6 +45,7 @@ final class WinogradTests: XCTestCase {
         func run(_ pool: ThreadPool?) throws -> [Float] {
             var g = RandomGenerator(seed: 1)
             let conv = try Conv2d(6, 8, kernelSize: 3, padding: 1, generator: &g)
+            conv.winogradEnabled = true
             let context = ExecutionContext(training: true, pool: pool)
             let y = conv.forward(randomTensor([13, 6, 9, 9], seed: 2), context: context)
             let dx = conv.backward(randomTensor(y.shape, seed: 3), needInputGradient: true, context: context)!

@@ -1,4 +1,5 @@
-// 2-D convolution by im2col + GEMM, one sample at a time, samples spread over threads.
+// 2-D convolution by im2col + GEMM, a few samples at a time, samples spread over threads; 3×3
+// layers by Winograd's F(2×2, 3×3) (`WinogradConvolution`).
 import SmallNetKernels
 
 /// y[n, o] = b[o] + Σ_c W[o, c] ⋆ x[n, c] (cross-correlation, as PyTorch's `nn.Conv2d`).
@@ -11,6 +12,10 @@ import SmallNetKernels
 /// y = W·col. Backward: dWᵀ += col·dyᵀ, dcol = Wᵀ·dy, dx = col2im(dcol). Weight gradients are
 /// summed per fixed sample group, then over the groups in order, so they do not depend on the
 /// thread count.
+///
+/// A 3×3 kernel with stride 1, padding 1 and 20 or more input channels takes Winograd's
+/// F(2×2, 3×3) instead (`WinogradConvolution`: 2.25 times fewer multiply-adds, equal up to
+/// rounding); a single-channel input with "same" padding, a direct convolution of shifted copies.
 ///
 /// Dilation d spaces the kernel taps d pixels apart (Ho = (H + 2p − d·(k − 1) − 1)/s + 1);
 /// groups g split the channels into g independent convolutions of Cin/g → Cout/g (depthwise
@@ -41,9 +46,10 @@ public final class Conv2d: Layer {
     private var savedColumnsValid = false
     /// The Winograd path's state, for a 3×3 kernel, stride 1, padding 1 and several input channels.
     private let winograd: WinogradConvolution?
-    /// Whether 3×3 layers take the Winograd path (`WinogradConvolution`) where it applies; off,
-    /// they take im2col + GEMM, the reference the tests compare it with.
-    var winogradEnabled = true
+    /// Whether the layer takes the Winograd path where its shape allows: by default with at least
+    /// `WinogradConvolution.minimumInputChannels` input channels. Off, im2col + GEMM, the
+    /// reference the tests compare it with; tests turn it on for fewer channels too.
+    var winogradEnabled: Bool
 
     /// Padding value asking for "same" padding (PyTorch's `padding="same"`): stride 1 and
     /// p = d·(k − 1)/2 on every side, so the output has the input's height and width.
@@ -87,6 +93,7 @@ public final class Conv2d: Layer {
         self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
         let winogradShape = kernelSize == 3 && stride == 1 && padding == 1 && dilation == 1 && groups == 1
         winograd = winogradShape && inChannels > 1 ? WinogradConvolution(inChannels: inChannels, outChannels: outChannels) : nil
+        winogradEnabled = inChannels >= WinogradConvolution.minimumInputChannels
         resetParameters(initialization, generator: &generator)
     }
 
