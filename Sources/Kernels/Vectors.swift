@@ -10,6 +10,16 @@ typealias Vec16 = SIMD16<Float>
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
+typealias Vec8 = SIMD8<Float>
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Vec8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec8.self)
+}
+
+@inline(__always) func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
+}
+
 /// The sum of v's lanes in lane order from −0: the standard library's `sum()`, the same numbers,
 /// written out so that it is compiled into each kernel variant (a generic `sum()` the optimizer
 /// leaves out of line is one symbol shared by every variant).

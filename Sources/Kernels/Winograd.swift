@@ -11,18 +11,12 @@ import SmallNetKernels
 //
 // The input transform and the output gradient run on the tiles of one tile row eight at a time,
 // in 8 lanes: the even and odd columns of a padded row are a vector's even and odd halves. The
-// output transform and the input gradient sum a channel's tiles 16 at a time, then spread each
-// tile row's eight at a time. Whole vectors are read and written past a row's last tile (hence
+// output transform sums a channel's tiles 16 at a time, the input gradient a tile row's eight at
+// a time; both then spread each tile row's sums eight tiles at a time. Whole vectors are read and written past a row's last tile (hence
 // the slack of the transformed rows, `ld` ≥ T + 15, and of the scratch); lanes past the row are
 // dropped, or masked to 0 where they would be added in.
 // Only additions and subtractions: every variant gives the same numbers.
 
-typealias Vec8 = SIMD8<Float>
-
-@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> Vec8 { UnsafeRawPointer(p).loadUnaligned(as: Vec8.self) }
-@inline(__always) private func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
-}
 /// (a₀, b₀, a₁, b₁, …, a₇, b₇).
 @inline(__always) private func interleaved(_ a: Vec8, _ b: Vec8) -> Vec16 {
     var r = Vec16()

@@ -32,6 +32,20 @@ func forEachSampleGroup(batch n: Int, pool: ThreadPool?, _ body: (_ group: Int, 
     }
 }
 
+/// Calls `body(group, chunk, share)` for consecutive chunks of at most `size` samples in each
+/// fixed sample group, in order within the group (`share` as in `forEachSampleGroup`).
+func forEachSampleChunk(batch n: Int, size: Int, pool: ThreadPool?,
+                        _ body: (_ group: Int, _ chunk: Range<Int>, _ share: Int) -> Void) {
+    forEachSampleGroup(batch: n, pool: pool) { group, samples, share in
+        var start = samples.lowerBound
+        while start < samples.upperBound {
+            let end = Swift.min(start + size, samples.upperBound)
+            body(group, start..<end, share)
+            start = end
+        }
+    }
+}
+
 /// The shares `forEachSampleGroup(batch:pool:_:)` may run groups on.
 func sampleGroupShares(batch n: Int, pool: ThreadPool?) -> Int {
     Swift.max(1, Swift.min(sampleGroupCount(n), pool?.threadCount ?? 1))

@@ -181,19 +181,6 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// Calls `body(group, chunk)` for consecutive chunks of `chunkSize` samples in each group.
-    private func forEachSampleChunk(batch n: Int, _ g: WindowGeometry, pool: ThreadPool?, _ body: (Int, Range<Int>) -> Void) {
-        let size = chunkSize(g)
-        forEachSampleGroup(batch: n, pool: pool) { group, samples in
-            var start = samples.lowerBound
-            while start < samples.upperBound {
-                let end = Swift.min(start + size, samples.upperBound)
-                body(group, start..<end)
-                start = end
-            }
-        }
-    }
-
     /// Single-channel input with "same" padding (a CNN's first layer): direct convolution
     /// from shifted copies of each image instead of im2col + GEMM.
     private func directPlanes(_ g: WindowGeometry) -> ShiftedPlanes? {
@@ -226,7 +213,7 @@ public final class Conv2d: Layer {
         let saved = savedColumns.data
         // Columns not kept for backward go straight into the GEMM's packed B where the kernels can.
         let packs = !keep && g.shiftsWithinPlane && g.inPlane <= WindowGeometry.smallPlane
-        forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
+        forEachSampleChunk(batch: n, size: chunkSize(g), pool: context.pool) { group, chunk, _ in
             let ld = chunk.count * plane
             // A single sample is written in place; a chunk goes through (Cout, S·P) scratch.
             let out = chunk.count == 1 ? y + chunk.lowerBound * outSize : self.chunkOut[group].data
@@ -282,7 +269,7 @@ public final class Conv2d: Layer {
         let recompute = !savedColumnsValid
         let x = input.data, dy = dOut.data, wT = weightT.data, dx = dInput.data, saved = savedColumns.data
         let hasBias = bias != nil, blocks = rowBlocks(g)
-        forEachSampleChunk(batch: n, g, pool: context.pool) { group, chunk in
+        forEachSampleChunk(batch: n, size: chunkSize(g), pool: context.pool) { group, chunk, _ in
             let ld = chunk.count * plane
             let col = recompute ? self.columns[group].data : saved + chunk.lowerBound * k * plane
             let dCol = self.dColumns[group].data, db = self.dBias[group].data, dWT = self.dWeightT[group].data

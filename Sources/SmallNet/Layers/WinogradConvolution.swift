@@ -55,21 +55,6 @@ final class WinogradConvolution {
         }
     }
 
-    /// Calls `body(group, chunk, share)` for consecutive chunks of samples in each fixed sample
-    /// group; the scratch of `share` is the running thread's.
-    private func forEachChunk(batch n: Int, _ w: WinogradTiles, pool: ThreadPool?,
-                              _ body: (_ group: Int, _ chunk: Range<Int>, _ share: Int) -> Void) {
-        let size = chunkSize(w)
-        forEachSampleGroup(batch: n, pool: pool) { group, samples, share in
-            var start = samples.lowerBound
-            while start < samples.upperBound {
-                let end = Swift.min(start + size, samples.upperBound)
-                body(group, start..<end, share)
-                start = end
-            }
-        }
-    }
-
     /// y (N, Cout, H, W) = conv(x (N, Cin, H, W), weight (Cout, Cin, 3, 3)) + bias.
     func forward(weight: Parameter, bias: Tensor?, input x: UnsafePointer<Float>, height: Int, width: Int, batch n: Int,
                  output y: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
@@ -79,7 +64,7 @@ final class WinogradConvolution {
         transformWeightsIfChanged(weight.value)
         let cin = inChannels, cout = outChannels, inSize = cin * w.plane, outSize = cout * w.plane
         let u = transformed.data, b = bias.map { UnsafePointer($0.data) }
-        forEachChunk(batch: n, w, pool: pool) { _, chunk, share in
+        forEachSampleChunk(batch: n, size: chunkSize(w), pool: pool) { _, chunk, share in
             let t = chunk.count * w.tilesPerImage, ld = WinogradTiles.rowStride(tiles: t)
             let v = self.tiles[share].data, m = self.products[share].data, scratch = self.scratch[share].data
             kernels.winogradInputTransform(w, images: x + chunk.lowerBound * inSize, samples: chunk.count,
@@ -104,7 +89,7 @@ final class WinogradConvolution {
         let cin = inChannels, cout = outChannels, inSize = cin * w.plane, outSize = cout * w.plane
         for group in 0..<groups { dBias[group].fill(0) }
         let uT = transformedT.data, hasBias = bias != nil
-        forEachChunk(batch: n, w, pool: pool) { group, chunk, share in
+        forEachSampleChunk(batch: n, size: chunkSize(w), pool: pool) { group, chunk, share in
             let t = chunk.count * w.tilesPerImage, ld = WinogradTiles.rowStride(tiles: t)
             let v = self.tiles[share].data, dm = self.products[share].data, dv = self.dTiles[share].data
             let scratch = self.scratch[share].data, dU = self.dTransformed[group].data
