@@ -566,6 +566,42 @@ extension Variant {
         }
     }
 
+    /// The moments of one image's nine taps of a 3×3 kernel (the planes `fillShiftedPlanes`
+    /// wrote): sums[t] = Σ_q tap_t[q] and products[9t + u] = Σ_q tap_t[q]·tap_u[q] (the same
+    /// bits at [9u + t]). A convolution's output x_o = Σ_t w[o, t]·tap_t then has Σ_q x_o = w_o·S
+    /// and Σ_q x_o² = w_o·P·w_oᵀ. Row t of P at once: each vector of tap t loaded once for nine
+    /// multiply-adds into nine sums; each sum in 16 lanes of pixels, then across them.
+    public static func tapMoments(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
+                                  products: UnsafeMutablePointer<Float>) {
+        let pixels = s.pixels, whole = pixels & ~15
+        let x0 = s.tap(0, 0, of: planes), x1 = s.tap(0, 1, of: planes), x2 = s.tap(0, 2, of: planes)
+        let x3 = s.tap(1, 0, of: planes), x4 = s.tap(1, 1, of: planes), x5 = s.tap(1, 2, of: planes)
+        let x6 = s.tap(2, 0, of: planes), x7 = s.tap(2, 1, of: planes), x8 = s.tap(2, 2, of: planes)
+        for t in 0..<9 {
+            let x = s.tap(t / 3, t % 3, of: planes)
+            var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16(), a4 = Vec16(), a5 = Vec16(), a6 = Vec16()
+            var a7 = Vec16(), a8 = Vec16(), total = Vec16()
+            // v: tap t's pixels q..<q + 16 (zeros past the image in the last vector, so that the
+            // other taps' values read there count for nothing).
+            @inline(__always) func step(_ q: Int, _ v: Vec16) {
+                total += v
+                a0 = multiplyAdd(a0, v, load16(x0 + q)); a1 = multiplyAdd(a1, v, load16(x1 + q))
+                a2 = multiplyAdd(a2, v, load16(x2 + q)); a3 = multiplyAdd(a3, v, load16(x3 + q))
+                a4 = multiplyAdd(a4, v, load16(x4 + q)); a5 = multiplyAdd(a5, v, load16(x5 + q))
+                a6 = multiplyAdd(a6, v, load16(x6 + q)); a7 = multiplyAdd(a7, v, load16(x7 + q))
+                a8 = multiplyAdd(a8, v, load16(x8 + q))
+            }
+            var q = 0
+            while q < whole { step(q, load16(x + q)); q += 16 }
+            if whole < pixels { step(whole, pixelTail(x + whole, count: pixels - whole)) }
+            sums[t] = laneTreeSum(total)
+            let row = products + 9 * t
+            row[0] = laneTreeSum(a0); row[1] = laneTreeSum(a1); row[2] = laneTreeSum(a2); row[3] = laneTreeSum(a3)
+            row[4] = laneTreeSum(a4); row[5] = laneTreeSum(a5); row[6] = laneTreeSum(a6); row[7] = laneTreeSum(a7)
+            row[8] = laneTreeSum(a8)
+        }
+    }
+
     /// The last `count` < 16 floats of a row from `p`, zeros after them.
     @inline(__always)
     private static func pixelTail(_ p: UnsafePointer<Float>, count: Int) -> Vec16 {

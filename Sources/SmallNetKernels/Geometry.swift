@@ -138,3 +138,28 @@
     /// of 16 past the last tile, a multiple of 16.
     @inlinable public static func rowStride(tiles: Int) -> Int { (tiles + 15 + 15) / 16 * 16 }
 }
+
+/// The 2×2 pooling windows of a 3×3, stride-1, padding-1 convolution's (H, W) output, seen from
+/// its single-channel input: window (py, px) covers output pixels (2py + dy, 2px + dx), its
+/// phases c = 2dy + dx, and output phase (dy, dx) under tap (i, j) reads input pixel
+/// (2py + dy + i − 1, 2px + dx + j − 1), which is grid (dy + i, dx + j) at (py, px), grid
+/// (a, b) (a, b in 0…3) holding input pixel (2py + a − 1, 2px + b − 1), 0 outside the image.
+/// The `windows` = (H/2)·(W/2) windows, row by row, are taken 16 at a time: vector v of grid
+/// 4a + b is at 256·v + 16·(4a + b), so that the 16 grids' vectors of a block of windows are
+/// one 1 KB block (zeros past the last window).
+@frozen public struct PhaseGrids {
+    public let height, width: Int
+
+    @inlinable public init(height: Int, width: Int) {
+        self.height = height
+        self.width = width
+    }
+
+    @inlinable public var outHeight: Int { height / 2 }
+    @inlinable public var outWidth: Int { width / 2 }
+    @inlinable public var windows: Int { outHeight * outWidth }
+    /// Vectors of 16 windows (the last one partial when 16 does not divide `windows`).
+    @inlinable public var vectors: Int { (windows + 15) / 16 }
+    /// Floats of scratch for the 16 grids.
+    @inlinable public var scratchCount: Int { 256 * vectors }
+}

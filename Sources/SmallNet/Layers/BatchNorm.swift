@@ -115,9 +115,10 @@ public class BatchNorm: Layer {
         return (mean, variance)
     }
 
-    /// Starts a forward pass on `input`: keeps it for backward, says whether batch statistics
-    /// are taken and whether the running ones move (counting the batch when they do).
-    func beginForward(_ input: Tensor, training: Bool) -> (batch: Bool, update: Bool) {
+    /// Starts a forward pass on `input` (nil when a fused step never stores it): keeps it for
+    /// backward, says whether batch statistics are taken and whether the running ones move
+    /// (counting the batch when they do).
+    func beginForward(_ input: Tensor?, training: Bool) -> (batch: Bool, update: Bool) {
         self.input = input
         let batch = usesBatchStatistics(training: training)
         let update = training && trackRunningStats
@@ -260,6 +261,14 @@ public class BatchNorm: Layer {
             }
             return planeCoefficients(ch, sums: sums, values: n * plane, update: update)
         }
+    }
+
+    /// `planeCoefficients` from each channel's (Σx, Σx²) over its `values` (N·H·W) inputs, known
+    /// without reading x (`ConvolutionBlock`), or from the running statistics when `channelSums`
+    /// is nil.
+    func planeCoefficients(channelSums: [(total: Double, squares: Double)]?, values: Int,
+                           update: Bool) -> [(scale: Float, shift: Float)] {
+        (0..<channels).map { planeCoefficients($0, sums: channelSums?[$0], values: values, update: update) }
     }
 
     /// Channel `ch`'s μ and σ⁻¹ from its (Σx, Σx²) over `values` inputs (the batch's, moving the

@@ -246,8 +246,7 @@ public final class Conv2d: Layer {
         let n = batchSize(dOut)
         let g = geometry(input.shape)
         if !needInputGradient, let planes = directPlanes(g) {
-            let dy = dOut.data, sampleSize = outChannels * planes.pixels
-            directBackward(planes, input: input, batch: n, context: context) { s, _ in UnsafePointer(dy + s * sampleSize) }
+            directBackward(planes, input: input, dOut: dOut, batch: n, context: context)
             return nil
         }
         if let winograd, winogradEnabled {
@@ -357,54 +356,30 @@ public final class Conv2d: Layer {
     }
 
     /// Whether inputs of `inputShape` (C, H, W) take the direct path (a single input channel,
-    /// "same" output), where `weightGradient(batch:context:sampleGradient:)` applies.
+    /// "same" output), which `ConvolutionBlock` runs with its block.
     func takesDirectPath(inputShape: [Int]) -> Bool {
         !isGeneral && inputShape.count == 3 && directPlanes(geometry(inputShape)) != nil
-    }
-
-    /// The weight (and bias) gradients of the last forward pass on the direct path, each
-    /// sample's output gradient (Cout, H, W) given by `sampleGradient(s, scratch)`: its address,
-    /// which may be `scratch` (Cout·H·W floats of the calling thread's) after writing it there.
-    /// The same numbers as `backward` given the whole output gradient. With `gradientsOnly`
-    /// (the profiler's measure of what the gradients cost), the same calls of `sampleGradient`
-    /// on the same threads and scratch, and nothing computed from them.
-    func weightGradient(batch n: Int, context: ExecutionContext, gradientsOnly: Bool = false,
-                        sampleGradient: (_ sample: Int, _ scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) {
-        guard let input, !isGeneral, let planes = directPlanes(geometry(input.shape)) else {
-            preconditionFailure("weightGradient(batch:context:sampleGradient:) needs the direct path")
-        }
-        growScratch(&dColumns, groups: sampleGroupCount(n), shape: [outChannels * planes.pixels])
-        if gradientsOnly {
-            forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
-                for s in samples { _ = sampleGradient(s, self.dColumns[group].data) }
-            }
-            return
-        }
-        directBackward(planes, input: input, batch: n, context: context) { s, group in
-            sampleGradient(s, self.dColumns[group].data)
-        }
     }
 
     /// Weight (and bias) gradients only: the input gradient of a first layer is not needed.
     /// Each image's sums are dot products over its pixels in 16 lanes
     /// (`directConvolutionWeightGradient`), added per sample group in sample order; the im2col +
-    /// GEMM path sums the same products pixel by pixel (equal up to rounding). Sample s's
-    /// output gradient is `sampleGradient(s, group)`, called on the thread of s's group.
-    private func directBackward(_ planes: ShiftedPlanes, input: Tensor, batch n: Int, context: ExecutionContext,
-                                sampleGradient: (_ sample: Int, _ group: Int) -> UnsafePointer<Float>) {
+    /// GEMM path sums the same products pixel by pixel (equal up to rounding).
+    private func directBackward(_ planes: ShiftedPlanes, input: Tensor, dOut: Tensor, batch n: Int,
+                                context: ExecutionContext) {
         let groups = sampleGroupCount(n)
         let k = kernelSize * kernelSize, cout = outChannels, pixels = planes.pixels
         growScratch(&columns, groups: groups, shape: [planes.scratchCount])
         growScratch(&dWeightT, groups: groups, shape: [k, cout])
         growScratch(&dBias, groups: groups, shape: [cout])
         for group in 0..<groups { dWeightT[group].fill(0); dBias[group].fill(0) }
-        let x = input.data
+        let x = input.data, dy = dOut.data, sampleSize = cout * pixels
         let hasBias = bias != nil
         forEachSampleGroup(batch: n, pool: context.pool) { group, samples in
             let scratch = self.columns[group].data
             let dWT = self.dWeightT[group].data, db = self.dBias[group].data
             for s in samples {
-                let grad = sampleGradient(s, group)
+                let grad = dy + s * sampleSize
                 kernels.directConvolutionWeightGradient(planes, image: x + s * pixels, scratch: scratch, dOut: grad,
                                                         outChannels: cout, dWeightT: dWT)
                 if hasBias { for o in 0..<cout { db[o] += kernels.sum(grad + o * pixels, count: pixels) } }

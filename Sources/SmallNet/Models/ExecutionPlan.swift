@@ -41,6 +41,7 @@ func executionPlan(_ layers: [Layer], inputShapes: [[Int]], fused: Bool) -> [Pla
         if fused, i + 2 < layers.count,
            let step = BatchNormReLUMaxPool(layers[i], layers[i + 1], layers[i + 2], at: i, inputShape: inputShapes[i]) {
             if i > 0, let convolution = ConvolutionBlock(layers[i - 1], at: i - 1, inputShape: inputShapes[i - 1],
+                                                         isFirst: layers[..<(i - 1)].allSatisfy { $0.parameters.isEmpty },
                                                          followedBy: step) {
                 plan[plan.count - 1] = convolution
             } else {

@@ -17,15 +17,13 @@ public struct LayerProfile {
     /// the layer computes no input gradient, 0 for layers without matrix products.
     public let backwardFLOPs: Int
     /// A first convolution fused with its block (`ConvolutionBlock`) taken apart: the
-    /// convolution, then the BatchNorm2d → ReLU → MaxPool2d(2). Forward, each half timed as it
-    /// runs; backward, where the two interleave sample by sample, each run alone: the block's as
-    /// the same passes without the convolution's weight gradient, the convolution's weight
-    /// gradient on the block's input gradient for the whole batch (as the unfused steps run it).
-    /// The step's own backward takes less than the two together: it reads each sample's
-    /// gradient while in cache. The step's backward and its two parts are each timed in every
-    /// third round, the one where it runs first after the steps before it, as in training. In an
-    /// inference profile, the forward halves. Empty for every other step, and in training for
-    /// such a step that computes an input gradient (not a first layer).
+    /// convolution, then the BatchNorm2d → ReLU → MaxPool2d(2). The two interleave sample by
+    /// sample, so each is timed as the step's passes run without the other's work
+    /// (`ConvolutionBlock.Part`): the convolution's products (forward, each sample's planes into
+    /// the scratch; backward, each sample's weight-gradient sums), and everything else (the
+    /// taps' moments and statistics, the pooling from the scratch, the BatchNorm's gradients).
+    /// The step and each part are timed in every third round, each in the round where it runs
+    /// first after the steps before it, as in training. Empty for every other step.
     public internal(set) var parts: [LayerProfile] = []
 }
 
@@ -79,7 +77,7 @@ public enum Profiler {
         var round = 0
         while round < 4 || (monotonicSeconds() - start < seconds && round < 10_000) {
             let context = ExecutionContext(training: true, random: copy.random, pool: pool)
-            let x = timedForward(plan, input, context: context, times: &forward, partTimes: &partForward)
+            let x = timedForward(plan, input, context: context, round: round, times: &forward, partTimes: &partForward)
             var t = monotonicSeconds()
             dLogits.resize(x.shape)
             _ = try labels.withUnsafeBufferPointer {
@@ -92,17 +90,15 @@ public enum Profiler {
             var d = dLogits
             for i in (0..<n).reversed() {
                 let needInput = copy.needsInputGradient(plan[i])
-                if !needInput, let convolutionBlock = plan[i] as? ConvolutionBlock {
+                if let convolutionBlock = plan[i] as? ConvolutionBlock {
                     // The step, its block alone and its convolution alone, each timed only in the
                     // rounds where it runs first after the steps before it, as the step runs in
                     // training: run again at once, the same passes find the batch's data in cache.
-                    func step() { _ = convolutionBlock.backward(d, needInputGradient: false, context: context) }
                     switch round % 3 {
-                    case 0: backward[i].append(timed(step))
-                    case 1: partBackward[i][1].append(timed { convolutionBlock.blockBackwardAlone(d, context: context) })
-                    default: partBackward[i][0].append(convolutionBlock.convolutionBackwardAlone(d, context: context))
+                    case 0: backward[i].append(timed { convolutionBlock.backward(d, context: context, part: .whole) })
+                    case 1: partBackward[i][0].append(timed { convolutionBlock.backward(d, context: context, part: .convolution) })
+                    default: partBackward[i][1].append(timed { convolutionBlock.backward(d, context: context, part: .block) })
                     }
-                    if round % 3 != 0 { step() }
                     break  // a first layer: no gradient goes further
                 }
                 let t = monotonicSeconds()
@@ -159,7 +155,7 @@ public enum Profiler {
         let start = monotonicSeconds()
         var round = 0
         while round < 4 || (monotonicSeconds() - start < seconds && round < 100_000) {
-            _ = timedForward(plan, input, context: ExecutionContext(training: false, random: copy.random, pool: pool),
+            _ = timedForward(plan, input, context: ExecutionContext(training: false, random: copy.random, pool: pool), round: round,
                              times: &forward, partTimes: &partForward)
             if round == 0 {  // the warm-up pass
                 forward = forward.map { _ in [] }
@@ -199,23 +195,19 @@ public enum Profiler {
         return (copy, input)
     }
 
-    /// Runs `input` through `plan`, appending each step's forward seconds to `times[step]`, and
-    /// a `ConvolutionBlock`'s halves (its `forward`: the convolution, then the block) to
-    /// `partTimes[step]`.
-    static func timedForward(_ plan: [PlanStep], _ input: Tensor, context: ExecutionContext,
+    /// Runs `input` through `plan`, appending each step's forward seconds to `times[step]`; for a
+    /// `ConvolutionBlock`, in every third round (by `round`) the step, in the others one of its
+    /// parts ([convolution, block] in `partTimes[step]`) then the step untimed.
+    static func timedForward(_ plan: [PlanStep], _ input: Tensor, context: ExecutionContext, round: Int,
                              times: inout [[Double]], partTimes: inout [[[Double]]]) -> Tensor {
         var x = input
         for (i, step) in plan.enumerated() {
-            let t = monotonicSeconds()
-            if let step = step as? ConvolutionBlock {
-                let convolved = step.convolution.forward(x, context: context)
-                let half = monotonicSeconds()
-                x = step.block.forward(convolved, context: context)
-                let end = monotonicSeconds()
-                partTimes[i][0].append(half - t)
-                partTimes[i][1].append(end - half)
-                times[i].append(end - t)
+            if let step = step as? ConvolutionBlock, round % 3 != 0 {
+                let part = round % 3 == 1 ? ConvolutionBlock.Part.convolution : .block
+                partTimes[i][part == .convolution ? 0 : 1].append(timed { _ = step.forward(x, context: context, part: part) })
+                x = step.forward(x, context: context)
             } else {
+                let t = monotonicSeconds()
                 x = step.forward(x, context: context)
                 times[i].append(monotonicSeconds() - t)
             }
