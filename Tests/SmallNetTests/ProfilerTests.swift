@@ -48,8 +48,9 @@ final class ProfilerTests: XCTestCase {
         XCTAssertEqual(block.index, 5)
         XCTAssertEqual(block.summary, "BatchNorm2d(18) → ReLU → MaxPool2d(2)")
         XCTAssertEqual(fused.layers.map(\.forwardFLOPs).reduce(0, +), profile.layers.map(\.forwardFLOPs).reduce(0, +))
-        // The first step taken apart: the convolution (its FLOPs), then the block, each timed alone
-        // backward (neither a difference of two times, which could come out at 0 or below).
+        // The first step taken apart: the convolution (its FLOPs), then the block, each timed as the
+        // step's passes without the other's work (neither a difference of two times, which could
+        // come out at 0 or below).
         let halves = fused.layers[0].parts
         XCTAssertEqual(halves.map(\.index), [0, 1])
         XCTAssertEqual(halves.map(\.layerCount), [1, 3])
