@@ -48,46 +48,46 @@ extension Variant {
                                                    output: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<Int32>) {
         let windows = g.windows
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { tailBuffer in
-        let tail = tailBuffer.baseAddress!
-        var o = 0
-        while o < outChannels {
-            let second = Swift.min(o + 1, outChannels - 1)
-            let u = weight + 9 * o, v = weight + 9 * second
-            let scaleU = Vec16(repeating: coefficients[2 * o]), shiftU = Vec16(repeating: coefficients[2 * o + 1])
-            let scaleV = Vec16(repeating: coefficients[2 * second]), shiftV = Vec16(repeating: coefficients[2 * second + 1])
-            var p = 0
-            while p < windows {
-                let block = grids + 16 &* p  // p = 16·v: block v at 256·v
-                @inline(__always) func grid(_ a: Int, _ b: Int) -> Vec16 { load16(block + 16 * (4 * a + b)) }
-                var xu0 = Vec16(), xu1 = Vec16(), xu2 = Vec16(), xu3 = Vec16()
-                var xv0 = Vec16(), xv1 = Vec16(), xv2 = Vec16(), xv3 = Vec16()
-                // Tap (i, j) for all four phases of both channels: phase (dy, dx) reads grid (dy + i, dx + j).
-                @inline(__always) func tap(_ i: Int, _ j: Int) {
-                    let wu = Vec16(repeating: u[3 * i + j]), wv = Vec16(repeating: v[3 * i + j])
-                    let g0 = grid(i, j), g1 = grid(i, j + 1), g2 = grid(i + 1, j), g3 = grid(i + 1, j + 1)
-                    xu0 = multiplyAdd(xu0, wu, g0); xv0 = multiplyAdd(xv0, wv, g0)
-                    xu1 = multiplyAdd(xu1, wu, g1); xv1 = multiplyAdd(xv1, wv, g1)
-                    xu2 = multiplyAdd(xu2, wu, g2); xv2 = multiplyAdd(xv2, wv, g2)
-                    xu3 = multiplyAdd(xu3, wu, g3); xv3 = multiplyAdd(xv3, wv, g3)
+            let tail = tailBuffer.baseAddress!
+            var o = 0
+            while o < outChannels {
+                let second = Swift.min(o + 1, outChannels - 1)
+                let u = weight + 9 * o, v = weight + 9 * second
+                let scaleU = Vec16(repeating: coefficients[2 * o]), shiftU = Vec16(repeating: coefficients[2 * o + 1])
+                let scaleV = Vec16(repeating: coefficients[2 * second]), shiftV = Vec16(repeating: coefficients[2 * second + 1])
+                var p = 0
+                while p < windows {
+                    let block = grids + 16 &* p  // p = 16·v: block v at 256·v
+                    @inline(__always) func grid(_ a: Int, _ b: Int) -> Vec16 { load16(block + 16 * (4 * a + b)) }
+                    var xu0 = Vec16(), xu1 = Vec16(), xu2 = Vec16(), xu3 = Vec16()
+                    var xv0 = Vec16(), xv1 = Vec16(), xv2 = Vec16(), xv3 = Vec16()
+                    // Tap (i, j) for all four phases of both channels: phase (dy, dx) reads grid (dy + i, dx + j).
+                    @inline(__always) func tap(_ i: Int, _ j: Int) {
+                        let wu = Vec16(repeating: u[3 * i + j]), wv = Vec16(repeating: v[3 * i + j])
+                        let g0 = grid(i, j), g1 = grid(i, j + 1), g2 = grid(i + 1, j), g3 = grid(i + 1, j + 1)
+                        xu0 = multiplyAdd(xu0, wu, g0); xv0 = multiplyAdd(xv0, wv, g0)
+                        xu1 = multiplyAdd(xu1, wu, g1); xv1 = multiplyAdd(xv1, wv, g1)
+                        xu2 = multiplyAdd(xu2, wu, g2); xv2 = multiplyAdd(xv2, wv, g2)
+                        xu3 = multiplyAdd(xu3, wu, g3); xv3 = multiplyAdd(xv3, wv, g3)
+                    }
+                    tap(0, 0); tap(0, 1); tap(0, 2); tap(1, 0); tap(1, 1); tap(1, 2); tap(2, 0); tap(2, 1); tap(2, 2)
+                    @inline(__always) func z(_ x: Vec16, _ scale: Vec16, _ shift: Vec16) -> Vec16 {
+                        let t = x * scale + shift
+                        return t.replacing(with: 0, where: t .<= Vec16())
+                    }
+                    let (mu, cu) = phaseMaxima(z(xu0, scaleU, shiftU), z(xu1, scaleU, shiftU), z(xu2, scaleU, shiftU),
+                                               z(xu3, scaleU, shiftU))
+                    storeWindows(mu, cu, output + o * windows, position + o * windows, at: p, windows: windows, tail: tail)
+                    if second > o {
+                        let (mv, cv) = phaseMaxima(z(xv0, scaleV, shiftV), z(xv1, scaleV, shiftV), z(xv2, scaleV, shiftV),
+                                                   z(xv3, scaleV, shiftV))
+                        storeWindows(mv, cv, output + second * windows, position + second * windows, at: p, windows: windows,
+                                     tail: tail)
+                    }
+                    p += 16
                 }
-                tap(0, 0); tap(0, 1); tap(0, 2); tap(1, 0); tap(1, 1); tap(1, 2); tap(2, 0); tap(2, 1); tap(2, 2)
-                @inline(__always) func z(_ x: Vec16, _ scale: Vec16, _ shift: Vec16) -> Vec16 {
-                    let t = x * scale + shift
-                    return t.replacing(with: 0, where: t .<= Vec16())
-                }
-                let (mu, cu) = phaseMaxima(z(xu0, scaleU, shiftU), z(xu1, scaleU, shiftU), z(xu2, scaleU, shiftU),
-                                           z(xu3, scaleU, shiftU))
-                storeWindows(mu, cu, output + o * windows, position + o * windows, at: p, windows: windows, tail: tail)
-                if second > o {
-                    let (mv, cv) = phaseMaxima(z(xv0, scaleV, shiftV), z(xv1, scaleV, shiftV), z(xv2, scaleV, shiftV),
-                                               z(xv3, scaleV, shiftV))
-                    storeWindows(mv, cv, output + second * windows, position + second * windows, at: p, windows: windows,
-                                 tail: tail)
-                }
-                p += 16
+                o += 2
             }
-            o += 2
-        }
         }
     }
 
@@ -101,49 +101,49 @@ extension Variant {
                                            dWeightT: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
         let windows = g.windows
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { tailBuffer in
-        let tail = tailBuffer.baseAddress!
-        for o in 0..<outChannels {
-            let dy = gradient + o * windows, y = pooled + o * windows, code = position + o * windows
-            var d0 = Vec16(), d1 = Vec16(), d2 = Vec16(), d3 = Vec16(), d4 = Vec16(), d5 = Vec16(), d6 = Vec16()
-            var d7 = Vec16(), d8 = Vec16(), total = Vec16()
-            var p = 0
-            while p < windows {
-                var passed: Vec16, c: SIMD16<Int32>
-                if p + 16 <= windows {
-                    passed = load16(dy + p).replacing(with: 0, where: load16(y + p) .<= Vec16())
-                    c = UnsafeRawPointer(code + p).loadUnaligned(as: SIMD16<Int32>.self)
-                } else {
-                    // The last vector of a plane, through memory: 0 past the plane.
-                    tail.update(repeating: 0, count: 32)
-                    for l in 0..<(windows - p) {
-                        tail[l] = y[p + l] <= 0 ? 0 : dy[p + l]
-                        UnsafeMutableRawPointer(tail + 16).storeBytes(of: code[p + l], toByteOffset: 4 * l, as: Int32.self)
+            let tail = tailBuffer.baseAddress!
+            for o in 0..<outChannels {
+                let dy = gradient + o * windows, y = pooled + o * windows, code = position + o * windows
+                var d0 = Vec16(), d1 = Vec16(), d2 = Vec16(), d3 = Vec16(), d4 = Vec16(), d5 = Vec16(), d6 = Vec16()
+                var d7 = Vec16(), d8 = Vec16(), total = Vec16()
+                var p = 0
+                while p < windows {
+                    var passed: Vec16, c: SIMD16<Int32>
+                    if p + 16 <= windows {
+                        passed = load16(dy + p).replacing(with: 0, where: load16(y + p) .<= Vec16())
+                        c = UnsafeRawPointer(code + p).loadUnaligned(as: SIMD16<Int32>.self)
+                    } else {
+                        // The last vector of a plane, through memory: 0 past the plane.
+                        tail.update(repeating: 0, count: 32)
+                        for l in 0..<(windows - p) {
+                            tail[l] = y[p + l] <= 0 ? 0 : dy[p + l]
+                            UnsafeMutableRawPointer(tail + 16).storeBytes(of: code[p + l], toByteOffset: 4 * l, as: Int32.self)
+                        }
+                        passed = load16(tail)
+                        c = UnsafeRawPointer(tail + 16).loadUnaligned(as: SIMD16<Int32>.self)
                     }
-                    passed = load16(tail)
-                    c = UnsafeRawPointer(tail + 16).loadUnaligned(as: SIMD16<Int32>.self)
+                    total += passed
+                    let block = grids + 16 &* p  // p = 16·v: block v at 256·v
+                    @inline(__always) func grid(_ a: Int, _ b: Int) -> Vec16 { load16(block + 16 * (4 * a + b)) }
+                    @inline(__always) func phase(_ value: Int32) -> Vec16 {
+                        Vec16().replacing(with: passed, where: c .== SIMD16<Int32>(repeating: value))
+                    }
+                    let z0 = phase(0), z1 = phase(1), z2 = phase(2), z3 = phase(3)
+                    @inline(__always) func add(_ d: inout Vec16, _ i: Int, _ j: Int) {
+                        d = multiplyAdd(d, z0, grid(i, j)); d = multiplyAdd(d, z1, grid(i, j + 1))
+                        d = multiplyAdd(d, z2, grid(i + 1, j)); d = multiplyAdd(d, z3, grid(i + 1, j + 1))
+                    }
+                    add(&d0, 0, 0); add(&d1, 0, 1); add(&d2, 0, 2); add(&d3, 1, 0); add(&d4, 1, 1); add(&d5, 1, 2)
+                    add(&d6, 2, 0); add(&d7, 2, 1); add(&d8, 2, 2)
+                    p += 16
                 }
-                total += passed
-                let block = grids + 16 &* p  // p = 16·v: block v at 256·v
-                @inline(__always) func grid(_ a: Int, _ b: Int) -> Vec16 { load16(block + 16 * (4 * a + b)) }
-                @inline(__always) func phase(_ value: Int32) -> Vec16 {
-                    Vec16().replacing(with: passed, where: c .== SIMD16<Int32>(repeating: value))
-                }
-                let z0 = phase(0), z1 = phase(1), z2 = phase(2), z3 = phase(3)
-                @inline(__always) func add(_ d: inout Vec16, _ i: Int, _ j: Int) {
-                    d = multiplyAdd(d, z0, grid(i, j)); d = multiplyAdd(d, z1, grid(i, j + 1))
-                    d = multiplyAdd(d, z2, grid(i + 1, j)); d = multiplyAdd(d, z3, grid(i + 1, j + 1))
-                }
-                add(&d0, 0, 0); add(&d1, 0, 1); add(&d2, 0, 2); add(&d3, 1, 0); add(&d4, 1, 1); add(&d5, 1, 2)
-                add(&d6, 2, 0); add(&d7, 2, 1); add(&d8, 2, 2)
-                p += 16
+                let c = outChannels
+                dWeightT[o] += laneTreeSum(d0); dWeightT[c + o] += laneTreeSum(d1); dWeightT[2 * c + o] += laneTreeSum(d2)
+                dWeightT[3 * c + o] += laneTreeSum(d3); dWeightT[4 * c + o] += laneTreeSum(d4)
+                dWeightT[5 * c + o] += laneTreeSum(d5); dWeightT[6 * c + o] += laneTreeSum(d6)
+                dWeightT[7 * c + o] += laneTreeSum(d7); dWeightT[8 * c + o] += laneTreeSum(d8)
+                sums[o] = laneTreeSum(total)
             }
-            let c = outChannels
-            dWeightT[o] += laneTreeSum(d0); dWeightT[c + o] += laneTreeSum(d1); dWeightT[2 * c + o] += laneTreeSum(d2)
-            dWeightT[3 * c + o] += laneTreeSum(d3); dWeightT[4 * c + o] += laneTreeSum(d4)
-            dWeightT[5 * c + o] += laneTreeSum(d5); dWeightT[6 * c + o] += laneTreeSum(d6)
-            dWeightT[7 * c + o] += laneTreeSum(d7); dWeightT[8 * c + o] += laneTreeSum(d8)
-            sums[o] = laneTreeSum(total)
-        }
         }
     }
 }

@@ -18,6 +18,18 @@ final class PhaseConvolutionTests: XCTestCase {
         return (planes, grids)
     }
 
+    /// Five channels' scale and shift, one γ negative.
+    private let coefficients: [Float] = [0.7, 0.1, -1.3, 0.4, 1.1, -0.2, 0.05, 0, 2.0, 0.3]
+
+    /// The forward kernel's pooled outputs and their positions, (C, windows) each.
+    private func pooled(_ variant: any Kernels.Type, _ g: PhaseGrids, grids: [Float], weight: [Float]) -> (y: [Float], at: [Int32]) {
+        let cout = coefficients.count / 2
+        var y = [Float](repeating: 0, count: cout * g.windows), at = [Int32](repeating: 9, count: cout * g.windows)
+        variant.phaseConvolutionReLUMaxPool(g, grids: grids, weight: weight, outChannels: cout,
+                                            coefficients: coefficients, output: &y, position: &at)
+        return (y, at)
+    }
+
     /// Grid (a, b) at window (py, px) is input pixel (2py + a − 1, 2px + b − 1), 0 outside the
     /// image and past the last window.
     func testPhaseGridsHoldTheirPixels() {
@@ -43,18 +55,15 @@ final class PhaseConvolutionTests: XCTestCase {
     }
 
     /// The forward kernel gives `directConvolutionForward` then `scaleShiftReLUMaxPool2x2` bit for
-    /// bit (the same sums in the same order, the same comparisons), with one γ negative.
+    /// bit (the same sums in the same order, the same comparisons).
     func testPhaseForwardIsTheConvolutionThenTheFusedPool() {
-        let cout = 5
+        let cout = coefficients.count / 2
         let weight = randomTensor([cout, 9], seed: 2).values
-        let coefficients: [Float] = [0.7, 0.1, -1.3, 0.4, 1.1, -0.2, 0.05, 0, 2.0, 0.3]
         for variant in runnableKernelVariants {
             for (h, w) in sizes {
                 let picture = randomTensor([h, w], seed: 3).values, g = PhaseGrids(height: h, width: w)
                 let (planes, grids) = grids(variant, picture, height: h, width: w)
-                var y = [Float](repeating: 0, count: cout * g.windows), at = [Int32](repeating: 9, count: cout * g.windows)
-                variant.phaseConvolutionReLUMaxPool(g, grids: grids, weight: weight, outChannels: cout,
-                                                    coefficients: coefficients, output: &y, position: &at)
+                let (y, at) = pooled(variant, g, grids: grids, weight: weight)
                 var x = [Float](repeating: 0, count: cout * h * w + 16)
                 variant.directConvolutionForward(ShiftedPlanes(height: h, width: w, kernel: 3), planes: planes,
                                                  weight: weight, bias: nil, outChannels: cout, output: &x)
@@ -77,17 +86,14 @@ final class PhaseConvolutionTests: XCTestCase {
     /// pool's backward into a dense plane, then `directConvolutionWeightGradient`; and Σ of the
     /// gradient ReLU passes.
     func testPhaseWeightGradientIsTheDenseOne() {
-        let cout = 5
+        let cout = coefficients.count / 2
         let weight = randomTensor([cout, 9], seed: 4).values
-        let coefficients: [Float] = [0.7, 0.1, -1.3, 0.4, 1.1, -0.2, 0.05, 0, 2.0, 0.3]
         for variant in runnableKernelVariants {
             for (h, w) in sizes {
                 let picture = randomTensor([h, w], seed: 5).values, g = PhaseGrids(height: h, width: w)
                 let s = ShiftedPlanes(height: h, width: w, kernel: 3), pixels = h * w
                 let (_, grids) = grids(variant, picture, height: h, width: w)
-                var y = [Float](repeating: 0, count: cout * g.windows), at = [Int32](repeating: 0, count: cout * g.windows)
-                variant.phaseConvolutionReLUMaxPool(g, grids: grids, weight: weight, outChannels: cout,
-                                                    coefficients: coefficients, output: &y, position: &at)
+                let (y, at) = pooled(variant, g, grids: grids, weight: weight)
                 let dOut = randomTensor([cout * g.windows], seed: 6).values
                 var d = [Float](repeating: 0, count: 9 * cout), sums = [Float](repeating: 0, count: cout)
                 variant.phaseWeightGradient(g, grids: grids, gradient: dOut, pooled: y, position: at, outChannels: cout,
