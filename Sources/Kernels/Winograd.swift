@@ -15,7 +15,8 @@ import SmallNetKernels
 // a time; both then spread each tile row's sums eight tiles at a time. Whole vectors are read and written past a row's last tile (hence
 // the slack of the transformed rows, `ld` ≥ T + 15, and of the scratch); lanes past the row are
 // dropped, or masked to 0 where they would be added in.
-// Only additions and subtractions: every variant gives the same numbers.
+// The weights' transform G g Gᵀ and its adjoint run on 16 kernels at a time, one per lane.
+// Only additions, subtractions and halvings: every variant gives the same numbers.
 
 /// (a₀, b₀, a₁, b₁, …, a₇, b₇).
 @inline(__always) private func interleaved(_ a: Vec8, _ b: Vec8) -> Vec16 {
@@ -314,6 +315,91 @@ extension Variant {
                 }
                 copyRowsOut(dInput + s * dInputStride + c * w.plane, padded + stride + 1, stride, rows: w.height,
                             width: w.width, bias: nil)
+            }
+        }
+    }
+
+    /// U (16 components, `count` floats apart) ← G g Gᵀ for `count` 3×3 kernels g (9 floats
+    /// each, one after another): component 4i + j of kernel k at u[(4i + j)·count + k]. Sixteen
+    /// kernels at a time, one per lane (their taps transposed into 9 vectors first); the last
+    /// count mod 16 through a zero-padded copy.
+    public static func winogradWeightTransform(_ weight: UnsafePointer<Float>, count: Int, into u: UnsafeMutablePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * 144 + 16) { buffer in
+            let taps = buffer.baseAddress!, padded = taps + 144, tail = padded + 144
+            var k = 0
+            while k < count {
+                let lanes = Swift.min(16, count - k)
+                if lanes < 16 {
+                    padded.update(repeating: 0, count: 144)
+                    padded.update(from: weight + 9 * k, count: 9 * lanes)
+                }
+                transpose(rows: 16, cols: 9, src: lanes < 16 ? UnsafePointer(padded) : weight + 9 * k, lds: 9, dst: taps, ldd: 16)
+                @inline(__always) func g(_ t: Int) -> Vec16 { load16(taps + 16 * t) }
+                /// Row i of G g (i in 0..<4), column x.
+                @inline(__always) func gg(_ i: Int, _ x: Int) -> Vec16 {
+                    switch i {
+                    case 0: return g(x)
+                    case 1: return 0.5 * (g(x) + g(3 + x) + g(6 + x))
+                    case 2: return 0.5 * (g(x) - g(3 + x) + g(6 + x))
+                    default: return g(6 + x)
+                    }
+                }
+                @inline(__always) func store(_ v: Vec16, _ component: Int) {
+                    let at = u + component * count + k
+                    if lanes == 16 {
+                        store16(v, at)
+                    } else {
+                        store16(v, tail)
+                        at.update(from: tail, count: lanes)
+                    }
+                }
+                for i in 0..<4 {
+                    let r0 = gg(i, 0), r1 = gg(i, 1), r2 = gg(i, 2)
+                    store(r0, 4 * i)
+                    store(0.5 * (r0 + r1 + r2), 4 * i + 1)
+                    store(0.5 * (r0 - r1 + r2), 4 * i + 2)
+                    store(r2, 4 * i + 3)
+                }
+                k += 16
+            }
+        }
+    }
+
+    /// dW (`count` 3×3 kernels, 9 floats each) += Gᵀ dU G, with dU's 16 components `count`
+    /// floats apart (component 4i + j of kernel k at du[(4i + j)·count + k]): the adjoint of
+    /// `winogradWeightTransform`. Sixteen kernels at a time, one per lane, their 9 sums
+    /// transposed back before they are added.
+    public static func winogradWeightGradientTransform(_ du: UnsafePointer<Float>, count: Int,
+                                                       into dW: UnsafeMutablePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * 144 + 16) { buffer in
+            let sums = buffer.baseAddress!, perKernel = sums + 144, tail = perKernel + 144
+            var k = 0
+            while k < count {
+                let lanes = Swift.min(16, count - k)
+                @inline(__always) func d(_ i: Int, _ j: Int) -> Vec16 {
+                    let at = du + (4 * i + j) * count + k
+                    if lanes == 16 { return load16(at) }
+                    tail.update(repeating: 0, count: 16)
+                    tail.update(from: at, count: lanes)
+                    return load16(tail)
+                }
+                /// Row x of Gᵀ dU (x in 0..<3), column j.
+                @inline(__always) func gd(_ x: Int, _ j: Int) -> Vec16 {
+                    switch x {
+                    case 0: return d(0, j) + 0.5 * (d(1, j) + d(2, j))
+                    case 1: return 0.5 * (d(1, j) - d(2, j))
+                    default: return 0.5 * (d(1, j) + d(2, j)) + d(3, j)
+                    }
+                }
+                for x in 0..<3 {
+                    let r0 = gd(x, 0), r1 = gd(x, 1), r2 = gd(x, 2), r3 = gd(x, 3)
+                    store16(r0 + 0.5 * (r1 + r2), sums + 16 * (3 * x))
+                    store16(0.5 * (r1 - r2), sums + 16 * (3 * x + 1))
+                    store16(0.5 * (r1 + r2) + r3, sums + 16 * (3 * x + 2))
+                }
+                transpose(rows: 9, cols: 16, src: sums, lds: 16, dst: perKernel, ldd: 9)
+                addInPlace(dW + 9 * k, perKernel, count: 9 * lanes)
+                k += 16
             }
         }
     }

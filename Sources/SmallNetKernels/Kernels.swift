@@ -105,6 +105,10 @@ public protocol Kernels {
     static func winogradInputGradient(_ w: WinogradTiles, dv: UnsafePointer<Float>, ld: Int, samples: Int,
                                       dInput: UnsafeMutablePointer<Float>, dInputStride: Int,
                                       scratch: UnsafeMutablePointer<Float>)
+    /// U (16 components `count` floats apart) ← G g Gᵀ for `count` 3×3 kernels (9 floats each).
+    static func winogradWeightTransform(_ weight: UnsafePointer<Float>, count: Int, into u: UnsafeMutablePointer<Float>)
+    /// dW (`count` 3×3 kernels) += Gᵀ dU G: the adjoint of `winogradWeightTransform`.
+    static func winogradWeightGradientTransform(_ du: UnsafePointer<Float>, count: Int, into dW: UnsafeMutablePointer<Float>)
 
     // MARK: Element-wise, over `count` floats
 

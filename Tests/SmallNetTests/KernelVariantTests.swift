@@ -169,6 +169,14 @@ final class KernelVariantTests: XCTestCase {
                 return v + y + dm + dx
             }
         }
+        // The weights' transform and its adjoint on 37 kernels (two vectors of 16 and a tail of 5).
+        let kernels = randomTensor([37, 9], seed: 9).values, du = randomTensor([16, 37], seed: 10).values
+        assertVariantsAgree("Winograd weight transforms", exact: true) { variant in
+            var u = [Float](repeating: 0, count: 16 * 37), dW = randomTensor([37, 9], seed: 11).values
+            variant.winogradWeightTransform(kernels, count: 37, into: &u)
+            variant.winogradWeightGradientTransform(du, count: 37, into: &dW)
+            return u + dW
+        }
     }
 
     /// im2col and col2im with "same" padding, in every variant, against their definitions bit for

@@ -1,6 +1,8 @@
-// The Winograd F(2×2, 3×3) path of Conv2d against the im2col + GEMM path and finite differences.
+// The Winograd F(2×2, 3×3) path of Conv2d against the im2col + GEMM path and finite differences,
+// and its weight transforms against their definitions.
 import XCTest
 @testable import SmallNet
+import SmallNetKernels
 
 final class WinogradTests: XCTestCase {
     /// Output, input gradient, weight and bias gradients of both paths on the same layer and data,
@@ -32,6 +34,36 @@ final class WinogradTests: XCTestCase {
             }
         }
         print("Winograd against im2col + GEMM: largest difference \(worst) of the largest value")
+    }
+
+    /// U = G g Gᵀ and dW += Gᵀ dU G against the matrix products written out in Double, on 1, 16
+    /// and 37 kernels (a tail alone, one whole vector, two and a tail), with G = [1 0 0; ½ ½ ½;
+    /// ½ −½ ½; 0 0 1].
+    func testWeightTransformsAreTheirMatrixProducts() {
+        let G: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        for count in [1, 16, 37] {
+            let g = randomTensor([count, 9], seed: 21).values, du = randomTensor([16, count], seed: 22).values
+            let dW0 = randomTensor([count, 9], seed: 23).values
+            var u = [Float](repeating: 0, count: 16 * count), dW = dW0
+            kernels.winogradWeightTransform(g, count: count, into: &u)
+            kernels.winogradWeightGradientTransform(du, count: count, into: &dW)
+            for k in 0..<count {
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        var expected = 0.0
+                        for x in 0..<3 { for y in 0..<3 { expected += G[i][x] * Double(g[9 * k + 3 * x + y]) * G[j][y] } }
+                        XCTAssertEqual(Double(u[(4 * i + j) * count + k]), expected, accuracy: 1e-6, "\(count) kernels, U[\(i), \(j)] of \(k)")
+                    }
+                }
+                for x in 0..<3 {
+                    for y in 0..<3 {
+                        var expected = Double(dW0[9 * k + 3 * x + y])
+                        for i in 0..<4 { for j in 0..<4 { expected += G[i][x] * Double(du[(4 * i + j) * count + k]) * G[j][y] } }
+                        XCTAssertEqual(Double(dW[9 * k + 3 * x + y]), expected, accuracy: 1e-5, "\(count) kernels, dW[\(x), \(y)] of \(k)")
+                    }
+                }
+            }
+        }
     }
 
     func testWinogradGradientsMatchFiniteDifferences() throws {

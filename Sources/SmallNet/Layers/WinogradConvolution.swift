@@ -121,7 +121,8 @@ final class WinogradConvolution {
         }
         let total = dTransformed[0].data, count = 16 * cin * cout
         for group in 1..<groups { kernels.addInPlace(total, dTransformed[group].data, count: count) }
-        addWeightGradient(dTransformed: total, into: weight.grad.data)
+        // dW[o, c] += Gᵀ dU G (3×3) for each dU = dU[·, o, c] (4×4).
+        kernels.winogradWeightGradientTransform(total, count: cin * cout, into: weight.grad.data)
         if let bias { for group in 0..<groups { kernels.addInPlace(bias.grad.data, dBias[group].data, count: cout) } }
     }
 
@@ -135,58 +136,15 @@ final class WinogradConvolution {
     }
 
     /// U_ξ[o, c] = (G g Gᵀ)[ξ] for each kernel g = weight[o, c] (3×3), into `transformed`
-    /// (16, Cout, Cin) and `transformedT` (16, Cin, Cout).
+    /// (16, Cout, Cin) and, each component transposed, `transformedT` (16, Cin, Cout).
     private func transformWeights(_ weight: UnsafePointer<Float>) {
         let cin = inChannels, cout = outChannels, component = cout * cin
         transformed.resize([16 * component])
         transformedT.resize([16 * component])
         let u = transformed.data, uT = transformedT.data
-        for o in 0..<cout {
-            for c in 0..<cin {
-                let g = weight + (o * cin + c) * 9
-                /// Row i of G g (i in 0..<4), column x.
-                @inline(__always) func gg(_ i: Int, _ x: Int) -> Float {
-                    switch i {
-                    case 0: return g[x]
-                    case 1: return 0.5 * (g[x] + g[3 + x] + g[6 + x])
-                    case 2: return 0.5 * (g[x] - g[3 + x] + g[6 + x])
-                    default: return g[6 + x]
-                    }
-                }
-                for i in 0..<4 {
-                    let r0 = gg(i, 0), r1 = gg(i, 1), r2 = gg(i, 2)
-                    let row = [r0, 0.5 * (r0 + r1 + r2), 0.5 * (r0 - r1 + r2), r2] as SIMD4<Float>
-                    for j in 0..<4 {
-                        u[(4 * i + j) * component + o * cin + c] = row[j]
-                        uT[(4 * i + j) * component + c * cout + o] = row[j]
-                    }
-                }
-            }
-        }
-    }
-
-    /// dW[o, c] += Gᵀ dU G (3×3) for each dU = dU[·, o, c] (4×4).
-    private func addWeightGradient(dTransformed dU: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>) {
-        let cin = inChannels, cout = outChannels
-        for o in 0..<cout {
-            for c in 0..<cin {
-                @inline(__always) func d(_ i: Int, _ j: Int) -> Float { dU[((4 * i + j) * cout + o) * cin + c] }
-                /// Row x of Gᵀ dU (x in 0..<3), column j.
-                @inline(__always) func gd(_ x: Int, _ j: Int) -> Float {
-                    switch x {
-                    case 0: return d(0, j) + 0.5 * (d(1, j) + d(2, j))
-                    case 1: return 0.5 * (d(1, j) - d(2, j))
-                    default: return 0.5 * (d(1, j) + d(2, j)) + d(3, j)
-                    }
-                }
-                let g = dW + (o * cin + c) * 9
-                for x in 0..<3 {
-                    let r0 = gd(x, 0), r1 = gd(x, 1), r2 = gd(x, 2), r3 = gd(x, 3)
-                    g[3 * x] += r0 + 0.5 * (r1 + r2)
-                    g[3 * x + 1] += 0.5 * (r1 - r2)
-                    g[3 * x + 2] += 0.5 * (r1 + r2) + r3
-                }
-            }
+        kernels.winogradWeightTransform(weight, count: component, into: u)
+        for xi in 0..<16 {
+            kernels.transpose(rows: cout, cols: cin, src: u + xi * component, lds: cin, dst: uT + xi * component, ldd: cout)
         }
     }
 }
