@@ -87,7 +87,7 @@ struct Bench: ParsableCommand {
     func benchGEMM(_ shapes: [(m: Int, n: Int, k: Int)], threads: Int) throws {
         let pool = threads > 1 ? ThreadPool(threads: threads) : nil
         let fmaLimit = fmaPeakGFLOPs(pool: pool, seconds: 0.5)
-        print("smallnet \(SmallNetVersion.string) bench --gemm, \(threads) threads; FMA limit in this run: \(fixed(fmaLimit, 0)) GFLOP/s")
+        print("smallnet \(SmallNetVersion.string) bench --gemm, \(threads) thread\(threads == 1 ? "" : "s"); FMA limit in this run: \(fixed(fmaLimit, 0)) GFLOP/s")
         print("shape (M×N×K)      best GFLOP/s  of limit   median GFLOP/s  of limit")
         var rows: [JSON] = []
         for s in shapes {
