@@ -40,12 +40,13 @@ extension Variant {
     /// For every channel o of one sample (weight (C, 9), `coefficients` (scale, shift) per
     /// channel as 2·C floats): each window's four phases x_c = Σ_t w[o, t]·tap_t in tap order (the
     /// numbers of `directConvolutionForward`), z_c = max(0, x_c·scale + shift), and the window's
-    /// largest z and its phase (the first of the largest, as `maxPool2x2`), into `output` and
-    /// `position` (C planes of `g.windows`). Two channels at a time (the last one again past C):
-    /// eight independent sums share each grid vector.
+    /// largest z and its phase (the first of the largest, as `maxPool2x2`), or
+    /// `PhaseGrids.noGradient` where the largest z is not above 0, into `output` and `position`
+    /// (C planes of `g.windows`). Two channels at a time (the last one again past C): eight
+    /// independent sums share each grid vector.
     public static func phaseConvolutionReLUMaxPool(_ g: PhaseGrids, grids: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                                    outChannels: Int, coefficients: UnsafePointer<Float>,
-                                                   output: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<Int32>) {
+                                                   output: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>) {
         let windows = g.windows
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { tailBuffer in
             let tail = tailBuffer.baseAddress!
@@ -92,36 +93,37 @@ extension Variant {
     }
 
     /// The adjoint of `phaseConvolutionReLUMaxPool`'s convolution for one sample, through its
-    /// ReLU and pool: with dz_c the pooled gradient g where y > 0 at the window's phase c = its
-    /// position (0 at the other phases), dWeightT[t·C + o] += Σ_windows Σ_c dz_c·tap_t (tap t of
-    /// phase c), and sums[o] = Σ_windows g·[y > 0] (= Σ dz). g, y and `position` are C planes of
-    /// `g.windows`. Each sum in 16 lanes of windows, then across them.
+    /// ReLU and pool: with dz_c the pooled gradient g at the window's phase c = its position code
+    /// (0 at the other phases, and at every phase where the code is `PhaseGrids.noGradient`),
+    /// dWeightT[t·C + o] += Σ_windows Σ_c dz_c·tap_t (tap t of phase c), and sums[o] = Σ dz. g and
+    /// `position` are C planes of `g.windows`. Each sum in 16 lanes of windows, then across them.
     public static func phaseWeightGradient(_ g: PhaseGrids, grids: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
-                                           pooled: UnsafePointer<Float>, position: UnsafePointer<Int32>, outChannels: Int,
+                                           position: UnsafePointer<UInt8>, outChannels: Int,
                                            dWeightT: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
         let windows = g.windows
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { tailBuffer in
             let tail = tailBuffer.baseAddress!
             for o in 0..<outChannels {
-                let dy = gradient + o * windows, y = pooled + o * windows, code = position + o * windows
+                let dy = gradient + o * windows, code = position + o * windows
+                let closed = SIMD16<Int32>(repeating: Int32(PhaseGrids.noGradient))
                 var d0 = Vec16(), d1 = Vec16(), d2 = Vec16(), d3 = Vec16(), d4 = Vec16(), d5 = Vec16(), d6 = Vec16()
                 var d7 = Vec16(), d8 = Vec16(), total = Vec16()
                 var p = 0
                 while p < windows {
                     var passed: Vec16, c: SIMD16<Int32>
                     if p + 16 <= windows {
-                        passed = load16(dy + p).replacing(with: 0, where: load16(y + p) .<= Vec16())
-                        c = UnsafeRawPointer(code + p).loadUnaligned(as: SIMD16<Int32>.self)
+                        c = widened(UnsafeRawPointer(code + p).loadUnaligned(as: SIMD16<UInt8>.self))
+                        passed = load16(dy + p)
                     } else {
                         // The last vector of a plane, through memory: 0 past the plane.
                         tail.update(repeating: 0, count: 32)
-                        for l in 0..<(windows - p) {
-                            tail[l] = y[p + l] <= 0 ? 0 : dy[p + l]
-                            UnsafeMutableRawPointer(tail + 16).storeBytes(of: code[p + l], toByteOffset: 4 * l, as: Int32.self)
-                        }
+                        tail.update(from: dy + p, count: windows - p)
+                        let codes = UnsafeMutableRawPointer(tail + 16).assumingMemoryBound(to: UInt8.self)
+                        codes.update(from: code + p, count: windows - p)
                         passed = load16(tail)
-                        c = UnsafeRawPointer(tail + 16).loadUnaligned(as: SIMD16<Int32>.self)
+                        c = widened(UnsafeRawPointer(codes).loadUnaligned(as: SIMD16<UInt8>.self))
                     }
+                    passed.replace(with: 0, where: c .== closed)
                     total += passed
                     let block = grids + 16 &* p  // p = 16·v: block v at 256·v
                     @inline(__always) func grid(_ a: Int, _ b: Int) -> Vec16 { load16(block + 16 * (4 * a + b)) }
@@ -160,21 +162,23 @@ func phaseMaxima(_ a: Vec16, _ b: Vec16, _ c: Vec16, _ d: Vec16) -> (maxima: Vec
     return (m, notA &* (one &+ notB &* (one &+ notC)))
 }
 
-/// Stores the maxima and phases of windows p..<p + 16 of a plane of `windows` (`y`, `at`); the
-/// last vector of a plane goes through `tail` (32 floats), its lanes past the plane not written.
+/// Stores the maxima of windows p..<p + 16 of a plane of `windows` and their position codes (the
+/// phase, or `PhaseGrids.noGradient` where the maximum is not above 0) into `y` and `at`; the last
+/// vector of a plane goes through `tail` (32 floats), its lanes past the plane not written.
 @inline(__always)
-func storeWindows(_ m: Vec16, _ code: SIMD16<Int32>, _ y: UnsafeMutablePointer<Float>, _ at: UnsafeMutablePointer<Int32>,
+func storeWindows(_ m: Vec16, _ phase: SIMD16<Int32>, _ y: UnsafeMutablePointer<Float>, _ at: UnsafeMutablePointer<UInt8>,
                   at p: Int, windows: Int, tail: UnsafeMutablePointer<Float>) {
+    let closed = SIMD16<Int32>(repeating: Int32(PhaseGrids.noGradient))
+    let code = narrowed(phase.replacing(with: closed, where: m .<= Vec16()))
     if p + 16 <= windows {
         store16(m, y + p)
-        UnsafeMutableRawPointer(at + p).storeBytes(of: code, as: SIMD16<Int32>.self)
+        UnsafeMutableRawPointer(at + p).storeBytes(of: code, as: SIMD16<UInt8>.self)
     } else {
         store16(m, tail)
-        UnsafeMutableRawPointer(tail + 16).storeBytes(of: code, as: SIMD16<Int32>.self)
-        for l in 0..<(windows - p) {
-            y[p + l] = tail[l]
-            at[p + l] = UnsafeRawPointer(tail + 16).load(fromByteOffset: 4 * l, as: Int32.self)
-        }
+        let codes = UnsafeMutableRawPointer(tail + 16)
+        codes.storeBytes(of: code, as: SIMD16<UInt8>.self)
+        y.advanced(by: p).update(from: tail, count: windows - p)
+        at.advanced(by: p).update(from: codes.assumingMemoryBound(to: UInt8.self), count: windows - p)
     }
 }
 

@@ -279,6 +279,16 @@ func maxPool2x2BackwardFour(_ grad: UnsafePointer<Float>, _ code: UnsafePointer<
           UInt8(truncatingIfNeeded: v[3]), UInt8(truncatingIfNeeded: v[4]), UInt8(truncatingIfNeeded: v[5]),
           UInt8(truncatingIfNeeded: v[6]), UInt8(truncatingIfNeeded: v[7]))
 }
+@inline(__always) func widened(_ c: SIMD16<UInt8>) -> SIMD16<Int32> {
+    var v = SIMD16<Int32>()
+    for i in 0..<16 { v[i] = Int32(c[i]) }
+    return v
+}
+@inline(__always) func narrowed(_ v: SIMD16<Int32>) -> SIMD16<UInt8> {
+    var c = SIMD16<UInt8>()
+    for i in 0..<16 { c[i] = UInt8(truncatingIfNeeded: v[i]) }
+    return c
+}
 
 /// Lanes 0, 2, …, 14 and 1, 3, …, 15 of v (the even and odd columns of 16 values), built lane by
 /// lane for the same reason.

@@ -162,4 +162,7 @@
     @inlinable public var vectors: Int { (windows + 15) / 16 }
     /// Floats of scratch for the 16 grids.
     @inlinable public var scratchCount: Int { 256 * vectors }
+    /// A window's position code where its pooled output is 0 (not above 0): the ReLU passes no
+    /// gradient there. The other codes are the phase of the maximum, 0 1 / 2 3.
+    public static let noGradient: UInt8 = 4
 }

@@ -73,15 +73,16 @@ public protocol Kernels {
     /// The 16 grids of `PhaseGrids` from `fillShiftedPlanes`' planes of a 3×3 kernel.
     static func fillPhaseGrids(_ g: PhaseGrids, planes: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>)
     /// Every channel of one sample through a 3×3 convolution, y = x·scale + shift, ReLU and a 2×2
-    /// max-pool, on the phase grids: the pooled output and each window's position (C planes of
-    /// `g.windows`); `coefficients` (scale, shift) per channel.
+    /// max-pool, on the phase grids: the pooled output and each window's position code (the
+    /// maximum's phase, or `PhaseGrids.noGradient`) (C planes of `g.windows`); `coefficients`
+    /// (scale, shift) per channel.
     static func phaseConvolutionReLUMaxPool(_ g: PhaseGrids, grids: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                             outChannels: Int, coefficients: UnsafePointer<Float>,
-                                            output: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<Int32>)
-    /// Its weight gradient through the pool and ReLU from the pooled gradient: dWᵀ (9, C) += the
-    /// sums, and Σ of the gradient ReLU passes per channel into `sums` (C).
+                                            output: UnsafeMutablePointer<Float>, position: UnsafeMutablePointer<UInt8>)
+    /// Its weight gradient through the pool and ReLU from the pooled gradient and the position
+    /// codes: dWᵀ (9, C) += the sums, and Σ of the gradient ReLU passes per channel into `sums` (C).
     static func phaseWeightGradient(_ g: PhaseGrids, grids: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
-                                    pooled: UnsafePointer<Float>, position: UnsafePointer<Int32>, outChannels: Int,
+                                    position: UnsafePointer<UInt8>, outChannels: Int,
                                     dWeightT: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>)
 
     // MARK: Winograd F(2×2, 3×3) transforms (layouts in `WinogradTiles`), with

@@ -21,10 +21,10 @@ final class PhaseConvolutionTests: XCTestCase {
     /// Five channels' scale and shift, one γ negative.
     private let coefficients: [Float] = [0.7, 0.1, -1.3, 0.4, 1.1, -0.2, 0.05, 0, 2.0, 0.3]
 
-    /// The forward kernel's pooled outputs and their positions, (C, windows) each.
-    private func pooled(_ variant: any Kernels.Type, _ g: PhaseGrids, grids: [Float], weight: [Float]) -> (y: [Float], at: [Int32]) {
+    /// The forward kernel's pooled outputs and their position codes, (C, windows) each.
+    private func pooled(_ variant: any Kernels.Type, _ g: PhaseGrids, grids: [Float], weight: [Float]) -> (y: [Float], at: [UInt8]) {
         let cout = coefficients.count / 2
-        var y = [Float](repeating: 0, count: cout * g.windows), at = [Int32](repeating: 9, count: cout * g.windows)
+        var y = [Float](repeating: 0, count: cout * g.windows), at = [UInt8](repeating: 9, count: cout * g.windows)
         variant.phaseConvolutionReLUMaxPool(g, grids: grids, weight: weight, outChannels: cout,
                                             coefficients: coefficients, output: &y, position: &at)
         return (y, at)
@@ -55,7 +55,8 @@ final class PhaseConvolutionTests: XCTestCase {
     }
 
     /// The forward kernel gives `directConvolutionForward` then `scaleShiftReLUMaxPool2x2` bit for
-    /// bit (the same sums in the same order, the same comparisons).
+    /// bit (the same sums in the same order, the same comparisons), its positions where the output
+    /// is above 0 and `PhaseGrids.noGradient` where it is 0.
     func testPhaseForwardIsTheConvolutionThenTheFusedPool() {
         let cout = coefficients.count / 2
         let weight = randomTensor([cout, 9], seed: 2).values
@@ -76,8 +77,10 @@ final class PhaseConvolutionTests: XCTestCase {
                     }
                     let range = (o * g.windows)..<((o + 1) * g.windows)
                     XCTAssertEqual(Array(y[range]), Array(expected[0..<g.windows]), "\(variant.isa) \(h)×\(w) channel \(o)")
-                    XCTAssertEqual(at[range].map { UInt8($0) }, Array(codes[0..<g.windows]), "\(variant.isa) \(h)×\(w) channel \(o)")
+                    let expectedCodes = (0..<g.windows).map { expected[$0] > 0 ? codes[$0] : PhaseGrids.noGradient }
+                    XCTAssertEqual(Array(at[range]), expectedCodes, "\(variant.isa) \(h)×\(w) channel \(o)")
                 }
+                if (h, w) == (28, 28) { XCTAssert(y.contains(0) && y.contains { $0 > 0 }, "both kinds of window") }
             }
         }
     }
@@ -96,7 +99,7 @@ final class PhaseConvolutionTests: XCTestCase {
                 let (y, at) = pooled(variant, g, grids: grids, weight: weight)
                 let dOut = randomTensor([cout * g.windows], seed: 6).values
                 var d = [Float](repeating: 0, count: 9 * cout), sums = [Float](repeating: 0, count: cout)
-                variant.phaseWeightGradient(g, grids: grids, gradient: dOut, pooled: y, position: at, outChannels: cout,
+                variant.phaseWeightGradient(g, grids: grids, gradient: dOut, position: at, outChannels: cout,
                                             dWeightT: &d, sums: &sums)
                 var dz = [Float](repeating: 0, count: cout * pixels + 16), expectedSums = [Float](repeating: 0, count: cout)
                 for o in 0..<cout {
@@ -104,7 +107,8 @@ final class PhaseConvolutionTests: XCTestCase {
                     var passed = [Float](repeating: 0, count: g.windows)
                     variant.reluBackward(Array(y[range]), Array(dOut[range]), &passed, count: g.windows)
                     expectedSums[o] = passed.reduce(0, +)
-                    let codes = at[range].map { UInt8($0) }
+                    // Where the output is 0 ReLU passes nothing, wherever the pool would put it.
+                    let codes = at[range].map { $0 == PhaseGrids.noGradient ? 0 : $0 }
                     dz.withUnsafeMutableBufferPointer { dz in
                         variant.maxPool2x2Backward(passed, position: codes, outHeight: g.outHeight, outWidth: g.outWidth,
                                                    height: h, width: w, dInput: dz.baseAddress! + o * pixels)

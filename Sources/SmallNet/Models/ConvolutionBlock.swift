@@ -30,9 +30,9 @@ final class ConvolutionBlock: PlanStep {
     private let grids: PhaseGrids
 
     private let output = Tensor(uncheckedShape: [0], count: 0)
-    /// The phase of each output's maximum (0 1 / 2 3, as `maxPool2x2`'s position), in 32 bits:
-    /// the lanes the kernels compare it in.
-    private var position: [Int32] = []
+    /// The phase of each output's maximum (0 1 / 2 3, as `maxPool2x2`'s position), or
+    /// `PhaseGrids.noGradient` where the output is 0: all backward reads of the forward pass.
+    private var position: [UInt8] = []
     private var input: Tensor?
     /// Per sample, its taps' moments: 9 sums, then the 9 × 9 products (`tapMoments`).
     private var moments: [Float] = []
@@ -72,7 +72,7 @@ final class ConvolutionBlock: PlanStep {
         let count = Self.momentCount, planes = planes, grids = grids
         self.input = input
         output.resize([n, c, grids.outHeight, grids.outWidth])
-        if position.count < output.count { position = [Int32](repeating: 0, count: output.count) }
+        if position.count < output.count { position = [UInt8](repeating: 0, count: output.count) }
         if moments.count < n * count { moments = [Float](repeating: 0, count: n * count) }
         let x = input.data, y = output.data, weight = UnsafePointer(convolution.weight.value.data)
         var coefficients = [Float](repeating: 0, count: 2 * c)
@@ -159,7 +159,7 @@ final class ConvolutionBlock: PlanStep {
         guard let input else { preconditionFailure("backward before forward") }
         let n = input.shape[0], c = convolution.outChannels, pixels = planes.pixels, windows = grids.windows
         let planes = planes, grids = grids
-        let x = input.data, g = dOut.data, y = output.data, weight = convolution.weight.value.data
+        let x = input.data, g = dOut.data, weight = convolution.weight.value.data
         if sampleGradients.count < n * 9 * c { sampleGradients = [Float](repeating: 0, count: n * 9 * c) }
         let coefficients = position.withUnsafeBufferPointer { positions in
             sampleGradients.withUnsafeMutableBufferPointer { gradients in
@@ -176,8 +176,8 @@ final class ConvolutionBlock: PlanStep {
                                 kernels.fillPhaseGrids(grids, planes: shifted, grids: phases)
                                 sampleD.update(repeating: 0, count: 9 * c)
                                 kernels.phaseWeightGradient(grids, grids: phases, gradient: g + s * c * windows,
-                                                            pooled: y + s * c * windows, position: at + s * c * windows,
-                                                            outChannels: c, dWeightT: sampleD, sums: passed)
+                                                            position: at + s * c * windows, outChannels: c,
+                                                            dWeightT: sampleD, sums: passed)
                             }
                             guard part != .convolution else { continue }
                             for o in 0..<c {
