@@ -326,8 +326,7 @@ extension Variant {
     public static func winogradWeightTransform(_ weight: UnsafePointer<Float>, count: Int, into u: UnsafeMutablePointer<Float>) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * 144 + 16) { buffer in
             let taps = buffer.baseAddress!, padded = taps + 144, tail = padded + 144
-            var k = 0
-            while k < count {
+            for k in stride(from: 0, to: count, by: 16) {
                 let lanes = Swift.min(16, count - k)
                 if lanes < 16 {
                     padded.update(repeating: 0, count: 144)
@@ -360,7 +359,6 @@ extension Variant {
                     store(0.5 * (r0 - r1 + r2), 4 * i + 2)
                     store(r2, 4 * i + 3)
                 }
-                k += 16
             }
         }
     }
@@ -373,8 +371,7 @@ extension Variant {
                                                        into dW: UnsafeMutablePointer<Float>) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * 144 + 16) { buffer in
             let sums = buffer.baseAddress!, perKernel = sums + 144, tail = perKernel + 144
-            var k = 0
-            while k < count {
+            for k in stride(from: 0, to: count, by: 16) {
                 let lanes = Swift.min(16, count - k)
                 @inline(__always) func d(_ i: Int, _ j: Int) -> Vec16 {
                     let at = du + (4 * i + j) * count + k
@@ -399,7 +396,6 @@ extension Variant {
                 }
                 transpose(rows: 9, cols: 16, src: sums, lds: 16, dst: perKernel, ldd: 9)
                 addInPlace(dW + 9 * k, perKernel, count: 9 * lanes)
-                k += 16
             }
         }
     }
