@@ -31,7 +31,8 @@ final class ConvolutionBlock: PlanStep {
 
     private let output = Tensor(uncheckedShape: [0], count: 0)
     /// The phase of each output's maximum (0 1 / 2 3, as `maxPool2x2`'s position), or
-    /// `PhaseGrids.noGradient` where the output is 0: all backward reads of the forward pass.
+    /// `PhaseGrids.noGradient` where the output is 0: all that backward needs of the pool and the
+    /// ReLU (with the image, whose phase grids it builds again).
     private var position: [UInt8] = []
     private var input: Tensor?
     /// Per sample, its taps' moments: 9 sums, then the 9 × 9 products (`tapMoments`).
