@@ -7,22 +7,38 @@
 import SmallNetKernels
 
 extension Variant {
-    /// The 16 grids of `PhaseGrids` from the shifted planes `fillShiftedPlanes` wrote for a 3×3
-    /// kernel (`planes`), into `grids` (`g.scratchCount` floats). Grid (a, b) is tap
-    /// (min(a, 2), min(b, 2)) read from row 2py + [a = 3] and column 2px + [b = 3]: each grid's
-    /// rows first into a plain row of windows (eight windows at a time from the even lanes of 16
-    /// values, the last eight of a row overlapping the ones before, a row's last store running
-    /// into the next row, written after it), then its vectors into their blocks.
-    public static func fillPhaseGrids(_ g: PhaseGrids, planes: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>) {
-        let s = ShiftedPlanes(height: g.height, width: g.width, kernel: 3), ho = g.outHeight, wo = g.outWidth
-        let windows = g.windows, vectors = g.vectors
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * vectors + 16) { buffer in
-            let plain = buffer.baseAddress!
+    /// The 16 grids of `PhaseGrids` from one (H, W) image, into `grids` (`g.scratchCount`
+    /// floats). Grid (a, b) at window (py, px) is pixel (2py + a − 1, 2px + b − 1): row 2py + a,
+    /// column 2px + b of the image within a border of zeros. Each grid's rows first into a plain
+    /// row of windows (eight windows at a time from the even lanes of 16 values, the last eight of
+    /// a row overlapping the ones before, a row's last store running into the next row, written
+    /// after it), then its vectors into their blocks.
+    public static func fillPhaseGrids(_ g: PhaseGrids, image: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>) {
+        let h = g.height, w = g.width, ho = g.outHeight, wo = g.outWidth, windows = g.windows, vectors = g.vectors
+        // The bordered image: H + 2 rows of W + 2, then slack for the last loads of 16.
+        let stride = w + 2, bordered = (h + 2) * stride + 32
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 16 * vectors + 16) { buffer in
+            let padded = buffer.baseAddress!, plain = padded + bordered
+            padded.update(repeating: 0, count: bordered)
+            for y in 0..<h {
+                let source = image + y * w, row = padded + (y + 1) * stride + 1
+                if w >= 16 {
+                    // Whole vectors, the last one overlapping the one before.
+                    var x = 0
+                    while x < w {
+                        let start = Swift.min(x, w - 16)
+                        store16(load16(source + start), row + start)
+                        x = start + 16
+                    }
+                } else {
+                    row.update(from: source, count: w)
+                }
+            }
             for a in 0..<4 {
                 for b in 0..<4 {
-                    let tap = s.tap(Swift.min(a, 2), Swift.min(b, 2), of: planes) + (a == 3 ? g.width : 0) + (b == 3 ? 1 : 0)
+                    let corner = padded + a * stride + b
                     for py in 0..<ho {
-                        let row = tap + 2 * py * g.width, out = plain + py * wo
+                        let row = corner + 2 * py * stride, out = plain + py * wo
                         var px = 0
                         while px < wo {
                             let start = wo >= 8 ? Swift.min(px, wo - 8) : 0
@@ -72,16 +88,12 @@ extension Variant {
                         xu3 = multiplyAdd(xu3, wu, g3); xv3 = multiplyAdd(xv3, wv, g3)
                     }
                     tap(0, 0); tap(0, 1); tap(0, 2); tap(1, 0); tap(1, 1); tap(1, 2); tap(2, 0); tap(2, 1); tap(2, 2)
-                    @inline(__always) func z(_ x: Vec16, _ scale: Vec16, _ shift: Vec16) -> Vec16 {
-                        let t = x * scale + shift
-                        return t.replacing(with: 0, where: t .<= Vec16())
-                    }
-                    let (mu, cu) = phaseMaxima(z(xu0, scaleU, shiftU), z(xu1, scaleU, shiftU), z(xu2, scaleU, shiftU),
-                                               z(xu3, scaleU, shiftU))
+                    let (mu, cu) = reluPhaseMaxima(xu0 * scaleU + shiftU, xu1 * scaleU + shiftU, xu2 * scaleU + shiftU,
+                                                   xu3 * scaleU + shiftU)
                     storeWindows(mu, cu, output + o * windows, position + o * windows, at: p, windows: windows, tail: tail)
                     if second > o {
-                        let (mv, cv) = phaseMaxima(z(xv0, scaleV, shiftV), z(xv1, scaleV, shiftV), z(xv2, scaleV, shiftV),
-                                                   z(xv3, scaleV, shiftV))
+                        let (mv, cv) = reluPhaseMaxima(xv0 * scaleV + shiftV, xv1 * scaleV + shiftV, xv2 * scaleV + shiftV,
+                                                       xv3 * scaleV + shiftV)
                         storeWindows(mv, cv, output + second * windows, position + second * windows, at: p, windows: windows,
                                      tail: tail)
                     }
@@ -116,10 +128,11 @@ extension Variant {
                         passed = load16(dy + p)
                     } else {
                         // The last vector of a plane, through memory: 0 past the plane.
-                        tail.update(repeating: 0, count: 32)
-                        tail.update(from: dy + p, count: windows - p)
-                        let codes = UnsafeMutableRawPointer(tail + 16).assumingMemoryBound(to: UInt8.self)
-                        codes.update(from: code + p, count: windows - p)
+                        store16(Vec16(), tail)
+                        store16(Vec16(), tail + 16)
+                        copyPrefix(of: dy + p, count: windows - p, to: tail)
+                        let codes = UnsafeMutableRawPointer(tail + 16)
+                        copyPrefix(of: UnsafeRawPointer(code + p), count: windows - p, to: codes)
                         passed = load16(tail)
                         c = widened(UnsafeRawPointer(codes).loadUnaligned(as: SIMD16<UInt8>.self))
                     }
@@ -150,26 +163,49 @@ extension Variant {
     }
 }
 
-/// `windowMaxima` on 16 windows: each largest of the four phases (Swift.max's rule) and the
-/// first phase holding it.
+/// The pooled outputs of 16 windows from their four phases' normalised values t (a, b, c, d):
+/// max(0, largest t), and the first phase holding the largest t, or `PhaseGrids.noGradient`
+/// where it is not above 0 — `windowMaxima` on max(0, t), with the ReLU taken once, after the
+/// pool (where the largest t is positive the ReLU keeps it and its phase; elsewhere the output is
+/// 0 without a position). The largest by y > x, one maximum instruction each where y ≥ x takes a
+/// comparison and a blend: they differ only between −0 and +0, both 0 after the ReLU.
 @_transparent
-func phaseMaxima(_ a: Vec16, _ b: Vec16, _ c: Vec16, _ d: Vec16) -> (maxima: Vec16, codes: SIMD16<Int32>) {
-    @inline(__always) func larger(_ x: Vec16, _ y: Vec16) -> Vec16 { x.replacing(with: y, where: y .>= x) }
+func reluPhaseMaxima(_ a: Vec16, _ b: Vec16, _ c: Vec16, _ d: Vec16) -> (maxima: Vec16, codes: SIMD16<UInt8>) {
+    @inline(__always) func larger(_ x: Vec16, _ y: Vec16) -> Vec16 { x.replacing(with: y, where: y .> x) }
     let m = larger(larger(a, b), larger(c, d))
     let zero = SIMD16<Int32>(), one = SIMD16<Int32>(repeating: 1)
     let notA = zero.replacing(with: one, where: a .!= m), notB = zero.replacing(with: one, where: b .!= m)
     let notC = zero.replacing(with: one, where: c .!= m)
-    return (m, notA &* (one &+ notB &* (one &+ notC)))
+    let closed = m .<= Vec16()
+    let codes = (notA &* (one &+ notB &* (one &+ notC))).replacing(with: Int32(PhaseGrids.noGradient), where: closed)
+    return (m.replacing(with: 0, where: closed), narrowed(codes))
 }
 
-/// Stores the maxima of windows p..<p + 16 of a plane of `windows` and their position codes (the
-/// phase, or `PhaseGrids.noGradient` where the maximum is not above 0) into `y` and `at`; the last
-/// vector of a plane goes through `tail` (32 floats), its lanes past the plane not written.
+/// `target[0..<count] = source[0..<count]` for a count below 16, in pieces of 8, 4, 2 and 1:
+/// no call (a call to memmove spills every vector register around it).
 @inline(__always)
-func storeWindows(_ m: Vec16, _ phase: SIMD16<Int32>, _ y: UnsafeMutablePointer<Float>, _ at: UnsafeMutablePointer<UInt8>,
+func copyPrefix(of source: UnsafePointer<Float>, count: Int, to target: UnsafeMutablePointer<Float>) {
+    copyPrefix(of: UnsafeRawPointer(source), count: 4 * count, to: UnsafeMutableRawPointer(target))
+}
+
+/// `copyPrefix` in bytes, for a count below 64.
+@inline(__always)
+func copyPrefix(of source: UnsafeRawPointer, count: Int, to target: UnsafeMutableRawPointer) {
+    var i = 0
+    if count - i >= 32 { (target + i).storeBytes(of: (source + i).loadUnaligned(as: SIMD32<UInt8>.self), as: SIMD32<UInt8>.self); i += 32 }
+    if count - i >= 16 { (target + i).storeBytes(of: (source + i).loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self); i += 16 }
+    if count - i >= 8 { (target + i).storeBytes(of: (source + i).loadUnaligned(as: UInt64.self), as: UInt64.self); i += 8 }
+    if count - i >= 4 { (target + i).storeBytes(of: (source + i).loadUnaligned(as: UInt32.self), as: UInt32.self); i += 4 }
+    if count - i >= 2 { (target + i).storeBytes(of: (source + i).loadUnaligned(as: UInt16.self), as: UInt16.self); i += 2 }
+    if count - i >= 1 { (target + i).storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), as: UInt8.self) }
+}
+
+/// Stores the outputs of windows p..<p + 16 of a plane of `windows` and their position codes into
+/// `y` and `at`; the last vector of a plane goes through `tail` (32 floats), its lanes past the
+/// plane not written.
+@inline(__always)
+func storeWindows(_ m: Vec16, _ code: SIMD16<UInt8>, _ y: UnsafeMutablePointer<Float>, _ at: UnsafeMutablePointer<UInt8>,
                   at p: Int, windows: Int, tail: UnsafeMutablePointer<Float>) {
-    let closed = SIMD16<Int32>(repeating: Int32(PhaseGrids.noGradient))
-    let code = narrowed(phase.replacing(with: closed, where: m .<= Vec16()))
     if p + 16 <= windows {
         store16(m, y + p)
         UnsafeMutableRawPointer(at + p).storeBytes(of: code, as: SIMD16<UInt8>.self)
@@ -177,8 +213,8 @@ func storeWindows(_ m: Vec16, _ phase: SIMD16<Int32>, _ y: UnsafeMutablePointer<
         store16(m, tail)
         let codes = UnsafeMutableRawPointer(tail + 16)
         codes.storeBytes(of: code, as: SIMD16<UInt8>.self)
-        y.advanced(by: p).update(from: tail, count: windows - p)
-        at.advanced(by: p).update(from: codes.assumingMemoryBound(to: UInt8.self), count: windows - p)
+        copyPrefix(of: tail, count: windows - p, to: y + p)
+        copyPrefix(of: UnsafeRawPointer(codes), count: windows - p, to: UnsafeMutableRawPointer(at + p))
     }
 }
 

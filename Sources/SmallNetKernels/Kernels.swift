@@ -70,8 +70,8 @@ public protocol Kernels {
     static func tapMoments(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
                            products: UnsafeMutablePointer<Float>)
 
-    /// The 16 grids of `PhaseGrids` from `fillShiftedPlanes`' planes of a 3×3 kernel.
-    static func fillPhaseGrids(_ g: PhaseGrids, planes: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>)
+    /// The 16 grids of `PhaseGrids` from one image.
+    static func fillPhaseGrids(_ g: PhaseGrids, image: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>)
     /// Every channel of one sample through a 3×3 convolution, y = x·scale + shift, ReLU and a 2×2
     /// max-pool, on the phase grids: the pooled output and each window's position code (the
     /// maximum's phase, or `PhaseGrids.noGradient`) (C planes of `g.windows`); `coefficients`

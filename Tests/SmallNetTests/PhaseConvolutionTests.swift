@@ -14,7 +14,7 @@ final class PhaseConvolutionTests: XCTestCase {
         let s = ShiftedPlanes(height: h, width: w, kernel: 3), g = PhaseGrids(height: h, width: w)
         var planes = [Float](repeating: 0, count: s.scratchCount), grids = [Float](repeating: .nan, count: g.scratchCount)
         variant.fillShiftedPlanes(s, image: picture, planes: &planes)
-        variant.fillPhaseGrids(g, planes: planes, grids: &grids)
+        variant.fillPhaseGrids(g, image: picture, grids: &grids)
         return (planes, grids)
     }
 

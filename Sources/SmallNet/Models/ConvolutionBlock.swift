@@ -109,11 +109,10 @@ final class ConvolutionBlock: PlanStep {
             coefficients.withUnsafeBufferPointer { coefficients in
                 let at = positions.baseAddress!, scaleShift = coefficients.baseAddress!
                 forEachRange(count: n, pool: context.pool) { samples in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: planes.scratchCount + grids.scratchCount) { scratch in
-                        let shifted = scratch.baseAddress!, phases = shifted + planes.scratchCount
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: grids.scratchCount) { scratch in
+                        let phases = scratch.baseAddress!
                         for s in samples {
-                            kernels.fillShiftedPlanes(planes, image: x + s * pixels, planes: shifted)
-                            kernels.fillPhaseGrids(grids, planes: shifted, grids: phases)
+                            kernels.fillPhaseGrids(grids, image: x + s * pixels, grids: phases)
                             kernels.phaseConvolutionReLUMaxPool(grids, grids: phases, weight: weight, outChannels: c,
                                                                 coefficients: scaleShift, output: y + s * c * windows,
                                                                 position: at + s * c * windows)
@@ -159,22 +158,19 @@ final class ConvolutionBlock: PlanStep {
     func backward(_ dOut: Tensor, context: ExecutionContext, part: Part) {
         guard let input else { preconditionFailure("backward before forward") }
         let n = input.shape[0], c = convolution.outChannels, pixels = planes.pixels, windows = grids.windows
-        let planes = planes, grids = grids
+        let grids = grids
         let x = input.data, g = dOut.data, weight = convolution.weight.value.data
         if sampleGradients.count < n * 9 * c { sampleGradients = [Float](repeating: 0, count: n * 9 * c) }
         let coefficients = position.withUnsafeBufferPointer { positions in
             sampleGradients.withUnsafeMutableBufferPointer { gradients in
                 let at = positions.baseAddress!, d = gradients.baseAddress!
                 return block.norm.planeGradients(batch: n, plane: pixels, pool: context.pool) { planeRange, sums in
-                    let capacity = planes.scratchCount + grids.scratchCount + c
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: capacity) { scratch in
-                        let shifted = scratch.baseAddress!, phases = shifted + planes.scratchCount
-                        let passed = phases + grids.scratchCount
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: grids.scratchCount + c) { scratch in
+                        let phases = scratch.baseAddress!, passed = phases + grids.scratchCount
                         for s in (planeRange.lowerBound / c)..<(planeRange.upperBound / c) {
                             let sampleD = d + s * 9 * c, first = s * c - planeRange.lowerBound
                             if part != .block {
-                                kernels.fillShiftedPlanes(planes, image: x + s * pixels, planes: shifted)
-                                kernels.fillPhaseGrids(grids, planes: shifted, grids: phases)
+                                kernels.fillPhaseGrids(grids, image: x + s * pixels, grids: phases)
                                 sampleD.update(repeating: 0, count: 9 * c)
                                 kernels.phaseWeightGradient(grids, grids: phases, gradient: g + s * c * windows,
                                                             position: at + s * c * windows, outChannels: c,
