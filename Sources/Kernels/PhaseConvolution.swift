@@ -9,16 +9,18 @@ import SmallNetKernels
 extension Variant {
     /// The 16 grids of `PhaseGrids` from one (H, W) image, into `grids` (`g.scratchCount`
     /// floats). Grid (a, b) at window (py, px) is pixel (2py + a − 1, 2px + b − 1): row 2py + a,
-    /// column 2px + b of the image within a border of zeros. Each grid's rows first into a plain
-    /// row of windows (eight windows at a time from the even lanes of 16 values, the last eight of
-    /// a row overlapping the ones before, a row's last store running into the next row, written
-    /// after it), then its vectors into their blocks.
+    /// column 2px + b of the image within a border of zeros. Each grid first as a plain row of
+    /// windows (eight windows at a time from the even lanes of 16 values, the last eight of a row
+    /// overlapping the ones before, a row's last store running into the next row, written after
+    /// it), then all 16 into their blocks: the blocks' loads come long after the rows' stores they
+    /// read, which they would otherwise wait on.
     public static func fillPhaseGrids(_ g: PhaseGrids, image: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>) {
         let h = g.height, w = g.width, ho = g.outHeight, wo = g.outWidth, windows = g.windows, vectors = g.vectors
-        // The bordered image: H + 2 rows of W + 2, then slack for the last loads of 16.
-        let stride = w + 2, bordered = (h + 2) * stride + 32
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 16 * vectors + 16) { buffer in
-            let padded = buffer.baseAddress!, plain = padded + bordered
+        // The bordered image: H + 2 rows of W + 2, then slack for the last loads of 16; the plain
+        // grids, a vector of slack after each.
+        let stride = w + 2, bordered = (h + 2) * stride + 32, plainStride = 16 * vectors + 16
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 16 * plainStride) { buffer in
+            let padded = buffer.baseAddress!, plains = padded + bordered
             padded.update(repeating: 0, count: bordered)
             for y in 0..<h {
                 let source = image + y * w, row = padded + (y + 1) * stride + 1
@@ -34,21 +36,21 @@ extension Variant {
                     row.update(from: source, count: w)
                 }
             }
-            for a in 0..<4 {
-                for b in 0..<4 {
-                    let corner = padded + a * stride + b
-                    for py in 0..<ho {
-                        let row = corner + 2 * py * stride, out = plain + py * wo
-                        var px = 0
-                        while px < wo {
-                            let start = wo >= 8 ? Swift.min(px, wo - 8) : 0
-                            store8(evenLanes(load16(row + 2 * start)), out + start)
-                            px = start + 8
-                        }
+            let chunks = (wo + 7) / 8, lastStart = Swift.max(wo - 8, 0)
+            for k in 0..<16 {
+                var row = padded + (k / 4) * stride + k % 4, out = plains + k * plainStride
+                for _ in 0..<ho {
+                    for chunk in 0..<chunks {
+                        let start = Swift.min(chunk &* 8, lastStart)
+                        store8(evenLanes(load16(row + 2 &* start)), out + start)
                     }
-                    (plain + windows).update(repeating: 0, count: 16 * vectors - windows)
-                    for v in 0..<vectors { store16(load16(plain + 16 * v), grids + 256 * v + 16 * (4 * a + b)) }
+                    row += 2 &* stride
+                    out += wo
                 }
+                store16(Vec16(), plains + k * plainStride + windows)  // zeros past the last window
+            }
+            for v in 0..<vectors {
+                for k in 0..<16 { store16(load16(plains + k * plainStride + 16 * v), grids + 256 * v + 16 * k) }
             }
         }
     }
