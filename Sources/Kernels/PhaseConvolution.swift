@@ -10,15 +10,15 @@ extension Variant {
     /// The 16 grids of `PhaseGrids` from one (H, W) image, into `grids` (`g.scratchCount`
     /// floats). Grid (a, b) at window (py, px) is pixel (2py + a − 1, 2px + b − 1): row 2py + a,
     /// column 2px + b of the image within a border of zeros. Each grid first as a plain row of
-    /// windows (eight windows at a time from the even lanes of 16 values, the last eight of a row
+    /// windows (16 windows at a time from the even lanes of 32 values, the last 16 of a row
     /// overlapping the ones before, a row's last store running into the next row, written after
     /// it), then all 16 into their blocks: the blocks' loads come long after the rows' stores they
     /// read, which they would otherwise wait on.
     public static func fillPhaseGrids(_ g: PhaseGrids, image: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>) {
         let h = g.height, w = g.width, ho = g.outHeight, wo = g.outWidth, windows = g.windows, vectors = g.vectors
-        // The bordered image: H + 2 rows of W + 2, then slack for the last loads of 16; the plain
+        // The bordered image: H + 2 rows of W + 2, then slack for the last loads of 32; the plain
         // grids, a vector of slack after each.
-        let stride = w + 2, bordered = (h + 2) * stride + 32, plainStride = 16 * vectors + 16
+        let stride = w + 2, bordered = (h + 2) * stride + 64, plainStride = 16 * vectors + 16
         withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 16 * plainStride) { buffer in
             let padded = buffer.baseAddress!, plains = padded + bordered
             padded.update(repeating: 0, count: bordered)
@@ -36,13 +36,13 @@ extension Variant {
                     row.update(from: source, count: w)
                 }
             }
-            let chunks = (wo + 7) / 8, lastStart = Swift.max(wo - 8, 0)
+            let chunks = (wo + 15) / 16, lastStart = Swift.max(wo - 16, 0)
             for k in 0..<16 {
                 var row = padded + (k / 4) * stride + k % 4, out = plains + k * plainStride
                 for _ in 0..<ho {
                     for chunk in 0..<chunks {
-                        let start = Swift.min(chunk &* 8, lastStart)
-                        store8(evenLanes(load16(row + 2 &* start)), out + start)
+                        let start = Swift.min(chunk &* 16, lastStart), at = row + 2 &* start
+                        store16(evenLanes(load16(at), load16(at + 16)), out + start)
                     }
                     row += 2 &* stride
                     out += wo

@@ -295,6 +295,10 @@ func maxPool2x2BackwardFour(_ grad: UnsafePointer<Float>, _ code: UnsafePointer<
 @inline(__always) func evenLanes(_ v: SIMD16<Float>) -> SIMD8<Float> {
     SIMD8(v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14])
 }
+/// The even lanes of a then b: (a0, a2, …, a14, b0, b2, …, b14).
+@inline(__always) func evenLanes(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    SIMD16(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14])
+}
 @inline(__always) func oddLanes(_ v: SIMD16<Float>) -> SIMD8<Float> {
     SIMD8(v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15])
 }
