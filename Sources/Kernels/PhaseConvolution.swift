@@ -22,20 +22,7 @@ extension Variant {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 16 * plainStride) { buffer in
             let padded = buffer.baseAddress!, plains = padded + bordered
             padded.update(repeating: 0, count: bordered)
-            for y in 0..<h {
-                let source = image + y * w, row = padded + (y + 1) * stride + 1
-                if w >= 16 {
-                    // Whole vectors, the last one overlapping the one before.
-                    var x = 0
-                    while x < w {
-                        let start = Swift.min(x, w - 16)
-                        store16(load16(source + start), row + start)
-                        x = start + 16
-                    }
-                } else {
-                    row.update(from: source, count: w)
-                }
-            }
+            for y in 0..<h { copy(padded + (y + 1) * stride + 1, image + y * w, count: w) }
             let chunks = (wo + 15) / 16, lastStart = Swift.max(wo - 16, 0)
             for k in 0..<16 {
                 var row = padded + (k / 4) * stride + k % 4, out = plains + k * plainStride

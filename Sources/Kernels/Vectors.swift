@@ -40,13 +40,18 @@ typealias Vec8 = SIMD8<Float>
 }
 
 extension Variant {
-    /// dst[i] = src[i] for i in 0..<count, in 16-lane vectors (cheaper than memmove for the short
-    /// rows of small feature maps).
+    /// dst[i] = src[i] for i in 0..<count (the two apart), in 16-lane vectors, the last one
+    /// overlapping the one before when 16 does not divide count (cheaper than memmove for the
+    /// short rows of small feature maps).
     @inline(__always)
     public static func copy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
         var i = 0
         while i + 16 <= count { store16(load16(src + i), dst + i); i += 16 }
-        while i < count { dst[i] = src[i]; i += 1 }
+        if i < count && count >= 16 {
+            store16(load16(src + count - 16), dst + count - 16)
+        } else {
+            while i < count { dst[i] = src[i]; i += 1 }
+        }
     }
 
     /// y[i] += x[i] for i in 0..<count.
