@@ -8,25 +8,24 @@ import SmallNetKernels
 
 extension Variant {
     /// The 16 grids of `PhaseGrids` from one (H, W) image, into `grids` (`g.scratchCount`
-    /// floats). Grid (a, b) at window (py, px) is pixel (2py + a − 1, 2px + b − 1): row 2py + a,
-    /// column 2px + b of the image within a border of zeros. Each grid first as a plain row of
-    /// windows (16 windows at a time from the even lanes of 32 values, the last 16 of a row
-    /// overlapping the ones before, a row's last store running into the next row, written after
-    /// it), then all 16 into their blocks: the blocks' loads come long after the rows' stores they
-    /// read, which they would otherwise wait on.
+    /// floats). Plane (a, b) of a = 0, 1 at window (py, px) is pixel (2py + a − 1, 2px + b − 1):
+    /// row 2py + a, column 2px + b of the image within a border of zeros, a row of windows 16 at a
+    /// time from the even lanes of 32 values (the last 16 of a row overlapping the ones before), a
+    /// row's last store running into the next row, written after it. Then every grid's vectors
+    /// into their blocks, grid (a + 2, b) from plane (a, b) one row on.
     public static func fillPhaseGrids(_ g: PhaseGrids, image: UnsafePointer<Float>, grids: UnsafeMutablePointer<Float>) {
-        let h = g.height, w = g.width, ho = g.outHeight, wo = g.outWidth, windows = g.windows, vectors = g.vectors
-        // The bordered image: H + 2 rows of W + 2, then slack for the last loads of 32; the plain
-        // grids, a vector of slack after each.
-        let stride = w + 2, bordered = (h + 2) * stride + 64, plainStride = 16 * vectors + 16
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 16 * plainStride) { buffer in
-            let padded = buffer.baseAddress!, plains = padded + bordered
+        let h = g.height, w = g.width, ho = g.outHeight, wo = g.outWidth, vectors = g.vectors
+        let planes = grids + 256 * vectors, planeStride = g.planeStride
+        // The bordered image: H + 2 rows of W + 2, then slack for the last loads of 32.
+        let stride = w + 2, bordered = (h + 2) * stride + 64
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered) { buffer in
+            let padded = buffer.baseAddress!
             padded.update(repeating: 0, count: bordered)
             for y in 0..<h { copy(padded + (y + 1) * stride + 1, image + y * w, count: w) }
-            let chunks = (wo + 15) / 16, lastStart = Swift.max(wo - 16, 0)
-            for k in 0..<16 {
-                var row = padded + (k / 4) * stride + k % 4, out = plains + k * plainStride
-                for _ in 0..<ho {
+            let chunks = (wo + 15) / 16, lastStart = Swift.max(wo - 16, 0), rows = (ho + 1) * wo
+            for k in 0..<8 {
+                var row = padded + (k / 4) * stride + k % 4, out = planes + k * planeStride
+                for _ in 0...ho {
                     for chunk in 0..<chunks {
                         let start = Swift.min(chunk &* 16, lastStart), at = row + 2 &* start
                         store16(evenLanes(load16(at), load16(at + 16)), out + start)
@@ -34,11 +33,13 @@ extension Variant {
                     row += 2 &* stride
                     out += wo
                 }
-                store16(Vec16(), plains + k * plainStride + windows)  // zeros past the last window
+                (planes + k * planeStride + rows).update(repeating: 0, count: planeStride - rows)
             }
-            for v in 0..<vectors {
-                for k in 0..<16 { store16(load16(plains + k * plainStride + 16 * v), grids + 256 * v + 16 * k) }
-            }
+        }
+        for k in 0..<16 {
+            let a = k / 4, b = k % 4
+            let plane = planes + (4 * (a % 2) + b) * planeStride + (a / 2) * wo
+            for v in 0..<vectors { store16(load16(plane + 16 &* v), grids + (256 &* v &+ 16 &* k)) }
         }
     }
 
@@ -102,6 +103,9 @@ extension Variant {
                                            position: UnsafePointer<UInt8>, outChannels: Int,
                                            dWeightT: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
         let windows = g.windows
+        // The lanes of a plane's last vector past the plane.
+        let pastPlane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            .>= SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: windows - 16 * (g.vectors - 1)))
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { tailBuffer in
             let tail = tailBuffer.baseAddress!
             for o in 0..<outChannels {
@@ -112,11 +116,13 @@ extension Variant {
                 var p = 0
                 while p < windows {
                     var passed: Vec16, c: SIMD16<Int32>
-                    if p + 16 <= windows {
+                    if p + 16 <= windows || o + 1 < outChannels {
+                        // The last vector of a plane reads into the next plane: those lanes pass nothing.
                         c = widened(UnsafeRawPointer(code + p).loadUnaligned(as: SIMD16<UInt8>.self))
                         passed = load16(dy + p)
+                        if p + 16 > windows { passed.replace(with: 0, where: pastPlane) }
                     } else {
-                        // The last vector of a plane, through memory: 0 past the plane.
+                        // The last vector of the last plane, through memory: 0 past the plane.
                         store16(Vec16(), tail)
                         store16(Vec16(), tail + 16)
                         copyPrefix(of: dy + p, count: windows - p, to: tail)

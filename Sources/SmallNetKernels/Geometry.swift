@@ -146,7 +146,9 @@
 /// (a, b) (a, b in 0…3) holding input pixel (2py + a − 1, 2px + b − 1), 0 outside the image.
 /// The `windows` = (H/2)·(W/2) windows, row by row, are taken 16 at a time: vector v of grid
 /// 4a + b is at 256·v + 16·(4a + b), so that the 16 grids' vectors of a block of windows are
-/// one 1 KB block (zeros past the last window).
+/// one 1 KB block (finite values past the last window). Grid (a + 2, b) is grid (a, b) one row of
+/// windows on: the blocks are copied from 8 planes of grids a = 0, 1 (H/2 + 1 rows of windows
+/// each, `planeStride` floats apart), which follow them in the scratch.
 @frozen public struct PhaseGrids {
     public let height, width: Int
 
@@ -160,8 +162,11 @@
     @inlinable public var windows: Int { outHeight * outWidth }
     /// Vectors of 16 windows (the last one partial when 16 does not divide `windows`).
     @inlinable public var vectors: Int { (windows + 15) / 16 }
-    /// Floats of scratch for the 16 grids.
-    @inlinable public var scratchCount: Int { 256 * vectors }
+    /// Floats from one plane to the next: room for the last vector of grid (a + 2, b) one row on
+    /// and for the last row's store of 16.
+    @inlinable public var planeStride: Int { 16 * vectors + outWidth + 16 }
+    /// Floats of scratch for the 16 grids' blocks, then the 8 planes.
+    @inlinable public var scratchCount: Int { 256 * vectors + 8 * planeStride }
     /// A window's position code where its pooled output is 0 (not above 0): the ReLU passes no
     /// gradient there. The other codes are the phase of the maximum, 0 1 / 2 3.
     public static let noGradient: UInt8 = 4
