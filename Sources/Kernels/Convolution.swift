@@ -568,38 +568,55 @@ extension Variant {
 
     /// The moments of one image's nine taps of a 3×3 kernel (the planes `fillShiftedPlanes`
     /// wrote): sums[t] = Σ_q tap_t[q] and products[9t + u] = Σ_q tap_t[q]·tap_u[q] (the same
-    /// bits at [9u + t]). A convolution's output x_o = Σ_t w[o, t]·tap_t then has Σ_q x_o = w_o·S
-    /// and Σ_q x_o² = w_o·P·w_oᵀ. Row t of P at once: each vector of tap t loaded once for nine
-    /// multiply-adds into nine sums; each sum in 16 lanes of pixels, then across them.
+    /// bits at [9u + t], copied). A convolution's output x_o = Σ_t w[o, t]·tap_t then has
+    /// Σ_q x_o = w_o·S and Σ_q x_o² = w_o·P·w_oᵀ. P's rows t and 8 − t at once, from their
+    /// diagonal on (9 − t and t + 1 products: ten sums), each vector of the two taps loaded once;
+    /// each sum in 16 lanes of pixels, then across them.
     public static func tapMoments(_ s: ShiftedPlanes, planes: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
                                   products: UnsafeMutablePointer<Float>) {
         let pixels = s.pixels, whole = pixels & ~15
-        let x0 = s.tap(0, 0, of: planes), x1 = s.tap(0, 1, of: planes), x2 = s.tap(0, 2, of: planes)
-        let x3 = s.tap(1, 0, of: planes), x4 = s.tap(1, 1, of: planes), x5 = s.tap(1, 2, of: planes)
-        let x6 = s.tap(2, 0, of: planes), x7 = s.tap(2, 1, of: planes), x8 = s.tap(2, 2, of: planes)
-        for t in 0..<9 {
-            let x = s.tap(t / 3, t % 3, of: planes)
+        @inline(__always) func tap(_ t: Int) -> UnsafePointer<Float> { s.tap(t / 3, t % 3, of: planes) }
+        // Rows t and b = 8 − t (t = 4: row 4 alone): sum k of the ten is (t, t + k) for k < 9 − t,
+        // then (b, b + k − (9 − t)).
+        @inline(__always) func rows(_ t: Int) {
+            let b = 8 - t, first = 9 - t, count = t == 4 ? 5 : 10
+            @inline(__always) func row(_ k: Int) -> Int { k < first ? t : b }
+            @inline(__always) func column(_ k: Int) -> Int { k < first ? t + k : b + k - first }
+            let xt = tap(t), xb = tap(b)
+            let c0 = tap(column(0)), c1 = tap(column(1)), c2 = tap(column(2)), c3 = tap(column(3)), c4 = tap(column(4))
+            let c5 = tap(column(5 % count)), c6 = tap(column(6 % count)), c7 = tap(column(7 % count))
+            let c8 = tap(column(8 % count)), c9 = tap(column(9 % count))
             var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16(), a4 = Vec16(), a5 = Vec16(), a6 = Vec16()
-            var a7 = Vec16(), a8 = Vec16(), total = Vec16()
-            // v: tap t's pixels q..<q + 16 (zeros past the image in the last vector, so that the
-            // other taps' values read there count for nothing).
-            @inline(__always) func step(_ q: Int, _ v: Vec16) {
-                total += v
-                a0 = multiplyAdd(a0, v, load16(x0 + q)); a1 = multiplyAdd(a1, v, load16(x1 + q))
-                a2 = multiplyAdd(a2, v, load16(x2 + q)); a3 = multiplyAdd(a3, v, load16(x3 + q))
-                a4 = multiplyAdd(a4, v, load16(x4 + q)); a5 = multiplyAdd(a5, v, load16(x5 + q))
-                a6 = multiplyAdd(a6, v, load16(x6 + q)); a7 = multiplyAdd(a7, v, load16(x7 + q))
-                a8 = multiplyAdd(a8, v, load16(x8 + q))
+            var a7 = Vec16(), a8 = Vec16(), a9 = Vec16(), totalT = Vec16(), totalB = Vec16()
+            // vt, vb: taps t and b at pixels q..<q + 16 (zeros past the image in the last vector,
+            // so that the other taps' values read there count for nothing).
+            @inline(__always) func step(_ q: Int, _ vt: Vec16, _ vb: Vec16) {
+                @inline(__always) func v(_ k: Int) -> Vec16 { row(k) == t ? vt : vb }
+                totalT += vt
+                a0 = multiplyAdd(a0, v(0), load16(c0 + q)); a1 = multiplyAdd(a1, v(1), load16(c1 + q))
+                a2 = multiplyAdd(a2, v(2), load16(c2 + q)); a3 = multiplyAdd(a3, v(3), load16(c3 + q))
+                a4 = multiplyAdd(a4, v(4), load16(c4 + q))
+                guard count == 10 else { return }
+                totalB += vb
+                a5 = multiplyAdd(a5, v(5), load16(c5 + q)); a6 = multiplyAdd(a6, v(6), load16(c6 + q))
+                a7 = multiplyAdd(a7, v(7), load16(c7 + q)); a8 = multiplyAdd(a8, v(8), load16(c8 + q))
+                a9 = multiplyAdd(a9, v(9), load16(c9 + q))
             }
             var q = 0
-            while q < whole { step(q, load16(x + q)); q += 16 }
-            if whole < pixels { step(whole, pixelTail(x + whole, count: pixels - whole)) }
-            sums[t] = laneTreeSum(total)
-            let row = products + 9 * t
-            row[0] = laneTreeSum(a0); row[1] = laneTreeSum(a1); row[2] = laneTreeSum(a2); row[3] = laneTreeSum(a3)
-            row[4] = laneTreeSum(a4); row[5] = laneTreeSum(a5); row[6] = laneTreeSum(a6); row[7] = laneTreeSum(a7)
-            row[8] = laneTreeSum(a8)
+            while q < whole { step(q, load16(xt + q), load16(xb + q)); q += 16 }
+            if whole < pixels { step(whole, pixelTail(xt + whole, count: pixels - whole), pixelTail(xb + whole, count: pixels - whole)) }
+            @inline(__always) func store(_ k: Int, _ a: Vec16) {
+                let value = laneTreeSum(a), i = row(k), j = column(k)
+                products[9 * i + j] = value
+                products[9 * j + i] = value
+            }
+            sums[t] = laneTreeSum(totalT)
+            store(0, a0); store(1, a1); store(2, a2); store(3, a3); store(4, a4)
+            guard count == 10 else { return }
+            sums[b] = laneTreeSum(totalB)
+            store(5, a5); store(6, a6); store(7, a7); store(8, a8); store(9, a9)
         }
+        rows(0); rows(1); rows(2); rows(3); rows(4)
     }
 
     /// The last `count` < 16 floats of a row from `p`, zeros after them.
