@@ -1,6 +1,7 @@
 // The default thread count (cgroup files, environment values) and the pool's process-wide accounting.
 import Dispatch
 import XCTest
+import Synchronization
 @testable import SmallNet
 
 final class ThreadCountTests: XCTestCase {
@@ -143,6 +144,30 @@ final class ThreadCountTests: XCTestCase {
             let slow = runner[0], byTheSlowThread = (0..<8).filter { pthread_equal(runner[$0], slow) != 0 }.count
             // A worker that did not wake in time leaves every part to the caller.
             if byTheSlowThread < 8 { XCTAssertLessThanOrEqual(byTheSlowThread, 2) }
+        }
+    }
+
+    /// Each share starts with the first part of its own block (share s of n: parts
+    /// s·P/n..<(s + 1)·P/n), so the same parts of successive runs go to the same thread while the
+    /// threads keep pace. Share 0 holds on in its first part until share 1 has begun (or 1 s has
+    /// passed), lest it finish its block and take share 1's parts first.
+    func testEachShareStartsWithItsOwnBlock() {
+        let pool = ThreadPool(threads: 2)
+        let first = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        defer { first.deallocate() }
+        for _ in 0..<20 {
+            first.initialize(repeating: -1, count: 2)
+            let begun = Atomic<Bool>(false)
+            pool.run(parts: 8) { part, share in
+                if first[share] < 0 { first[share] = part }
+                if share == 1 { begun.store(true, ordering: .releasing) }
+                if share == 0 && part == 0 {
+                    let start = monotonicSeconds()
+                    while !begun.load(ordering: .acquiring) && monotonicSeconds() - start < 1 {}
+                }
+            }
+            XCTAssertEqual(first[0], 0)
+            XCTAssertEqual(first[1], 4)
         }
     }
 

@@ -69,9 +69,12 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Calls `body(t)` for every `t` in `0..<parts`, spread over the pool's threads, and returns
     /// when all calls have finished. `n = min(parts, threads)` threads take part: the caller and
-    /// the workers that start in time. Each of them takes the next part nobody has taken until
-    /// none is left, so a thread slowed down (by another process on its CPU) takes fewer parts;
-    /// `body` must therefore depend on `t` alone, never on the thread that runs it.
+    /// the workers that start in time. Share s first takes the parts of its own block (block s of
+    /// n consecutive ones), then whatever nobody has taken of the others', until none is left:
+    /// from one call to the next the same parts (a batch's samples) run on the same thread while
+    /// the threads keep pace, their data still in its core's cache, and a thread slowed down (by
+    /// another process on its CPU) takes fewer parts. `body` must therefore depend on `t` alone,
+    /// never on the thread that runs it.
     public func run(parts: Int, _ body: (Int) -> Void) {
         run(parts: parts) { part, _ in body(part) }
     }
@@ -92,13 +95,19 @@ public final class ThreadPool: @unchecked Sendable {
             shared.busy.store(false, ordering: .releasing)
         }
         let state = shared
-        state.nextPart.store(0, ordering: .relaxed)  // published by dispatch's releasing stores
+        // Share s's own parts: block s of n. Published by dispatch's releasing stores.
+        @inline(__always) func block(_ s: Int) -> Range<Int> { (parts * s / n)..<(parts * (s + 1) / n) }
+        for s in 0..<n { state.nextPart[s].store(block(s).lowerBound, ordering: .relaxed) }
         withoutActuallyEscaping(body) { escaping in
             state.dispatch(shares: n) { share in
-                while true {
-                    let t = state.nextPart.add(1, ordering: .relaxed).oldValue
-                    guard t < parts else { return }
-                    escaping(t, share)
+                // Its own block first, then what is left of the others'.
+                for k in 0..<n {
+                    let owner = (share + k) % n, end = block(owner).upperBound
+                    while true {
+                        let t = state.nextPart[owner].add(1, ordering: .relaxed).oldValue
+                        guard t < end else { break }
+                        escaping(t, share)
+                    }
                 }
             }
         }
@@ -119,8 +128,9 @@ public final class ThreadPool: @unchecked Sendable {
 /// State shared by the pool and its workers (the workers never keep the pool itself alive).
 private final class PoolState: @unchecked Sendable {
     let generation = Atomic<Int>(0)
-    /// The next part of the current `run` that no thread has taken.
-    let nextPart = Atomic<Int>(0)
+    /// Per share, the next part of its block of the current `run` (`run(parts:_:)`) that no
+    /// thread has taken.
+    let nextPart: InlineArray<64, Atomic<Int>> = InlineArray { _ in Atomic(0) }
     /// Bit `w - 1` is set while worker `w`'s share of the current job has not been taken.
     let unclaimed = Atomic<UInt64>(0)
     let remaining = Atomic<Int>(0)
