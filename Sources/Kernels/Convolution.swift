@@ -582,10 +582,11 @@ extension Variant {
             let b = 8 - t, first = 9 - t, count = t == 4 ? 5 : 10
             @inline(__always) func row(_ k: Int) -> Int { k < first ? t : b }
             @inline(__always) func column(_ k: Int) -> Int { k < first ? t + k : b + k - first }
+            // The tap each sum multiplies by (row 4 alone: the last five the first five again, unused).
+            @inline(__always) func factor(_ k: Int) -> UnsafePointer<Float> { tap(column(k % count)) }
             let xt = tap(t), xb = tap(b)
-            let c0 = tap(column(0)), c1 = tap(column(1)), c2 = tap(column(2)), c3 = tap(column(3)), c4 = tap(column(4))
-            let c5 = tap(column(5 % count)), c6 = tap(column(6 % count)), c7 = tap(column(7 % count))
-            let c8 = tap(column(8 % count)), c9 = tap(column(9 % count))
+            let c0 = factor(0), c1 = factor(1), c2 = factor(2), c3 = factor(3), c4 = factor(4)
+            let c5 = factor(5), c6 = factor(6), c7 = factor(7), c8 = factor(8), c9 = factor(9)
             var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16(), a4 = Vec16(), a5 = Vec16(), a6 = Vec16()
             var a7 = Vec16(), a8 = Vec16(), a9 = Vec16(), totalT = Vec16(), totalB = Vec16()
             // vt, vb: taps t and b at pixels q..<q + 16 (zeros past the image in the last vector,
