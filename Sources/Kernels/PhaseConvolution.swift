@@ -110,19 +110,22 @@ extension Variant {
             let tail = tailBuffer.baseAddress!
             for o in 0..<outChannels {
                 let dy = gradient + o * windows, code = position + o * windows
+                // Floats from dy to the end of the sample's planes: a vector's 16 lanes are read in
+                // place as long as they lie within them.
+                let readable = (outChannels - o) * windows
                 let closed = SIMD16<Int32>(repeating: Int32(PhaseGrids.noGradient))
                 var d0 = Vec16(), d1 = Vec16(), d2 = Vec16(), d3 = Vec16(), d4 = Vec16(), d5 = Vec16(), d6 = Vec16()
                 var d7 = Vec16(), d8 = Vec16(), total = Vec16()
                 var p = 0
                 while p < windows {
                     var passed: Vec16, c: SIMD16<Int32>
-                    if p + 16 <= windows || o + 1 < outChannels {
-                        // The last vector of a plane reads into the next plane: those lanes pass nothing.
+                    if p + 16 <= readable {
+                        // The last vector of a plane reads into the planes after it: those lanes pass nothing.
                         c = widened(UnsafeRawPointer(code + p).loadUnaligned(as: SIMD16<UInt8>.self))
                         passed = load16(dy + p)
                         if p + 16 > windows { passed.replace(with: 0, where: pastPlane) }
                     } else {
-                        // The last vector of the last plane, through memory: 0 past the plane.
+                        // The last vector of the last planes, through memory: 0 past the plane.
                         store16(Vec16(), tail)
                         store16(Vec16(), tail + 16)
                         copyPrefix(of: dy + p, count: windows - p, to: tail)

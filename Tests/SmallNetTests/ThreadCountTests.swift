@@ -149,22 +149,22 @@ final class ThreadCountTests: XCTestCase {
 
     /// Each share starts with the first part of its own block (share s of n: parts
     /// s·P/n..<(s + 1)·P/n), so the same parts of successive runs go to the same thread while the
-    /// threads keep pace. Share 0 holds on in its first part until share 1 has begun (or 1 s has
-    /// passed), lest it finish its block and take share 1's parts first.
+    /// threads keep pace. Here they keep pace by force: each share holds on in its first part
+    /// until the other has begun one too (or 1 s has passed), lest the first to start run its
+    /// whole block and take the other's parts before that one claims any.
     func testEachShareStartsWithItsOwnBlock() {
         let pool = ThreadPool(threads: 2)
         let first = UnsafeMutablePointer<Int>.allocate(capacity: 2)
         defer { first.deallocate() }
         for _ in 0..<20 {
             first.initialize(repeating: -1, count: 2)
-            let begun = Atomic<Bool>(false)
+            let begun = Atomic<Int>(0)
             pool.run(parts: 8) { part, share in
-                if first[share] < 0 { first[share] = part }
-                if share == 1 { begun.store(true, ordering: .releasing) }
-                if share == 0 && part == 0 {
-                    let start = monotonicSeconds()
-                    while !begun.load(ordering: .acquiring) && monotonicSeconds() - start < 1 {}
-                }
+                guard first[share] < 0 else { return }
+                first[share] = part
+                begun.add(1, ordering: .acquiringAndReleasing)
+                let start = monotonicSeconds()
+                while begun.load(ordering: .acquiring) < 2 && monotonicSeconds() - start < 1 {}
             }
             XCTAssertEqual(first[0], 0)
             XCTAssertEqual(first[1], 4)
